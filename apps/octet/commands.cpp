@@ -1,0 +1,44 @@
+#include "apps/octet/commands.hpp"
+
+#include <cstdio>
+
+namespace octet::cli {
+
+void add_session_flags(CLI::App& app, SessionFlags& flags) {
+  app.add_option("--threads", flags.threads, "Threads to run on (0: every core)")
+      ->check(CLI::Range(0, 4096));
+  app.add_option("--fp32-layers", flags.fp32_layers,
+                 "Comma-separated node names or glob patterns to keep in fp32")
+      ->delimiter(',');
+  app.add_option("--fp32-ops", flags.fp32_ops, "Comma-separated op types to keep in fp32")
+      ->delimiter(',');
+}
+
+SessionOptions session_options(const SessionFlags& flags) {
+  SessionOptions options;
+  options.threads = flags.threads;
+  options.fp32_layers = flags.fp32_layers;
+  options.fp32_ops = flags.fp32_ops;
+  return options;
+}
+
+Model load_model(const std::string& name) {
+  const std::string ext = ".onnx";
+  if (name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0) {
+    return Model::import_onnx(name);
+  }
+  return Model::load(name);
+}
+
+std::string version_text() {
+  return "octet " + version() + "\noneDNN " + onednn_version() + "\nCPU ISA " + cpu_isa() +
+         (cpu_has_vnni() ? " (VNNI)" : " (no VNNI)");
+}
+
+std::string format_ms(double ms, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, ms);
+  return buf;
+}
+
+}  // namespace octet::cli

@@ -1,0 +1,53 @@
+// The subcommands of the `octet` executable and what they share. Each
+// add_<name>() registers a CLI11 subcommand and returns the function to run
+// once the command line has parsed; it reports failures by throwing
+// octet::Error, which main() prints as "octet <name>: error: <message>".
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "octet/octet.hpp"
+
+namespace octet::cli {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<void()> run;
+};
+
+Command add_convert(CLI::App& root);
+Command add_run(CLI::App& root);
+Command add_bench(CLI::App& root);
+Command add_inspect(CLI::App& root);
+Command add_zoo(CLI::App& root);
+
+// --threads, --fp32-layers and --fp32-ops, common to run, bench and inspect.
+struct SessionFlags {
+  int threads = 0;
+  std::vector<std::string> fp32_layers;
+  std::vector<std::string> fp32_ops;
+};
+void add_session_flags(CLI::App& app, SessionFlags& flags);
+SessionOptions session_options(const SessionFlags& flags);
+
+// "foo", "foo.octet.json" or "foo.octet.bin" load a saved model; "foo.onnx"
+// is imported.
+Model load_model(const std::string& name);
+
+// "octet 0.1.0\noneDNN 2.6.3\nCPU ISA avx512_core_vnni"
+std::string version_text();
+
+using Clock = std::chrono::steady_clock;
+inline double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Fixed-point milliseconds for reports: "12.345".
+std::string format_ms(double ms, int decimals = 3);
+
+}  // namespace octet::cli

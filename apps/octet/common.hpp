@@ -1,0 +1,45 @@
+// Helpers shared by the subcommands that need nothing but the public header:
+// shape arguments, default input shapes, synthetic inputs, tables. Built into
+// octet_cli_lib so that tests/test_cli.cpp can check them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "octet/octet.hpp"
+
+namespace octet::cli {
+
+// "input_ids=1x128" -> {"input_ids", {1, 128}}. The name is everything before
+// the last '='. Throws Error(invalid_argument) naming the bad argument.
+std::pair<std::string, Shape> parse_shape_spec(const std::string& spec);
+std::map<std::string, Shape> parse_shape_specs(const std::vector<std::string>& specs);
+
+// "batch x 3 x 224 x 224"; an unnamed symbolic dim prints as "?".
+std::string format_dims(const std::vector<Dim>& dims);
+
+// A concrete shape for every input: `overrides` where given, otherwise the
+// declared dims, where a symbol that an override fixed takes that value, and
+// otherwise the first symbolic dim of each input is `batch` and the second
+// `seq`. A third unresolved symbolic dim needs an override.
+std::map<std::string, Shape> resolve_input_shapes(const std::vector<TensorInfo>& inputs,
+                                                  int64_t batch, int64_t seq,
+                                                  const std::map<std::string, Shape>& overrides);
+
+// Deterministic stand-in data for input `name`: f32 ~ N(0, 1); integer inputs
+// by name: token types / segments 0, masks 1, ids uniform in [0, 100); any
+// other integer or bool input 0. The same seed gives the same data everywhere.
+void fill_synthetic(Tensor& t, const std::string& name, uint64_t seed);
+
+// A file name for an output that may contain '/', ':' or other characters
+// that do not belong in a path: anything but [A-Za-z0-9._-] becomes '_'.
+std::string output_file_name(const std::string& output_name);
+
+// Left-aligned columns separated by two spaces; the first row is the header
+// and is followed by a rule.
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
+
+}  // namespace octet::cli

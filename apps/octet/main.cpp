@@ -1,0 +1,53 @@
+// octet: convert, run, benchmark and inspect models from the command line.
+//
+// Exit codes: 0 success, 1 the command failed (an octet::Error, printed as
+// "octet <command>: error: <message>"), 2 the command line was wrong.
+#include <iostream>
+#include <new>
+
+#include "apps/octet/commands.hpp"
+
+namespace {
+
+int execute(const octet::cli::Command& command) {
+  const std::string prefix = "octet " + command.app->get_name() + ": error: ";
+  try {
+    command.run();
+    return 0;
+  } catch (const octet::Error& e) {
+    std::cerr << prefix << e.what() << "\n";
+  } catch (const std::bad_alloc&) {
+    std::cerr << prefix << "out of memory\n";
+  } catch (const std::exception& e) {
+    // Not octet's own failure mode, but still one line and exit code 1.
+    std::cerr << prefix << "internal error: " << e.what() << "\n";
+  }
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"octet: int8 inference for x86 CPUs", "octet"};
+  app.set_version_flag("--version", std::function<std::string()>(octet::cli::version_text),
+                       "Print the octet and oneDNN versions and the CPU ISA, then exit");
+  app.require_subcommand(0, 1);
+  const std::vector<octet::cli::Command> commands = {
+      octet::cli::add_convert(app), octet::cli::add_run(app), octet::cli::add_bench(app),
+      octet::cli::add_inspect(app), octet::cli::add_zoo(app)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::string where = "octet";
+    for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
+    std::cerr << where << ": error: " << e.what() << "\nRun '" << where
+              << " --help' for more information.\n";
+    return 2;
+  }
+  for (const octet::cli::Command& command : commands) {
+    if (command.app->parsed()) return execute(command);
+  }
+  std::cerr << app.help();
+  return 2;
+}

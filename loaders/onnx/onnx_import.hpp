@@ -1,0 +1,77 @@
+// The ONNX importer: an ONNX model (default domain, opsets 11..17) becomes an
+// octet Graph, then a fixed sequence of local rewrites fuses the patterns the
+// ops implement in one kernel.
+//
+// Node op types stay ONNX names and attributes keep their ONNX names and
+// values (INT -> int64_t, FLOAT -> double, STRING -> string, INTS, FLOATS,
+// STRINGS). What the importer changes, and so what the op implementers must
+// accept, is this contract:
+//
+//   Conv                inputs (X, W, [B], [Z]); attribute `activation` (string)
+//                       in {"none", "relu"}, absent = "none".
+//                       dst = act(conv(X, W) + B + Z). Z (the residual, from a
+//                       fused Add) is input 3; when it is present B is present
+//                       too (zeros of length W.dim(0) if the model had none).
+//                       Z's shape equals the conv output's; the op re-checks.
+//                       Folded BatchNormalization leaves no trace but new W/B.
+//   MatMul              inputs (A, B, [bias]); attribute `activation` (string)
+//                       in {"none", "relu", "gelu"}, absent = "none".
+//                       dst = act(A x B + bias). bias is fused only when B is a
+//                       rank-2 initializer [K, N] and bias a 1-D initializer [N].
+//                       "gelu" is the exact (erf) GELU.
+//   Gelu                input X; attribute `approximate` = "none" (erf form):
+//                       dst = 0.5 * x * (1 + erf(x / sqrt(2))).
+//   LayerNormalization  ONNX opset-17 semantics: inputs (X, Scale, [B]),
+//                       attributes `axis` (int, -1 from the importer) and
+//                       `epsilon` (float). Only output 0 is produced.
+//   ConstantOfShape     the `value` tensor attribute is replaced by attributes
+//                       `value` (double for f32, int64_t otherwise) and `dtype`
+//                       (string: "f32", "s64", "s32", "s8", "u8", "bool");
+//                       both are always set (ONNX default: 0.0, "f32").
+//   Constant            never appears: it becomes an initializer named as its
+//                       output.
+//   Identity, Dropout   removed where a consumer can read the source directly.
+//
+// Every failure throws octet::Error whose message starts with the file name.
+// The importer is meant to survive hostile input (it is fuzzed): it never
+// recurses into subgraphs (control flow is rejected as unsupported) and
+// checks every size and index before use.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "runtime/graph.hpp"
+
+namespace octet {
+
+struct ImportResult {
+  Graph graph;
+  // One human-readable line per fusion, fold or removal, e.g.
+  // "fused Conv 'conv1' + Relu 'relu1'".
+  std::vector<std::string> log;
+};
+
+// Reads an ONNX file; external data is looked up relative to the file's folder.
+ImportResult import_onnx_file(const std::string& path);
+// Parses an in-memory model. `name_for_errors` prefixes every error message.
+// External data is read relative to `base_dir`; with an empty base_dir a
+// model that references external data is rejected.
+ImportResult import_onnx_bytes(const void* data, size_t size, const std::string& name_for_errors,
+                               const std::string& base_dir = "");
+
+// Throws ErrorCode::unsupported naming the first node whose op type octet
+// does not implement and listing every such op type in the graph.
+void check_supported_ops(const Graph& graph, const std::string& file);
+
+// The rewrites, in the order import_onnx_* runs them. Each appends one line
+// per change to `log`. Exposed for tests.
+void pass_remove_identity(Graph& graph, std::vector<std::string>& log);
+void pass_fold_batchnorm(Graph& graph, std::vector<std::string>& log);
+void pass_fuse_conv(Graph& graph, std::vector<std::string>& log);
+void pass_fuse_layernorm(Graph& graph, std::vector<std::string>& log);
+void pass_fuse_gelu(Graph& graph, std::vector<std::string>& log);
+void pass_fuse_matmul(Graph& graph, std::vector<std::string>& log);
+
+}  // namespace octet

@@ -1,0 +1,241 @@
+// Add, Sub, Mul, Div, Pow, Equal: elementwise binary ops with multidirectional
+// (numpy) broadcasting.
+//   Add, Sub, Mul, Div  f32, s32, s64; both inputs of one dtype. Integer
+//                       arithmetic wraps around (two's complement); integer
+//                       Div truncates toward zero, fails on a zero divisor and
+//                       gives INT_MIN for INT_MIN / -1.
+//   Pow                 f32 base, exponent f32, s32 or s64; f32 result.
+//   Equal               any dtype, both inputs of one dtype; boolean result.
+// oneDNN paths (f32 only):
+//   - Add/Sub/Mul/Div through the `binary` primitive when one input has the
+//     output's shape. Equal shapes: every input and the output use the layout
+//     of the first non-constant input as produced (a residual Add of two
+//     blocked conv outputs runs without reorders). Broadcasting: plain layouts,
+//     the full-shape input as src0 (swapped for Add/Mul; for Sub swapped with a
+//     negating post-op; Div with a broadcast dividend stays on the reference).
+//   - Pow with a constant scalar exponent: eltwise_pow on the base's layout.
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "ops/broadcast.hpp"
+#include "ops/dnnl_kernel.hpp"
+
+namespace octet {
+namespace {
+
+enum class Kind { add, sub, mul, div, pow, equal };
+
+template <class T>
+T wrap(T a, T b, Kind kind) {
+  using U = std::make_unsigned_t<T>;
+  const U ua = static_cast<U>(a), ub = static_cast<U>(b);
+  switch (kind) {
+    case Kind::add:
+      return static_cast<T>(static_cast<U>(ua + ub));
+    case Kind::sub:
+      return static_cast<T>(static_cast<U>(ua - ub));
+    default:
+      return static_cast<T>(static_cast<U>(ua * ub));
+  }
+}
+
+class Binary final : public Op {
+ public:
+  Binary(const Node& node, Kind kind) : Op(node), kind_(kind) { check_arity(node, 2, 2); }
+
+  void infer(InferContext& ctx) const override {
+    const DataType a = ctx.dtype(0), b = ctx.dtype(1);
+    if (kind_ == Kind::pow) {
+      if (a != DataType::f32 || (b != DataType::f32 && b != DataType::s32 && b != DataType::s64)) {
+        node().fail(ErrorCode::unsupported, std::string("expects an f32 base and an f32, s32 or ") +
+                                                "s64 exponent, got " + to_string(a) + " and " +
+                                                to_string(b));
+      }
+    } else {
+      if (a != b) {
+        ctx.fail(std::string("inputs must have the same dtype, got ") + to_string(a) + " and " +
+                 to_string(b));
+      }
+      if (kind_ != Kind::equal && a != DataType::f32 && a != DataType::s32 && a != DataType::s64) {
+        node().fail(ErrorCode::unsupported,
+                    std::string("supports f32, s32 and s64 inputs, got ") + to_string(a));
+      }
+    }
+    const Shape out = broadcast_shapes(node(), ctx.shape(0), ctx.shape(1));
+    check_output_size(ctx, out);
+    ctx.set(0, out, kind_ == Kind::equal ? DataType::boolean : a);
+  }
+
+  void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
+    const Tensor& a = *src[0];
+    const Tensor& b = *src[1];
+    Tensor& y = dst[0];
+    if (kind_ == Kind::pow) {
+      visit_dtype(b.dtype(), [&](auto e) {
+        using E = decltype(e);
+        loop<float, E, float>(a, b, y, [](float x, E p) {
+          return static_cast<float>(std::pow(static_cast<double>(x), static_cast<double>(p)));
+        });
+      });
+    } else if (kind_ == Kind::equal) {
+      const bool boolean = a.dtype() == DataType::boolean;
+      visit_dtype(a.dtype(), [&](auto t) {
+        using T = decltype(t);
+        loop<T, T, uint8_t>(a, b, y, [boolean](T x, T z) {
+          return static_cast<uint8_t>(boolean ? (x != 0) == (z != 0) : x == z);
+        });
+      });
+    } else if (a.dtype() == DataType::f32) {
+      loop<float, float, float>(a, b, y, [k = kind_](float x, float z) {
+        switch (k) {
+          case Kind::add:
+            return x + z;
+          case Kind::sub:
+            return x - z;
+          case Kind::mul:
+            return x * z;
+          default:
+            return x / z;
+        }
+      });
+    } else if (a.dtype() == DataType::s32) {
+      integer<int32_t>(a, b, y);
+    } else {
+      integer<int64_t>(a, b, y);
+    }
+  }
+
+  std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
+    if (kind_ == Kind::pow) return make_pow_kernel(ctx);
+    const Shape& out = ctx.dst_shape[0];
+    if (kind_ == Kind::equal || ctx.dst_dtype[0] != DataType::f32 ||
+        plain_md(out, DataType::f32).is_zero() || (ctx.src[0].constant && ctx.src[1].constant)) {
+      return make_reference_kernel(*this, ctx);
+    }
+    // a: the input with the output's shape (oneDNN's src0); b: the other.
+    size_t ia = 0, ib = 1;
+    bool negate = false;
+    if (ctx.src[0].shape != out) {
+      if (ctx.src[1].shape != out || kind_ == Kind::div) return make_reference_kernel(*this, ctx);
+      std::swap(ia, ib);
+      negate = kind_ == Kind::sub;  // a - b == -(b - a), exactly
+    }
+    const bool same = ctx.src[ib].shape == out;
+    dnnl::memory::desc layout = plain_md(out, DataType::f32);
+    if (same) {
+      for (size_t i : {ia, ib}) {
+        if (!ctx.src[i].constant && !ctx.src_md[i].is_zero()) {
+          layout = ctx.src_md[i];
+          break;
+        }
+      }
+    }
+    Shape b_dims(out.size() - ctx.src[ib].shape.size(), 1);
+    b_dims.insert(b_dims.end(), ctx.src[ib].shape.begin(), ctx.src[ib].shape.end());
+    const dnnl::memory::desc md_b = same ? layout : plain_md(b_dims, DataType::f32);
+
+    dnnl::primitive_attr attr = default_attr();
+    if (negate) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, -1.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::algorithm alg = kind_ == Kind::add   ? dnnl::algorithm::binary_add
+                                : kind_ == Kind::mul ? dnnl::algorithm::binary_mul
+                                : kind_ == Kind::sub ? dnnl::algorithm::binary_sub
+                                                     : dnnl::algorithm::binary_div;
+    dnnl::binary::primitive_desc pd;
+    try {
+      pd = dnnl::binary::primitive_desc(dnnl::binary::desc(alg, layout, md_b, layout), attr,
+                                        ctx.engine);
+    } catch (const dnnl::error&) {
+      return make_reference_kernel(*this, ctx);  // layout or broadcast oneDNN does not take
+    }
+    auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::binary(pd), impl_name(pd),
+                                                    pd.scratchpad_desc().get_size());
+    const int args[2] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1};
+    const dnnl::memory::desc mds[2] = {layout, md_b};
+    const size_t order[2] = {ia, ib};
+    for (size_t r = 0; r < 2; ++r) {
+      const size_t i = order[r];
+      if (ctx.src[i].constant) {
+        const dnnl::memory::desc own = plain_md(r == 0 ? out : b_dims, DataType::f32);
+        kernel->set_const(args[r], reorder_constant(ctx.engine, *ctx.src[i].constant, own, mds[r]));
+      } else {
+        // Same bytes as mds[r]; a broadcast input keeps its own rank.
+        ctx.src_want[i] = same ? layout : plain_md(ctx.src[i].shape, DataType::f32);
+        kernel->map_src(i, args[r], mds[r]);
+      }
+    }
+    ctx.dst_md[0] = layout;
+    kernel->map_dst(0, DNNL_ARG_DST, layout);
+    return kernel;
+  }
+
+ private:
+  template <class A, class B, class R, class F>
+  static void loop(const Tensor& a, const Tensor& b, Tensor& y, F f) {
+    const A* pa = static_cast<const A*>(a.raw());
+    const B* pb = static_cast<const B*>(b.raw());
+    R* py = static_cast<R*>(y.raw());
+    const size_t rank = y.rank();
+    for_each_strided<2>(
+        y.shape(), {broadcast_strides(a.shape(), rank), broadcast_strides(b.shape(), rank)}, {0, 0},
+        [&](int64_t o, const std::array<int64_t, 2>& i) { py[o] = f(pa[i[0]], pb[i[1]]); });
+  }
+
+  template <class T>
+  void integer(const Tensor& a, const Tensor& b, Tensor& y) const {
+    if (kind_ != Kind::div) {
+      loop<T, T, T>(a, b, y, [k = kind_](T x, T z) { return wrap(x, z, k); });
+      return;
+    }
+    loop<T, T, T>(a, b, y, [this](T x, T z) {
+      if (z == 0) node().fail(ErrorCode::invalid_argument, "integer division by zero");
+      if (z == -1) return wrap(T(0), x, Kind::sub);  // INT_MIN / -1 wraps to INT_MIN
+      return static_cast<T>(x / z);
+    });
+  }
+
+  std::unique_ptr<Kernel> make_pow_kernel(KernelContext& ctx) const {
+    const Tensor* e = ctx.src[1].constant;
+    if (!e || e->numel() != 1 || ctx.dst_shape[0] != ctx.src[0].shape) {
+      return make_reference_kernel(*this, ctx);
+    }
+    double beta = 0;
+    visit_dtype(e->dtype(), [&](auto t) {
+      beta = static_cast<double>(*static_cast<const decltype(t)*>(e->raw()));
+    });
+    if (!std::isfinite(beta) || std::fabs(beta) > std::numeric_limits<float>::max()) {
+      return make_reference_kernel(*this, ctx);
+    }
+    return make_eltwise_kernel(*this, ctx, dnnl::algorithm::eltwise_pow, 1.f,
+                               static_cast<float>(beta));
+  }
+
+  Kind kind_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_add(const Node& node) {
+  return std::make_unique<Binary>(node, Kind::add);
+}
+std::unique_ptr<Op> make_sub(const Node& node) {
+  return std::make_unique<Binary>(node, Kind::sub);
+}
+std::unique_ptr<Op> make_mul(const Node& node) {
+  return std::make_unique<Binary>(node, Kind::mul);
+}
+std::unique_ptr<Op> make_div(const Node& node) {
+  return std::make_unique<Binary>(node, Kind::div);
+}
+std::unique_ptr<Op> make_pow(const Node& node) {
+  return std::make_unique<Binary>(node, Kind::pow);
+}
+std::unique_ptr<Op> make_equal(const Node& node) {
+  return std::make_unique<Binary>(node, Kind::equal);
+}
+
+}  // namespace octet

@@ -1,0 +1,224 @@
+// Conv: 2-D convolution with groups, strides, pads and dilations (ONNX Conv),
+// extended by the importer's fusions:
+//   inputs  X [N,C,H,W], W [OC,C/group,KH,KW], optional B [OC], optional Z
+//   (a residual of the output's shape), attribute activation "none" | "relu";
+//   Y = act(conv(X, W) + B + Z).
+// The oneDNN path keeps weights in the layout the primitive wants (reordered
+// once at prepare), fuses Z as a sum post-op (the session makes Y's buffer hold
+// Z first) and the activation as an eltwise post-op.
+#include <algorithm>
+#include <cmath>
+
+#include "ops/dnnl_kernel.hpp"
+
+namespace octet {
+namespace {
+
+struct ConvGeometry {
+  int64_t n, c, h, w;  // source
+  int64_t oc, kh, kw;  // weights
+  int64_t group;
+  int64_t sh, sw, dh, dw;
+  int64_t pt, pl, pb, pr;  // pads: top, left, bottom, right
+  int64_t oh, ow;
+};
+
+class Conv final : public Op {
+ public:
+  explicit Conv(const Node& node) : Op(node) {
+    if (node.inputs.size() < 2 || node.inputs.size() > 4 || node.outputs.size() != 1) {
+      node.fail(ErrorCode::invalid_model, "expects 2 to 4 inputs (X, W, [B], [Z]) and 1 output");
+    }
+    group_ = node.attr_int("group", 1);
+    strides_ = node.attr_ints("strides", {1, 1});
+    dilations_ = node.attr_ints("dilations", {1, 1});
+    pads_ = node.attr_ints("pads", {0, 0, 0, 0});
+    kernel_shape_ = node.attr_ints("kernel_shape", {});
+    auto_pad_ = node.attr_string("auto_pad", "NOTSET");
+    const std::string act = node.attr_string("activation", "none");
+    if (act != "none" && act != "relu") {
+      node.fail(ErrorCode::unsupported, "activation '" + act + "' (expected none or relu)");
+    }
+    relu_ = act == "relu";
+    if (strides_.size() != 2 || dilations_.size() != 2 || pads_.size() != 4) {
+      node.fail(ErrorCode::unsupported,
+                "only 2-D convolution is supported (strides, dilations: 2 values; pads: 4)");
+    }
+    if (auto_pad_ != "NOTSET" && auto_pad_ != "VALID" && auto_pad_ != "SAME_UPPER" &&
+        auto_pad_ != "SAME_LOWER") {
+      node.fail(ErrorCode::invalid_model, "unknown auto_pad '" + auto_pad_ + "'");
+    }
+    for (int64_t v : strides_) {
+      if (v < 1) node.fail(ErrorCode::invalid_model, "strides must be >= 1");
+    }
+    for (int64_t v : dilations_) {
+      if (v < 1) node.fail(ErrorCode::invalid_model, "dilations must be >= 1");
+    }
+    for (int64_t v : pads_) {
+      if (v < 0) node.fail(ErrorCode::invalid_model, "pads must be >= 0");
+    }
+    if (group_ < 1) node.fail(ErrorCode::invalid_model, "group must be >= 1");
+  }
+
+  void infer(InferContext& ctx) const override {
+    const ConvGeometry g = geometry(ctx.shape(0), ctx.shape(1), &ctx);
+    if (ctx.dtype(0) != DataType::f32 || ctx.dtype(1) != DataType::f32) {
+      ctx.fail("expects f32 X and W");
+    }
+    if (ctx.has(2) && ctx.shape(2) != Shape{g.oc}) {
+      ctx.fail("bias has shape " + to_string(ctx.shape(2)) + ", expected " + std::to_string(g.oc));
+    }
+    const Shape dst{g.n, g.oc, g.oh, g.ow};
+    if (ctx.has(3) && ctx.shape(3) != dst) {
+      ctx.fail("residual input has shape " + to_string(ctx.shape(3)) + ", expected " +
+               to_string(dst));
+    }
+    ctx.set(0, dst, DataType::f32);
+  }
+
+  void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
+    const ConvGeometry g = geometry(src[0]->shape(), src[1]->shape(), nullptr);
+    const float* x = src[0]->data<float>();
+    const float* w = src[1]->data<float>();
+    const float* b = src.size() > 2 && src[2] ? src[2]->data<float>() : nullptr;
+    const float* z = src.size() > 3 && src[3] ? src[3]->data<float>() : nullptr;
+    float* y = dst[0].data<float>();
+    const int64_t icg = g.c / g.group, ocg = g.oc / g.group;
+    for (int64_t n = 0; n < g.n; ++n) {
+      for (int64_t oc = 0; oc < g.oc; ++oc) {
+        const int64_t grp = oc / ocg;
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          for (int64_t ox = 0; ox < g.ow; ++ox) {
+            double acc = b ? b[oc] : 0.0;
+            for (int64_t ic = 0; ic < icg; ++ic) {
+              const int64_t c = grp * icg + ic;
+              for (int64_t ky = 0; ky < g.kh; ++ky) {
+                const int64_t iy = oy * g.sh - g.pt + ky * g.dh;
+                if (iy < 0 || iy >= g.h) continue;
+                for (int64_t kx = 0; kx < g.kw; ++kx) {
+                  const int64_t ix = ox * g.sw - g.pl + kx * g.dw;
+                  if (ix < 0 || ix >= g.w) continue;
+                  acc += static_cast<double>(x[((n * g.c + c) * g.h + iy) * g.w + ix]) *
+                         w[((oc * icg + ic) * g.kh + ky) * g.kw + kx];
+                }
+              }
+            }
+            const int64_t at = ((n * g.oc + oc) * g.oh + oy) * g.ow + ox;
+            if (z) acc += z[at];
+            if (relu_) acc = std::max(acc, 0.0);
+            y[at] = static_cast<float>(acc);
+          }
+        }
+      }
+    }
+  }
+
+  std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
+    if (!ctx.src[1].constant ||
+        (ctx.src.size() > 2 && ctx.src[2].present && !ctx.src[2].constant)) {
+      return make_reference_kernel(*this, ctx);  // weights computed at run time: rare, keep simple
+    }
+    using tag = dnnl::memory::format_tag;
+    using dt = dnnl::memory::data_type;
+    const ConvGeometry g = geometry(ctx.src[0].shape, ctx.src[1].shape, nullptr);
+    const bool has_bias = ctx.src.size() > 2 && ctx.src[2].present;
+    const bool has_residual = ctx.src.size() > 3 && ctx.src[3].present;
+
+    const dnnl::memory::dims src_dims{g.n, g.c, g.h, g.w}, dst_dims{g.n, g.oc, g.oh, g.ow};
+    const dnnl::memory::dims wei_dims =
+        g.group == 1 ? dnnl::memory::dims{g.oc, g.c, g.kh, g.kw}
+                     : dnnl::memory::dims{g.group, g.oc / g.group, g.c / g.group, g.kh, g.kw};
+    const dnnl::memory::desc src_any(src_dims, dt::f32, tag::any);
+    const dnnl::memory::desc wei_any(wei_dims, dt::f32, tag::any);
+    const dnnl::memory::desc bias_md({g.oc}, dt::f32, tag::a);
+    const dnnl::memory::desc dst_any(dst_dims, dt::f32, tag::any);
+
+    dnnl::primitive_attr attr = default_attr();
+    dnnl::post_ops ops;
+    if (has_residual) ops.append_sum(1.f);
+    if (relu_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+
+    const dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any, wei_any,
+        has_bias ? bias_md : dnnl::memory::desc(), dst_any, {g.sh, g.sw}, {g.dh - 1, g.dw - 1},
+        {g.pt, g.pl}, {g.pb, g.pr});
+    const dnnl::convolution_forward::primitive_desc pd(desc, attr, ctx.engine);
+
+    auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::convolution_forward(pd),
+                                                    impl_name(pd), pd.scratchpad_desc().get_size());
+    ctx.src_want[0] = pd.src_desc();
+    kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
+    const dnnl::memory::desc wei_plain(wei_dims, dt::f32, g.group == 1 ? tag::oihw : tag::goihw);
+    kernel->set_const(DNNL_ARG_WEIGHTS, reorder_constant(ctx.engine, *ctx.src[1].constant,
+                                                         wei_plain, pd.weights_desc()));
+    if (has_bias)
+      kernel->set_const(DNNL_ARG_BIAS, wrap_constant(ctx.engine, *ctx.src[2].constant, bias_md));
+    if (has_residual) {
+      ctx.src_want[3] = pd.dst_desc();  // the sum post-op reads Z in the destination's layout
+      ctx.dst_accumulates[0] = 3;
+    }
+    ctx.dst_md[0] = pd.dst_desc();
+    kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
+    return kernel;
+  }
+
+ private:
+  ConvGeometry geometry(const Shape& x, const Shape& w, const InferContext* ctx) const {
+    auto fail = [&](const std::string& msg) {
+      if (ctx) ctx->fail(msg);
+      node().fail(ErrorCode::invalid_argument, msg);
+    };
+    if (x.size() != 4) fail("expects a 4-D input (N,C,H,W), got shape " + to_string(x));
+    if (w.size() != 4) fail("expects 4-D weights (OC,C/group,KH,KW), got shape " + to_string(w));
+    ConvGeometry g{};
+    g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+    g.oc = w[0], g.kh = w[2], g.kw = w[3];
+    g.group = group_;
+    if (!kernel_shape_.empty() && kernel_shape_ != Shape{g.kh, g.kw}) {
+      fail("kernel_shape does not match the weights' shape " + to_string(w));
+    }
+    if (g.c != w[1] * g.group || g.oc % g.group != 0) {
+      fail("input channels " + std::to_string(g.c) + " do not match weights " + to_string(w) +
+           " with group " + std::to_string(g.group));
+    }
+    g.sh = strides_[0], g.sw = strides_[1];
+    g.dh = dilations_[0], g.dw = dilations_[1];
+    g.pt = pads_[0], g.pl = pads_[1], g.pb = pads_[2], g.pr = pads_[3];
+    const int64_t ekh = (g.kh - 1) * g.dh + 1, ekw = (g.kw - 1) * g.dw + 1;
+    if (auto_pad_ == "VALID") {
+      g.pt = g.pl = g.pb = g.pr = 0;
+    } else if (auto_pad_ != "NOTSET") {
+      // SAME_*: output = ceil(input / stride); the odd pad goes last (UPPER) or first (LOWER).
+      auto same = [&](int64_t in, int64_t s, int64_t ek, int64_t& begin, int64_t& end) {
+        const int64_t out = (in + s - 1) / s;
+        const int64_t total = std::max<int64_t>(0, (out - 1) * s + ek - in);
+        begin = auto_pad_ == "SAME_UPPER" ? total / 2 : total - total / 2;
+        end = total - begin;
+      };
+      same(g.h, g.sh, ekh, g.pt, g.pb);
+      same(g.w, g.sw, ekw, g.pl, g.pr);
+    }
+    const int64_t span_h = g.h + g.pt + g.pb - ekh, span_w = g.w + g.pl + g.pr - ekw;
+    if (span_h < 0 || span_w < 0) {
+      fail("kernel " + std::to_string(ekh) + "x" + std::to_string(ekw) +
+           " is larger than the padded input " + to_string(x));
+    }
+    g.oh = span_h / g.sh + 1;
+    g.ow = span_w / g.sw + 1;
+    return g;
+  }
+
+  int64_t group_;
+  std::vector<int64_t> strides_, dilations_, pads_, kernel_shape_;
+  std::string auto_pad_;
+  bool relu_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_conv(const Node& node) {
+  return std::make_unique<Conv>(node);
+}
+
+}  // namespace octet

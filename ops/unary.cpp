@@ -1,0 +1,133 @@
+// Relu, Erf, Gelu, Tanh, Sqrt: f32 elementwise functions.
+//   Gelu  attribute `approximate`: "none" (default) 0.5x(1 + erf(x/sqrt 2)),
+//         or "tanh" 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
+// oneDNN path: eltwise_forward on the input's layout as produced (a Relu after
+// a blocked conv needs no reorder) for everything but Erf, which oneDNN 2.6
+// has no eltwise for (reference kernel, std::erf).
+#include <cmath>
+
+#include "ops/broadcast.hpp"
+#include "ops/dnnl_kernel.hpp"
+
+namespace octet {
+
+std::unique_ptr<Kernel> make_eltwise_kernel(const Op& op, KernelContext& ctx, dnnl::algorithm alg,
+                                            float alpha, float beta) {
+  const dnnl::memory::desc md = ctx.src_md.at(0);
+  if (ctx.src[0].constant || md.is_zero() || ctx.src[0].dtype != DataType::f32) {
+    return make_reference_kernel(op, ctx);
+  }
+  dnnl::eltwise_forward::primitive_desc pd;
+  try {
+    pd = dnnl::eltwise_forward::primitive_desc(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta),
+        default_attr(), ctx.engine);
+  } catch (const dnnl::error&) {
+    return make_reference_kernel(op, ctx);
+  }
+  auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::eltwise_forward(pd),
+                                                  impl_name(pd), pd.scratchpad_desc().get_size());
+  ctx.src_want[0] = md;
+  ctx.dst_md[0] = pd.dst_desc();
+  kernel->map_src(0, DNNL_ARG_SRC, md);
+  kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
+  return kernel;
+}
+
+namespace {
+
+enum class Kind { relu, erf, gelu_erf, gelu_tanh, tanh, sqrt };
+
+class Unary final : public Op {
+ public:
+  Unary(const Node& node, Kind kind) : Op(node), kind_(kind) {
+    check_arity(node, 1, 1);
+    if (node.op == "Gelu") {
+      const std::string approximate = node.attr_string("approximate", "none");
+      if (approximate == "tanh") {
+        kind_ = Kind::gelu_tanh;
+      } else if (approximate != "none") {
+        node.fail(ErrorCode::unsupported,
+                  "attribute 'approximate' is '" + approximate + "' (expected none or tanh)");
+      }
+    }
+  }
+
+  void infer(InferContext& ctx) const override {
+    if (ctx.dtype(0) != DataType::f32) {
+      node().fail(ErrorCode::unsupported,
+                  std::string("supports f32 input only, got ") + to_string(ctx.dtype(0)));
+    }
+    ctx.set(0, ctx.shape(0), DataType::f32);
+  }
+
+  void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
+    const float* x = src[0]->data<float>();
+    float* y = dst[0].data<float>();
+    const int64_t n = src[0]->numel();
+    const Kind k = kind_;
+    for (int64_t i = 0; i < n; ++i) y[i] = apply(k, x[i]);
+  }
+
+  std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
+    switch (kind_) {
+      case Kind::relu:
+        return make_eltwise_kernel(*this, ctx, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      case Kind::gelu_erf:
+        return make_eltwise_kernel(*this, ctx, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
+      case Kind::gelu_tanh:
+        return make_eltwise_kernel(*this, ctx, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f);
+      case Kind::tanh:
+        return make_eltwise_kernel(*this, ctx, dnnl::algorithm::eltwise_tanh, 0.f, 0.f);
+      case Kind::sqrt:
+        return make_eltwise_kernel(*this, ctx, dnnl::algorithm::eltwise_sqrt, 0.f, 0.f);
+      case Kind::erf:
+        break;
+    }
+    return make_reference_kernel(*this, ctx);
+  }
+
+ private:
+  static float apply(Kind k, float xf) {
+    const double x = xf;
+    switch (k) {
+      case Kind::relu:
+        return xf < 0.f ? 0.f : xf;  // NaN stays NaN
+      case Kind::erf:
+        return static_cast<float>(std::erf(x));
+      case Kind::gelu_erf:
+        return static_cast<float>(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))));
+      case Kind::gelu_tanh: {
+        const double c = std::sqrt(2.0 / 3.14159265358979323846);
+        return static_cast<float>(0.5 * x * (1.0 + std::tanh(c * (x + 0.044715 * x * x * x))));
+      }
+      case Kind::tanh:
+        return static_cast<float>(std::tanh(x));
+      case Kind::sqrt:
+        return static_cast<float>(std::sqrt(x));
+    }
+    return xf;
+  }
+
+  Kind kind_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_relu(const Node& node) {
+  return std::make_unique<Unary>(node, Kind::relu);
+}
+std::unique_ptr<Op> make_erf(const Node& node) {
+  return std::make_unique<Unary>(node, Kind::erf);
+}
+std::unique_ptr<Op> make_gelu(const Node& node) {
+  return std::make_unique<Unary>(node, Kind::gelu_erf);
+}
+std::unique_ptr<Op> make_tanh(const Node& node) {
+  return std::make_unique<Unary>(node, Kind::tanh);
+}
+std::unique_ptr<Op> make_sqrt(const Node& node) {
+  return std::make_unique<Unary>(node, Kind::sqrt);
+}
+
+}  // namespace octet

@@ -1,0 +1,269 @@
+// octet: an int8 inference runtime for x86 CPUs.
+//
+// The one header an embedding application includes. Standard library only.
+//
+//   octet::Model model = octet::Model::load("resnet50");      // resnet50.octet.{json,bin}
+//   octet::Session session(model, {/*threads=*/2});
+//   session.prepare({{"input", {1, 3, 224, 224}}});
+//   octet::Tensor& x = session.input("input");               // fill x.data<float>()
+//   session.run();
+//   const octet::Tensor& y = session.output("logits");
+//
+// A Model is immutable and may be shared by any number of threads; a Session is
+// used by one thread at a time. Tensors use NCHW / ONNX dimension order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+// The shared library exports only what this header declares.
+#define OCTET_API __attribute__((visibility("default")))
+
+namespace octet {
+
+// ---------------------------------------------------------------- errors
+
+enum class ErrorCode {
+  invalid_argument,  // a caller passed something unusable (wrong name, shape, dtype)
+  io,                // a file is missing, unreadable or could not be written
+  invalid_model,     // a model, table or data file is malformed
+  unsupported,       // valid input that octet does not implement (op, dtype, attribute value)
+  backend,           // oneDNN refused or failed
+  out_of_memory,
+  internal,
+};
+
+OCTET_API const char* to_string(ErrorCode code);
+
+// Every failure of the public API is an octet::Error whose message names the
+// problem and where it is (file, node, tensor).
+class OCTET_API Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, const std::string& message);
+  ErrorCode code() const { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+// ---------------------------------------------------------------- tensors
+
+// `boolean` (one byte, 0 or 1) exists for ONNX masks (Equal, Where).
+enum class DataType : uint8_t { f32, s8, u8, s32, s64, boolean };
+
+OCTET_API const char* to_string(DataType dtype);
+OCTET_API DataType data_type_from_string(const std::string& name);  // "f32", "s8", ... throws Error
+OCTET_API size_t size_of(DataType dtype);
+
+using Shape = std::vector<int64_t>;
+
+OCTET_API int64_t numel(const Shape& shape);
+OCTET_API std::string to_string(const Shape& shape);  // "1x3x224x224"
+
+// A dense, row-major tensor. Copies share storage (like a shared_ptr); use
+// clone() for a deep copy. Storage allocated by octet is 64-byte aligned and
+// zero-initialized.
+class OCTET_API Tensor {
+ public:
+  Tensor() = default;
+  Tensor(DataType dtype, Shape shape);  // allocates
+  // A view of memory owned by the caller, who keeps it alive.
+  static Tensor wrap(DataType dtype, Shape shape, void* data);
+  // A view that keeps `owner` alive as long as any copy of the tensor lives.
+  static Tensor wrap(DataType dtype, Shape shape, std::shared_ptr<const void> owner,
+                     const void* data);
+
+  DataType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int64_t dim(size_t i) const { return shape_.at(i); }
+  size_t rank() const { return shape_.size(); }
+  int64_t numel() const { return octet::numel(shape_); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * size_of(dtype_); }
+  bool empty() const { return data_ == nullptr; }
+
+  void* raw() { return data_; }
+  const void* raw() const { return data_; }
+  // Typed access; throws Error if T does not match dtype().
+  template <class T>
+  T* data();
+  template <class T>
+  const T* data() const;
+
+  Tensor clone() const;
+
+ private:
+  DataType dtype_ = DataType::f32;
+  Shape shape_;
+  std::shared_ptr<const void> owner_;
+  void* data_ = nullptr;
+};
+
+template <class T>
+struct DataTypeOf;
+template <>
+struct DataTypeOf<float> {
+  static constexpr DataType value = DataType::f32;
+};
+template <>
+struct DataTypeOf<int8_t> {
+  static constexpr DataType value = DataType::s8;
+};
+template <>
+struct DataTypeOf<uint8_t> {
+  static constexpr DataType value = DataType::u8;
+};
+template <>
+struct DataTypeOf<int32_t> {
+  static constexpr DataType value = DataType::s32;
+};
+template <>
+struct DataTypeOf<int64_t> {
+  static constexpr DataType value = DataType::s64;
+};
+template <>
+struct DataTypeOf<bool> {
+  static constexpr DataType value = DataType::boolean;
+};
+
+namespace detail {
+[[noreturn]] OCTET_API void throw_dtype_mismatch(DataType have, DataType want);
+}
+
+template <class T>
+T* Tensor::data() {
+  if (dtype_ != DataTypeOf<T>::value) detail::throw_dtype_mismatch(dtype_, DataTypeOf<T>::value);
+  return static_cast<T*>(data_);
+}
+template <class T>
+const T* Tensor::data() const {
+  if (dtype_ != DataTypeOf<T>::value) detail::throw_dtype_mismatch(dtype_, DataTypeOf<T>::value);
+  return static_cast<const T*>(data_);
+}
+
+// ---------------------------------------------------------------- model
+
+struct Dim {
+  int64_t size = -1;   // >= 0 when fixed
+  std::string symbol;  // e.g. "batch" when size < 0
+};
+
+struct TensorInfo {
+  std::string name;
+  DataType dtype = DataType::f32;
+  std::vector<Dim> dims;
+};
+
+namespace detail {
+struct ModelData;
+struct SessionState;
+}  // namespace detail
+
+// An immutable, loaded model: graph, weights (memory-mapped) and quantization
+// parameters. Cheap to copy; copies share the same data.
+class OCTET_API Model {
+ public:
+  // Loads `path.octet.json` + `path.octet.bin` (`path` may also name either file).
+  static Model load(const std::string& path);
+  // Imports an ONNX file (opsets 11-17), folding constants and fusing patterns.
+  static Model import_onnx(const std::string& onnx_path);
+  // Writes NAME.octet.json + NAME.octet.bin atomically.
+  void save(const std::string& path) const;
+
+  const std::vector<TensorInfo>& inputs() const;
+  const std::vector<TensorInfo>& outputs() const;
+  size_t node_count() const;
+  // Free-form metadata (JSON text of the model's "metadata" object).
+  const std::string& metadata_json() const;
+  // What the importer did (fusions, folded constants), one line each.
+  const std::vector<std::string>& import_log() const;
+
+  std::shared_ptr<const detail::ModelData> data() const { return data_; }
+  explicit Model(std::shared_ptr<const detail::ModelData> data);
+
+ private:
+  std::shared_ptr<const detail::ModelData> data_;
+};
+
+// ---------------------------------------------------------------- session
+
+enum class Precision { fp32, int8 };
+
+struct SessionOptions {
+  int threads = 0;                        // 0: every core
+  Precision precision = Precision::int8;  // int8 where the model has scales, else fp32
+  // Layers forced to fp32: node names or glob patterns ("conv1", "*.attention.*").
+  std::vector<std::string> fp32_layers;
+  // Op types forced to fp32 ("Softmax").
+  std::vector<std::string> fp32_ops;
+  bool profile = false;  // time each layer during run(); see Session::profile()
+};
+
+// One executed step of a prepared session, for inspection and profiles.
+struct LayerInfo {
+  std::string name;       // node name (reorders: "reorder:<value>")
+  std::string op;         // op type
+  std::string precision;  // "fp32", "int8", "s64", ...
+  std::string kernel;     // implementation, e.g. "brgconv:avx512_core_vnni" or "ref"
+  std::string reason;     // why the layer runs in this precision
+  std::string shape;      // first output's shape
+};
+
+struct LayerTime {
+  std::string name;
+  double total_ms = 0;
+  int64_t count = 0;
+};
+
+// Runs a Model for concrete input shapes. prepare() does all the expensive
+// work (shape inference, primitive creation, weight reorders, memory plan);
+// run() allocates nothing and creates nothing.
+class OCTET_API Session {
+ public:
+  explicit Session(Model model, SessionOptions options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // Concrete shapes for inputs with symbolic dims. Inputs not listed must have
+  // fixed shapes in the model. Preparing again (new batch or sequence length)
+  // reuses weights and primitives where it can.
+  void prepare(const std::map<std::string, Shape>& input_shapes = {});
+  bool prepared() const;
+
+  // Session-owned input buffers (valid until the next prepare()): fill, then run().
+  Tensor& input(const std::string& name);
+  Tensor& input(size_t index);
+  void run();
+  // Copies `inputs` (in Model::inputs() order) into the input buffers, preparing
+  // first if their shapes differ from the prepared ones, then runs.
+  const std::vector<Tensor>& run(const std::vector<Tensor>& inputs);
+
+  // Session-owned outputs of the last run(), valid until the next run() or prepare().
+  const Tensor& output(const std::string& name) const;
+  const std::vector<Tensor>& outputs() const;
+
+  const Model& model() const;
+  const SessionOptions& options() const;
+  std::vector<LayerInfo> layers() const;
+  double prepare_ms() const;               // wall time of the last prepare()
+  std::vector<LayerTime> profile() const;  // with options.profile
+  void reset_profile();
+
+ private:
+  std::unique_ptr<detail::SessionState> state_;
+};
+
+// Versions: octet's own and the oneDNN library it runs on.
+OCTET_API std::string version();
+OCTET_API std::string onednn_version();
+// The instruction set oneDNN dispatches to on this CPU ("avx512_core_vnni",
+// "avx2", ...), and whether it has an int8 dot-product instruction (VNNI).
+OCTET_API std::string cpu_isa();
+OCTET_API bool cpu_has_vnni();
+
+}  // namespace octet

@@ -1,0 +1,71 @@
+#include "tests/alloc_counter.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<size_t> allocations{0};
+
+void* counted_alloc(std::size_t size) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+}  // namespace
+
+// Replacing the global operator new (all of the test binary) only adds a
+// relaxed atomic load when no counter is active.
+// Every replaceable form that pairs with free(): mixing ours with the
+// library's (e.g. the nothrow forms std::stable_sort uses) would mismatch
+// allocators under AddressSanitizer.
+void* operator new(std::size_t size) {
+  return counted_alloc(size);
+}
+void* operator new[](std::size_t size) {
+  return counted_alloc(size);
+}
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return counted_alloc(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
+  return operator new(size, tag);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace octet::test {
+
+AllocCounter::AllocCounter() {
+  allocations = 0;
+  counting = true;
+}
+AllocCounter::~AllocCounter() {
+  counting = false;
+}
+size_t AllocCounter::count() const {
+  return allocations.load();
+}
+
+}  // namespace octet::test

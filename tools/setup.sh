@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages octet needs, only those that are missing.
+#   tools/setup.sh build        compiler, CMake and the libraries octet links
+#   tools/setup.sh test         + what the tests use (torch, onnx, numpy for the reference exports)
+# Run as root to install; otherwise it prints the apt-get command to run.
+set -euo pipefail
+
+build=(g++ cmake make pkg-config libdnnl-dev nlohmann-json3-dev libstb-dev doctest-dev
+       libonnx-dev libprotobuf-dev libcli11-dev zlib1g-dev)
+# Debian's torch uses the reference BLAS (about 30x slower) unless openblas is present.
+test=(python3 python3-numpy python3-onnx python3-torch python3-torchvision libopenblas0-pthread)
+
+wanted=()
+for group in "$@"; do
+  case "$group" in
+    build) wanted+=("${build[@]}") ;;
+    test) wanted+=("${build[@]}" "${test[@]}") ;;
+    *) echo "tools/setup.sh: unknown group '$group' (build, test)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "octet needs these Debian packages: ${missing[*]}" >&2
+  echo "run this script as root, or: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
