@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "ops/dnnl_kernel.hpp"
+#include "ops/quantize.hpp"
 
 namespace octet {
 namespace {
@@ -113,11 +114,21 @@ class Conv final : public Op {
     }
   }
 
+  bool has_int8_kernel() const override { return true; }
+  // X, and the residual: read in int8 when it has a range (else the output is f32).
+  std::vector<int> int8_inputs(const std::vector<SrcInfo>& src) const override {
+    if (src.size() > 3 && src[3].present) return {0, 3};
+    return {0};
+  }
+  size_t int8_required_inputs(const std::vector<SrcInfo>&) const override { return 1; }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (!ctx.src[1].constant ||
         (ctx.src.size() > 2 && ctx.src[2].present && !ctx.src[2].constant)) {
+      ctx.int8 = false;
       return make_reference_kernel(*this, ctx);  // weights computed at run time: rare, keep simple
     }
+    if (ctx.int8) return make_int8_kernel(ctx);
     using tag = dnnl::memory::format_tag;
     using dt = dnnl::memory::data_type;
     const ConvGeometry g = geometry(ctx.src[0].shape, ctx.src[1].shape, nullptr);
@@ -164,6 +175,74 @@ class Conv final : public Op {
   }
 
  private:
+  // u8/s8 source x s8 per-channel weights -> s32, requantized by oneDNN's
+  // output scales s_x * s_w[c] / s_y straight into a u8/s8 destination (or
+  // f32 when no reader wants int8). A residual is a sum post-op in the
+  // destination's domain, scaled by s_z / s_y.
+  std::unique_ptr<Kernel> make_int8_kernel(KernelContext& ctx) const {
+    using tag = dnnl::memory::format_tag;
+    using dt = dnnl::memory::data_type;
+    const ConvGeometry g = geometry(ctx.src[0].shape, ctx.src[1].shape, nullptr);
+    const bool has_bias = ctx.src.size() > 2 && ctx.src[2].present;
+    const bool has_residual = ctx.src.size() > 3 && ctx.src[3].present;
+    const QuantView x = ctx.src_int8[0];
+    QuantView y = ctx.dst_int8[0];
+    const QuantView z = has_residual ? ctx.src_int8[3] : QuantView{};
+    // An int8 destination holds the residual before the sum: it needs one in int8.
+    if (has_residual && !z.is_int8()) y = {};
+
+    const dnnl::memory::dims src_dims{g.n, g.c, g.h, g.w}, dst_dims{g.n, g.oc, g.oh, g.ow};
+    const dnnl::memory::dims wei_dims =
+        g.group == 1 ? dnnl::memory::dims{g.oc, g.c, g.kh, g.kw}
+                     : dnnl::memory::dims{g.group, g.oc / g.group, g.c / g.group, g.kh, g.kw};
+    const dnnl::memory::desc bias_md({g.oc}, dt::f32, tag::a);
+    const int levels = conv_weight_levels(x.dtype);
+    const std::vector<float> w_scales =
+        weight_scales(*ctx.src[1].constant, 0, ctx.weight_quant[1], levels);
+    const std::vector<float> scales = output_scales(x.scale, w_scales, y.is_int8() ? y.scale : 1.f);
+
+    dnnl::primitive_attr attr = default_attr();
+    attr.set_output_scales(scales.size() > 1 ? 1 << 1 : 0, scales);
+    dnnl::post_ops ops;
+    if (has_residual) {
+      if (y.is_int8()) {
+        ops.append_sum(z.scale / y.scale, z.dtype == y.dtype ? dt::undef : to_dnnl(z.dtype));
+      } else {
+        ops.append_sum(1.f);
+      }
+    }
+    if (relu_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+
+    const dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+        dnnl::memory::desc(src_dims, to_dnnl(x.dtype), tag::any),
+        dnnl::memory::desc(wei_dims, dt::s8, tag::any), has_bias ? bias_md : dnnl::memory::desc(),
+        dnnl::memory::desc(dst_dims, y.is_int8() ? to_dnnl(y.dtype) : dt::f32, tag::any),
+        {g.sh, g.sw}, {g.dh - 1, g.dw - 1}, {g.pt, g.pl}, {g.pb, g.pr});
+    const dnnl::convolution_forward::primitive_desc pd(desc, attr, ctx.engine);
+
+    auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::convolution_forward(pd),
+                                                    impl_name(pd), pd.scratchpad_desc().get_size());
+    ctx.src_want[0] = pd.src_desc();
+    kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
+    const dnnl::memory::desc wei_plain(wei_dims, dt::s8, g.group == 1 ? tag::oihw : tag::goihw);
+    kernel->set_const(DNNL_ARG_WEIGHTS, int8_weights(ctx.engine, *ctx.src[1].constant, 0, w_scales,
+                                                     levels, wei_plain, pd.weights_desc()));
+    if (has_bias) {
+      kernel->set_const(DNNL_ARG_BIAS,
+                        int8_bias(ctx.engine, *ctx.src[2].constant, x.scale, w_scales));
+    }
+    if (has_residual) {
+      ctx.src_want[3] = with_dtype(pd.dst_desc(), y.is_int8() ? z.dtype : DataType::f32);
+      ctx.dst_accumulates[0] = 3;
+    }
+    ctx.dst_md[0] = pd.dst_desc();
+    ctx.dst_scale[0] = y.is_int8() ? y.scale : 1.f;
+    kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
+    return kernel;
+  }
+
   ConvGeometry geometry(const Shape& x, const Shape& w, const InferContext* ctx) const {
     auto fail = [&](const std::string& msg) {
       if (ctx) ctx->fail(msg);

@@ -56,20 +56,24 @@ namespace {
 thread_local ConstantCache* current_cache = nullptr;
 }
 
-dnnl::memory* ConstantCache::find(const void* data, const dnnl::memory::desc& src,
-                                  const dnnl::memory::desc& want) {
+ConstantCache::Entry* ConstantCache::find(const void* data, const dnnl::memory::desc& src,
+                                          const dnnl::memory::desc& want) {
   for (Entry& e : entries_) {
     if (e.source.raw() == data && e.src == src && e.want == want) {
       ++hits_;
-      return &e.memory;
+      return &e;
     }
   }
   return nullptr;
 }
 
-void ConstantCache::add(const Tensor& source, const dnnl::memory::desc& src,
-                        const dnnl::memory::desc& want, dnnl::memory memory) {
-  entries_.push_back({source, src, want, std::move(memory)});
+ConstantCache::Entry& ConstantCache::add(Entry entry) {
+  entries_.push_back(std::move(entry));
+  return entries_.back();
+}
+
+ConstantCache* ConstantCache::current() {
+  return current_cache;
 }
 
 ConstantCacheScope::ConstantCacheScope(ConstantCache* cache) : previous_(current_cache) {
@@ -83,21 +87,24 @@ ConstantCacheScope::~ConstantCacheScope() {
 dnnl::memory reorder_constant(const dnnl::engine& engine, const Tensor& tensor,
                               const dnnl::memory::desc& src_md, const dnnl::memory::desc& want) {
   if (current_cache) {
-    if (dnnl::memory* hit = current_cache->find(tensor.raw(), src_md, want)) return *hit;
+    if (ConstantCache::Entry* hit = current_cache->find(tensor.raw(), src_md, want))
+      return hit->memory;
   }
   dnnl::memory src(src_md, engine, const_cast<void*>(tensor.raw()));
   dnnl::memory dst(want, engine);
   dnnl::stream stream(engine);
   dnnl::reorder(src, dst).execute(stream, src, dst);
   stream.wait();
-  if (current_cache) current_cache->add(tensor, src_md, want, dst);
+  if (current_cache) current_cache->add({tensor, src_md, want, dst, {}});
   return dst;
 }
 
 std::unique_ptr<Kernel> make_reorder_kernel(const dnnl::engine& engine,
                                             const dnnl::memory::desc& src,
-                                            const dnnl::memory::desc& dst) {
-  dnnl::reorder::primitive_desc pd(engine, src, engine, dst, default_attr());
+                                            const dnnl::memory::desc& dst, float scale) {
+  dnnl::primitive_attr attr = default_attr();
+  if (scale != 1.f) attr.set_output_scales(0, {scale});
+  dnnl::reorder::primitive_desc pd(engine, src, engine, dst, attr);
   auto kernel = std::make_unique<PrimitiveKernel>(engine, dnnl::reorder(pd), impl_name(pd),
                                                   pd.scratchpad_desc().get_size());
   kernel->map_src(0, DNNL_ARG_FROM, src);

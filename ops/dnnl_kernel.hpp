@@ -1,6 +1,7 @@
 // A Kernel around one oneDNN primitive, and helpers shared by the oneDNN paths.
 #pragma once
 
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -62,30 +63,32 @@ dnnl::memory wrap_constant(const dnnl::engine& engine, const Tensor& tensor,
 
 namespace octet {
 
-// A oneDNN reorder between two layouts of the same tensor (the session inserts
-// these where a kernel reads a value in a layout its producer did not write).
+// A oneDNN reorder between two forms of the same tensor, dst = scale x src
+// (the session inserts these where a kernel reads a value in a layout or data
+// type its producer did not write: quantize, dequantize, relayout).
 std::unique_ptr<Kernel> make_reorder_kernel(const dnnl::engine& engine,
                                             const dnnl::memory::desc& src,
-                                            const dnnl::memory::desc& dst);
+                                            const dnnl::memory::desc& dst, float scale = 1.f);
 
 // Reordered constants survive a re-prepare of the same session: while a scope
 // is active on this thread, reorder_constant() looks results up here first.
 class ConstantCache {
  public:
-  dnnl::memory* find(const void* data, const dnnl::memory::desc& src,
-                     const dnnl::memory::desc& want);
-  // Keeps `source` alive so that its address cannot be reused by another tensor.
-  void add(const Tensor& source, const dnnl::memory::desc& src, const dnnl::memory::desc& want,
-           dnnl::memory memory);
-  size_t hits() const { return hits_; }
-
- private:
   struct Entry {
-    Tensor source;
+    Tensor source;  // kept alive so that its address cannot be reused by another tensor
     dnnl::memory::desc src, want;
     dnnl::memory memory;
+    std::vector<float> scales;  // per-channel scales of quantized weights
   };
-  std::vector<Entry> entries_;
+  Entry* find(const void* data, const dnnl::memory::desc& src, const dnnl::memory::desc& want);
+  Entry& add(Entry entry);
+  size_t hits() const { return hits_; }
+
+  // The cache of the prepare running on this thread, or null.
+  static ConstantCache* current();
+
+ private:
+  std::deque<Entry> entries_;  // stable addresses
   size_t hits_ = 0;
 };
 

@@ -6,6 +6,7 @@
 // alpha folded into a scaled copy of the weights and beta * C into the bias,
 // both made once at prepare. Other cases run the reference kernel.
 #include "ops/dnnl_kernel.hpp"
+#include "ops/inner_product.hpp"
 
 namespace octet {
 namespace {
@@ -86,6 +87,9 @@ class Gemm final : public Op {
     }
   }
 
+  bool has_int8_kernel() const override { return true; }
+  std::vector<int> int8_inputs(const std::vector<SrcInfo>&) const override { return {0}; }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const bool has_c = ctx.src.size() > 2 && ctx.src[2].present;
     const int64_t m = ctx.dst_shape[0][0], n = ctx.dst_shape[0][1];
@@ -95,7 +99,27 @@ class Gemm final : public Op {
                            (ctx.src[2].shape.back() == n && numel(ctx.src[2].shape) == n));
     if (trans_a_ || ctx.src[0].constant || !ctx.src[1].constant || (has_c && !c_is_row) ||
         m * n * k == 0) {
+      ctx.int8 = false;
       return make_reference_kernel(*this, ctx);
+    }
+    if (ctx.int8) {
+      Int8Linear spec;
+      spec.m = m;
+      spec.k = k;
+      spec.n = n;
+      spec.weights = ctx.src[1].constant;
+      spec.weight_axis = trans_b_ ? 0 : 1;
+      spec.weights_as_nk =
+          dnnl::memory::desc({n, k}, dnnl::memory::data_type::f32,
+                             trans_b_ ? dnnl::memory::dims{k, 1} : dnnl::memory::dims{1, n});
+      spec.alpha = static_cast<float>(alpha_);
+      if (has_c && beta_ != 0) {
+        const Tensor& c = *ctx.src[2].constant;
+        for (int64_t j = 0; j < n; ++j) {
+          spec.bias.push_back(static_cast<float>(beta_ * c.data<float>()[c.numel() == 1 ? 0 : j]));
+        }
+      }
+      return make_int8_linear(ctx, spec);
     }
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;

@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "ops/dnnl_kernel.hpp"
+#include "ops/inner_product.hpp"
 
 namespace octet {
 namespace {
@@ -95,9 +96,35 @@ class MatMul final : public Op {
     }
   }
 
+  bool has_int8_kernel() const override { return true; }
+  std::vector<int> int8_inputs(const std::vector<SrcInfo>& src) const override {
+    if (src[1].constant) return {0};
+    return {0, 1};
+  }
+
+  // Both operands dynamic (attention): without VNNI oneDNN's u8 x s8
+  // products saturate in s16 for full-range int8 data, and a dynamic operand
+  // cannot be kept to 7 bits the way weights are, so such CPUs use fp32.
+  std::string int8_unavailable(const std::vector<SrcInfo>& src) const override {
+    if (!src[1].constant && !cpu_has_vnni()) {
+      return "the CPU lacks VNNI: int8 x int8 activations would saturate";
+    }
+    return "";
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const MatMulGeometry g = geometry(ctx.src[0].shape, ctx.src[1].shape);
-    if (g.out.empty() || numel(g.dst) == 0 || g.k == 0) return make_reference_kernel(*this, ctx);
+    if (g.out.empty() || numel(g.dst) == 0 || g.k == 0) {
+      ctx.int8 = false;
+      return make_reference_kernel(*this, ctx);
+    }
+    const bool linear = ctx.src[1].constant && ctx.src[1].shape.size() == 2 && !ctx.src[0].constant;
+    const bool bias_constant = ctx.src.size() < 3 || !ctx.src[2].present || ctx.src[2].constant;
+    if (ctx.int8 && linear && bias_constant) return make_int8_linear_kernel(ctx, g);
+    if (ctx.int8 && !ctx.src[1].constant && !(ctx.src.size() > 2 && ctx.src[2].present)) {
+      return make_int8_matmul_kernel(ctx, g);
+    }
+    ctx.int8 = false;
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
     const bool has_bias = ctx.src.size() > 2 && ctx.src[2].present;
@@ -154,6 +181,61 @@ class MatMul final : public Op {
   }
 
  private:
+  // Linear layer in int8: see ops/inner_product.hpp.
+  std::unique_ptr<Kernel> make_int8_linear_kernel(KernelContext& ctx,
+                                                  const MatMulGeometry& g) const {
+    Int8Linear spec;
+    spec.m = numel(ctx.src[0].shape) / g.k;
+    spec.k = g.k;
+    spec.n = g.n;
+    spec.weights = ctx.src[1].constant;
+    spec.weight_axis = 1;  // B [K,N]: output channels along axis 1
+    spec.weights_as_nk =
+        dnnl::memory::desc({g.n, g.k}, dnnl::memory::data_type::f32, dnnl::memory::dims{1, g.n});
+    if (ctx.src.size() > 2 && ctx.src[2].present) {
+      const Tensor& b = *ctx.src[2].constant;
+      spec.bias.assign(b.data<float>(), b.data<float>() + b.numel());
+    }
+    spec.activation = act_;
+    return make_int8_linear(ctx, spec);
+  }
+
+  // Both operands dynamic (attention): u8/s8 A x s8 B -> s32, one output
+  // scale s_a * s_b / s_y.
+  std::unique_ptr<Kernel> make_int8_matmul_kernel(KernelContext& ctx,
+                                                  const MatMulGeometry& g) const {
+    const QuantView a = ctx.src_int8[0], b = ctx.src_int8[1], y = ctx.dst_int8[0];
+    // oneDNN's int8 matmul wants s8 weights; a u8 B is re-quantized to s8 on its range.
+    const float sb = b.dtype == DataType::s8 ? b.scale : b.scale * 255.f / 127.f;
+    const DataType dst_type = y.is_int8() ? y.dtype : DataType::f32;
+    // As in ops/inner_product.cpp: a GELU must see real values, so the
+    // destination scale then comes after it as a linear post-op.
+    const bool requantize_after = y.is_int8() && act_ == dnnl::algorithm::eltwise_gelu_erf;
+    dnnl::primitive_attr attr = default_attr();
+    attr.set_output_scales(0, {a.scale * sb / (y.is_int8() && !requantize_after ? y.scale : 1.f)});
+    if (act_ != dnnl::algorithm::undef) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.f, act_, 0.f, 0.f);
+      if (requantize_after)
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f / y.scale, 0.f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::memory::desc a_md = plain_md(g.a, a.dtype);
+    const dnnl::memory::desc b_md = plain_md(g.b, DataType::s8);
+    const dnnl::memory::desc dst_md = plain_md(g.dst, dst_type);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, dst_md), attr, ctx.engine);
+    auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::matmul(pd), impl_name(pd),
+                                                    pd.scratchpad_desc().get_size());
+    ctx.src_want[0] = plain_md(ctx.src[0].shape, a.dtype);
+    ctx.src_want[1] = plain_md(ctx.src[1].shape, DataType::s8);
+    kernel->map_src(0, DNNL_ARG_SRC, a_md);
+    kernel->map_src(1, DNNL_ARG_WEIGHTS, b_md);
+    ctx.dst_md[0] = plain_md(g.out, dst_type);
+    ctx.dst_scale[0] = y.is_int8() ? y.scale : 1.f;
+    kernel->map_dst(0, DNNL_ARG_DST, dst_md);
+    return kernel;
+  }
+
   // A plain input, read in place: constants are wrapped, others are bound at
   // run time and must arrive row-major (`md` views the same bytes).
   static void bind_input(PrimitiveKernel& kernel, KernelContext& ctx, size_t i, int arg,

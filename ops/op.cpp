@@ -2,6 +2,29 @@
 
 namespace octet {
 
+KernelContext::KernelContext(const Node& node_, const dnnl::engine& engine_,
+                             std::vector<SrcInfo> src_, std::vector<Shape> dst_shape_,
+                             std::vector<DataType> dst_dtype_,
+                             std::vector<dnnl::memory::desc> src_md_)
+    : node(node_),
+      engine(engine_),
+      src(std::move(src_)),
+      dst_shape(std::move(dst_shape_)),
+      dst_dtype(std::move(dst_dtype_)),
+      src_md(std::move(src_md_)) {
+  src_md.resize(src.size());
+  src_have.resize(src.size());
+  src_int8.resize(src.size());
+  weight_quant.resize(src.size(), nullptr);
+  dst_int8.resize(dst_shape.size());
+  src_want = src_md;
+  for (size_t k = 0; k < dst_shape.size(); ++k)
+    dst_md.push_back(plain_md(dst_shape[k], dst_dtype[k]));
+  dst_accumulates.assign(dst_shape.size(), -1);
+  dst_scale.assign(dst_shape.size(), 1.f);
+  dst_alias.assign(dst_shape.size(), -1);
+}
+
 void InferContext::set(size_t i, Shape shape, DataType dtype) {
   if (dst_shape.size() <= i) {
     dst_shape.resize(i + 1);
@@ -65,6 +88,13 @@ bool is_plain(const dnnl::memory::desc& md) {
     stride *= d.dims[i];
   }
   return true;
+}
+
+dnnl::memory::desc with_dtype(const dnnl::memory::desc& md, DataType dtype) {
+  if (md.is_zero()) return md;
+  dnnl_memory_desc_t d = md.data;
+  d.data_type = dnnl::memory::convert_to_c(to_dnnl(dtype));
+  return dnnl::memory::desc(d);
 }
 
 namespace {

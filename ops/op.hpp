@@ -61,8 +61,22 @@ class Kernel {
   virtual size_t scratchpad_bytes() const { return 0; }
 };
 
+// How a tensor is stored: f32, or int8 (s8/u8) with a per-tensor scale and
+// zero point 0 (real value = scale x stored integer).
+struct QuantView {
+  DataType dtype = DataType::f32;
+  float scale = 1.f;
+  bool is_int8() const { return dtype == DataType::s8 || dtype == DataType::u8; }
+};
+
 // What make_kernel() receives, and what it must fill in.
 struct KernelContext {
+  // Presets every field make_kernel may change: inputs read as produced,
+  // plain outputs, no accumulation or aliasing, f32 everywhere.
+  KernelContext(const Node& node, const dnnl::engine& engine, std::vector<SrcInfo> src,
+                std::vector<Shape> dst_shape, std::vector<DataType> dst_dtype,
+                std::vector<dnnl::memory::desc> src_md);
+
   const Node& node;
   const dnnl::engine& engine;
   std::vector<SrcInfo> src;
@@ -72,7 +86,24 @@ struct KernelContext {
   // zero md for dtypes oneDNN cannot describe (s64, boolean) or rank 0.
   std::vector<dnnl::memory::desc> src_md;
 
-  // --- filled by make_kernel ---
+  // --- quantization, decided by the session's precision plan ---
+  // Whether this node computes in int8 (only for ops with has_int8_kernel()).
+  bool int8 = false;
+  // Per input: how the producer stored it (src_md's dtype and scale). Ops that
+  // do not accept_int8() see f32 here and in src_md: the session dequantizes.
+  std::vector<QuantView> src_have;
+  // Per input: the int8 form the session can give the kernel (the producer's
+  // own int8 buffer, or the value quantized with its calibrated range); dtype
+  // f32 when there is none.
+  std::vector<QuantView> src_int8;
+  // Per output: the int8 form to write because a reader consumes int8; dtype
+  // f32 when every reader wants f32 (or the value has no range).
+  std::vector<QuantView> dst_int8;
+  // Per input: the learned per-channel ranges of a constant weight (QAT), or null.
+  std::vector<const WeightQuant*> weight_quant;
+
+  // --- filled by make_kernel (a kernel may also clear `int8` when its int8
+  // path does not cover this case; the layer then runs in fp32) ---
   // Layout the kernel reads each non-constant input in. Preset to src_md
   // (read as produced); where it differs the session inserts a reorder.
   // Constant inputs are the kernel's own business (reorder them once inside).
@@ -83,6 +114,11 @@ struct KernelContext {
   // hold before execute() (oneDNN sum post-op, in-place ops), or -1. The
   // session aliases the two buffers when it can and copies otherwise.
   std::vector<int> dst_accumulates;
+  // Per output: the scale of an int8 output (its md says s8/u8); preset 1.
+  std::vector<float> dst_scale;
+  // Per output: the index of an input whose bytes the output reinterprets
+  // without a kernel (Reshape and friends on a plain layout), or -1.
+  std::vector<int> dst_alias;
 };
 
 class Op {
@@ -97,6 +133,27 @@ class Op {
   // Whether a node whose inputs are all constant may be evaluated once at
   // prepare time (false for ops too costly to run twice for nothing).
   virtual bool foldable() const { return true; }
+  // Quantizable layers (Conv, MatMul, Gemm) compute in int8 when the
+  // precision plan allows. int8_inputs() are the inputs their int8 kernel
+  // reads in int8; the first int8_required_inputs() of them must have a
+  // scale (an activation range, or an int8 producer) for int8 to be chosen,
+  // the others are read in int8 when they have one (a residual).
+  virtual bool has_int8_kernel() const { return false; }
+  virtual std::vector<int> int8_inputs(const std::vector<SrcInfo>& src) const {
+    (void)src;
+    return {};
+  }
+  virtual size_t int8_required_inputs(const std::vector<SrcInfo>& src) const {
+    return int8_inputs(src).size();
+  }
+  // Why the int8 kernel cannot run this node on these inputs here (or "").
+  virtual std::string int8_unavailable(const std::vector<SrcInfo>& src) const {
+    (void)src;
+    return "";
+  }
+  // Ops that move int8 data as it is (pooling, reshapes, transposes) or
+  // compute in int8 read int8 inputs directly; others get f32.
+  virtual bool accepts_int8() const { return has_int8_kernel(); }
 
   const Node& node() const { return *node_; }
 
@@ -115,6 +172,8 @@ dnnl::memory::dims to_dnnl_dims(const Shape& shape);
 // Plain row-major layout; a zero md where oneDNN cannot describe the tensor.
 dnnl::memory::desc plain_md(const Shape& shape, DataType dtype);
 bool is_plain(const dnnl::memory::desc& md);
+// The same layout with another data type (blocked strides count elements).
+dnnl::memory::desc with_dtype(const dnnl::memory::desc& md, DataType dtype);
 
 // The reference kernel as a Kernel: requires plain layouts everywhere.
 std::unique_ptr<Kernel> make_reference_kernel(const Op& op, KernelContext& ctx);

@@ -120,6 +120,10 @@ class Pool final : public Op {
     }
   }
 
+  // Pooling int8 data gives int8 data on the same scale (max exactly, average
+  // rounded once), so a pool between int8 convs needs no dequantize.
+  bool accepts_int8() const override { return true; }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const Shape& x = ctx.src[0].shape;
     const PoolGeometry g = geometry(x);
@@ -139,13 +143,12 @@ class Pool final : public Op {
       if (pb > g.pb || pr > g.pr) return make_reference_kernel(*this, ctx);
       alg = dnnl::algorithm::pooling_avg_include_padding;
     }
-    // Read the source as produced when it is an f32 layout of the right dims.
+    // Read the source as produced (f32 or int8, any layout of the right dims).
+    const QuantView have = ctx.src_have[0];
+    const DataType dtype = have.is_int8() ? have.dtype : DataType::f32;
     dnnl::memory::desc src_md = ctx.src_md[0];
-    if (src_md.is_zero() || src_md.data_type() != dnnl::memory::data_type::f32 ||
-        src_md.dims() != to_dnnl_dims(x)) {
-      src_md = plain_md(x, DataType::f32);
-    }
-    const dnnl::memory::desc dst_any({g.n, g.c, g.oh, g.ow}, dnnl::memory::data_type::f32,
+    if (src_md.is_zero() || src_md.dims() != to_dnnl_dims(x)) src_md = plain_md(x, dtype);
+    const dnnl::memory::desc dst_any({g.n, g.c, g.oh, g.ow}, to_dnnl(dtype),
                                      dnnl::memory::format_tag::any);
     const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src_md,
                                               dst_any, {g.sh, g.sw}, {g.kh, g.kw},
@@ -155,6 +158,7 @@ class Pool final : public Op {
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
     ctx.src_want[0] = pd.src_desc();
     ctx.dst_md[0] = pd.dst_desc();
+    ctx.dst_scale[0] = have.scale;
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
     return kernel;

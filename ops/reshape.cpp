@@ -1,7 +1,7 @@
 // Reshape, Flatten, Squeeze, Unsqueeze: views. The output holds the input's
 // bytes unchanged in row-major order under a new shape, so the reference is a
-// single memcpy and the kernel is the reference on plain layouts (the planner
-// may alias output to input: every op here is a pure view).
+// single memcpy, and in a session the output aliases the input's buffer (no
+// kernel runs at all).
 //   Reshape    input 1 `shape` (s64, constant at prepare): 0 copies the input
 //              dim (unless attribute allowzero = 1), one -1 is inferred.
 //   Flatten    attribute axis (default 1, in [-rank, rank]) -> 2-D.
@@ -20,6 +20,20 @@ class View : public Op {
  public:
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
     if (dst[0].nbytes()) std::memcpy(dst[0].raw(), src[0]->raw(), dst[0].nbytes());
+  }
+
+  // int8 data passes through with its scale.
+  bool accepts_int8() const override { return true; }
+
+  // No kernel at all: on a plain layout the output is the input's bytes, so
+  // the session lets the output alias the input's buffer.
+  std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
+    if (ctx.src[0].constant) return make_reference_kernel(*this, ctx);
+    const DataType dtype = ctx.src_have[0].dtype;
+    ctx.src_want[0] = plain_md(ctx.src[0].shape, dtype);
+    ctx.dst_md[0] = plain_md(ctx.dst_shape[0], dtype);
+    ctx.dst_alias[0] = 0;
+    return nullptr;
   }
 
  protected:

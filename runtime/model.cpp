@@ -80,4 +80,10 @@ const std::vector<std::string>& Model::import_log() const {
   return data_->import_log;
 }
 
+size_t Model::activation_range_count() const {
+  size_t n = 0;
+  for (const Value& v : data_->graph.values) n += v.quant.has_value();
+  return n;
+}
+
 }  // namespace octet

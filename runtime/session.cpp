@@ -100,7 +100,7 @@ void Session::run() {
         profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     for (const detail::Step::Copy& c : step.copies) std::memcpy(c.to, c.from, c.bytes);
     try {
-      step.kernel->execute(state_->stream);
+      if (step.kernel) step.kernel->execute(state_->stream);
     } catch (const dnnl::error& e) {
       throw Error(ErrorCode::backend,
                   "layer '" + step.name + "' (" + step.op + "): oneDNN: " + e.what());
@@ -163,7 +163,8 @@ double Session::prepare_ms() const {
 std::vector<LayerInfo> Session::layers() const {
   std::vector<LayerInfo> out;
   for (const detail::Step& s : need_plan(*state_).steps) {
-    out.push_back({s.name, s.op, s.precision, s.kernel->name(), s.reason, to_string(s.shape)});
+    out.push_back({s.name, s.op, s.precision, s.kernel ? s.kernel->name() : "view (no copy)",
+                   s.reason, to_string(s.shape)});
   }
   return out;
 }

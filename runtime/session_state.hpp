@@ -19,6 +19,7 @@ namespace detail {
 struct Buffer {
   dnnl::memory::desc md;  // zero for dtypes oneDNN cannot describe (always plain)
   size_t bytes = 0;
+  float scale = 1.f;          // int8 buffers: real value = scale x stored integer
   int first = -1, last = -1;  // steps that first write / last read it
   int storage = -1;           // buffers that alias one another share a storage
   bool pinned = false;        // graph inputs and outputs: alive for the whole run
@@ -40,8 +41,8 @@ struct Arg {
 struct Step {
   int node = -1;  // index in the graph, -1 for inserted reorders
   std::string name, op, precision, reason;
-  Shape shape;  // first output's shape
-  std::unique_ptr<Kernel> kernel;
+  Shape shape;                     // first output's shape
+  std::unique_ptr<Kernel> kernel;  // null for a view (its output aliases an input)
   std::vector<Arg> src;
   std::vector<int> dst;  // buffers
   // (from, to) buffer copies done before the kernel runs: the contents a

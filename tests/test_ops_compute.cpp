@@ -416,15 +416,7 @@ Tensor run_on_layout(const OpCase& c, dnnl::memory::format_tag layout) {
   op->infer(ictx);
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   const dnnl::memory::desc blocked(to_dnnl_dims(x.shape()), dnnl::memory::data_type::f32, layout);
-  KernelContext ctx{node,
-                    engine,
-                    ictx.src,
-                    ictx.dst_shape,
-                    ictx.dst_dtype,
-                    {blocked},
-                    {blocked},
-                    {plain_md(ictx.dst_shape[0], DataType::f32)},
-                    {-1}};
+  KernelContext ctx(node, engine, ictx.src, ictx.dst_shape, ictx.dst_dtype, {blocked});
   const std::unique_ptr<Kernel> kernel = op->make_kernel(ctx);
   CHECK(ctx.src_want[0] == blocked);
   dnnl::stream stream(engine);

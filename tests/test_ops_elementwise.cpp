@@ -409,15 +409,13 @@ KernelRun run_kernel(const OpCase& c, const std::vector<dnnl::memory::desc>& lay
         {true, c.inputs[i].shape(), c.inputs[i].dtype(), c.constant[i] ? &c.inputs[i] : nullptr});
   }
   op->infer(ictx);
-  KernelContext ctx{node, engine, ictx.src, ictx.dst_shape, ictx.dst_dtype, {}, {}, {}, {}};
+  std::vector<dnnl::memory::desc> src_md;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
-    ctx.src_md.push_back(c.constant[i]          ? dnnl::memory::desc()
-                         : layouts[i].is_zero() ? plain_md(c.inputs[i].shape(), c.inputs[i].dtype())
-                                                : layouts[i]);
+    src_md.push_back(c.constant[i]          ? dnnl::memory::desc()
+                     : layouts[i].is_zero() ? plain_md(c.inputs[i].shape(), c.inputs[i].dtype())
+                                            : layouts[i]);
   }
-  ctx.src_want = ctx.src_md;
-  ctx.dst_md = {plain_md(ctx.dst_shape[0], ctx.dst_dtype[0])};
-  ctx.dst_accumulates = {-1};
+  KernelContext ctx(node, engine, ictx.src, ictx.dst_shape, ictx.dst_dtype, src_md);
   const std::unique_ptr<Kernel> kernel = op->make_kernel(ctx);
   CHECK(ctx.dst_accumulates[0] == -1);
 

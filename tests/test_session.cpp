@@ -234,3 +234,22 @@ TEST_CASE("session: input errors name the input and the problem") {
   CHECK(s.input("x").shape() == Shape{1, 8, 4, 4});
   s.run();
 }
+
+TEST_CASE("session: a memory limit turns a too-large prepare into out_of_memory, harming nothing") {
+  ChainBuilder b;
+  const int x = b.input("x", {{-1, "batch"}, {8, ""}, {32, ""}, {32, ""}});
+  b.g.outputs.push_back(b.conv("c1", x, 8, 8));
+  SessionOptions options;
+  options.memory_limit = 200 << 10;  // 200 KiB: batch 1 fits (2 x 32 KiB), batch 8 does not
+  Session s(b.model(), options);
+  s.prepare({{"x", {1, 8, 32, 32}}});
+  try {
+    s.prepare({{"x", {8, 8, 32, 32}}});
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::out_of_memory);
+    CHECK(std::string(e.what()).find("memory limit") != std::string::npos);
+  }
+  CHECK(s.input("x").shape() == Shape{1, 8, 32, 32});  // still prepared as before
+  s.run();
+}

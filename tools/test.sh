@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Builds octet and runs every test: the Release build's full CTest suite, then
-# the C++ suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
-# Usage: tools/test.sh [--no-sanitizers]
+# the C++ suite again under AddressSanitizer + UndefinedBehaviorSanitizer, then
+# the libFuzzer targets (clang-14, tests/fuzz) for 60 s each.
+# Usage: tools/test.sh [--no-sanitizers] [--no-fuzz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sanitizers=1
+fuzz=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-sanitizers) sanitizers=0 ;;
+    --no-fuzz) fuzz=0 ;;
+    *) echo "usage: tools/test.sh [--no-sanitizers] [--no-fuzz]" >&2; exit 2 ;;
+  esac
+done
 tools/setup.sh test
 jobs=$(nproc)
 
@@ -11,11 +21,25 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-if [ "${1:-}" != "--no-sanitizers" ]; then
+if [ "$sanitizers" = 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOCTET_SANITIZE=address,undefined
   cmake --build build-asan -j"$jobs"
   # The torch-parity tests exercise the same code on huge models; under the
   # sanitizers they would dominate the run without covering anything new.
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'large|install'
+fi
+
+if [ "$fuzz" = 1 ]; then
+  # The whole library with clang-14, ASan, UBSan and coverage instrumentation;
+  # each target runs 60 s, two at a time. A crash, leak, hang (> 1 s for one
+  # input) or out-of-memory (> 2 GiB) fails, printing the input's path.
+  fuzz_start=$(date +%s)
+  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+    -DOCTET_FUZZ=ON -DOCTET_BUILD_TESTS=OFF -DOCTET_BUILD_APPS=OFF
+  cmake --build build-fuzz -j"$jobs" --target fuzz_model_format fuzz_onnx_import fuzz_npy fuzz_seeds
+  fuzz_status=0
+  tests/fuzz/run.sh build-fuzz --time 60 --jobs 2 || fuzz_status=$?
+  echo "tools/test.sh: fuzz stage took $(($(date +%s) - fuzz_start)) s"
+  [ "$fuzz_status" -eq 0 ] || exit "$fuzz_status"
 fi
 echo "tools/test.sh: all tests passed"

@@ -81,9 +81,31 @@ void print_profile(const Model& model, SessionOptions options,
             << format_ms(median_ms / sum, 3) << "x)\n";
 }
 
+// Like trtexec with placeholder scales: a model without activation ranges
+// gets them from a max pass over random inputs, so its int8 speed can be
+// measured. The accuracy of such ranges means nothing.
+Model calibrate_on_the_fly(const Model& model, const std::map<std::string, Shape>& shapes,
+                           int threads) {
+  constexpr int kBatches = 2;
+  Calibrator calibrator(model, threads);
+  for (int b = 0; b < kBatches; ++b) {
+    std::vector<Tensor> inputs;
+    for (size_t i = 0; i < model.inputs().size(); ++i) {
+      const TensorInfo& info = model.inputs()[i];
+      inputs.emplace_back(info.dtype, shapes.at(info.name));
+      fill_synthetic(inputs.back(), info.name, kSeed + 1000 * (b + 1) + i);
+    }
+    calibrator.add(inputs);
+  }
+  std::cerr << "note: the model has no activation ranges; calibrated them on the fly (max over "
+            << kBatches << " random batches) to measure int8 speed. Accuracy needs "
+            << "`octet calibrate` on real data.\n";
+  return calibrator.quantized_model();
+}
+
 void bench(const BenchArgs& args) {
   auto start = Clock::now();
-  const Model model = load_model(args.model);
+  Model model = load_model(args.model);
   const double load_ms = ms_since(start);
 
   SessionOptions options = session_options(args.session);
@@ -91,6 +113,9 @@ void bench(const BenchArgs& args) {
   if (args.int8) options.precision = Precision::int8;
   const auto shapes =
       resolve_input_shapes(model.inputs(), args.batch, args.seq, parse_shape_specs(args.shapes));
+  if (args.int8 && model.activation_range_count() == 0) {
+    model = calibrate_on_the_fly(model, shapes, options.threads);
+  }
   Session session(model, options);
   session.prepare(shapes);
   for (size_t i = 0; i < model.inputs().size(); ++i) {

@@ -2,6 +2,7 @@
 // and check that octet implements every remaining op.
 #include "loaders/onnx/onnx_import.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <filesystem>
 #include <fstream>
@@ -39,11 +40,12 @@ ImportResult with_file_context(const std::string& file, Body&& body) {
   }
 }
 
-void check_opset(const onnx::ModelProto& model) {
-  bool found = false;
+// Returns the opset of the default domain.
+int64_t check_opset(const onnx::ModelProto& model) {
+  int64_t found = 0;
   for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
     if (!opset.domain().empty() && opset.domain() != "ai.onnx") continue;
-    found = true;
+    found = std::max(found, opset.version());
     if (opset.version() < kMinOpset || opset.version() > kMaxOpset) {
       throw Error(ErrorCode::unsupported,
                   "the model uses opset " + std::to_string(opset.version()) +
@@ -55,6 +57,7 @@ void check_opset(const onnx::ModelProto& model) {
     throw Error(ErrorCode::invalid_model,
                 "the model has no opset import for the default ONNX domain");
   }
+  return found;
 }
 
 std::string producer_of(const onnx::ModelProto& model) {
@@ -78,13 +81,14 @@ ImportResult import_model(const void* data, size_t size, const std::string& file
   if (!model.has_graph()) {
     throw Error(ErrorCode::invalid_model, quoted(file) + " is not an ONNX model: it has no graph");
   }
-  check_opset(model);
+  const int64_t opset = check_opset(model);
   ConvertedGraph converted = graph_from_onnx(model.graph(), base_dir);
   ImportResult result{std::move(converted.graph), std::move(converted.log)};
   Graph& graph = result.graph;
   graph.producer = producer_of(model);
   graph.sort_topologically();  // rejects cycles before any pass looks at the graph
   pass_remove_identity(graph, result.log);
+  pass_fold_qdq(graph, result.log, opset);
   pass_fold_batchnorm(graph, result.log);
   pass_fuse_conv(graph, result.log);
   pass_fuse_layernorm(graph, result.log);

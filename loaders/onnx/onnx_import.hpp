@@ -31,6 +31,9 @@
 //   Constant            never appears: it becomes an initializer named as its
 //                       output.
 //   Identity, Dropout   removed where a consumer can read the source directly.
+//   QuantizeLinear,     never appear: QDQ pairs become Value::quant (activations)
+//   DequantizeLinear    and f32 weights with Value::weight_quant (see
+//                       pass_fold_qdq.cpp); an Identity may carry a 2nd scale.
 //
 // Every failure throws octet::Error whose message starts with the file name.
 // The importer is meant to survive hostile input (it is fuzzed): it never
@@ -68,6 +71,7 @@ void check_supported_ops(const Graph& graph, const std::string& file);
 // The rewrites, in the order import_onnx_* runs them. Each appends one line
 // per change to `log`. Exposed for tests.
 void pass_remove_identity(Graph& graph, std::vector<std::string>& log);
+void pass_fold_qdq(Graph& graph, std::vector<std::string>& log, int64_t opset);  // opset: per-axis
 void pass_fold_batchnorm(Graph& graph, std::vector<std::string>& log);
 void pass_fuse_conv(Graph& graph, std::vector<std::string>& log);
 void pass_fuse_layernorm(Graph& graph, std::vector<std::string>& log);

@@ -38,6 +38,8 @@ class GraphEditor {
   int only_output(int n) const;
   // The data of `value` if it is an initializer, else nullptr.
   const Tensor* constant(int value) const;
+  // The value itself (quantization fields included).
+  Value& value(int id) { return graph_.values.at(id); }
 
   // Replaces node `n` (same slot) by `replacement`.
   void rewrite(int n, Node replacement);

@@ -94,7 +94,17 @@ bool try_fold(GraphEditor& editor, int b, std::vector<std::string>& log) {
   const std::string line =
       "folded BatchNormalization '" + bn.name + "' into Conv '" + conv.name + "'";
   const int out = bn.outputs[0];
+  // Learned (QAT) weight ranges scale with the weights: amax_c * |gamma_c / sigma_c|.
+  const std::optional<WeightQuant>& learned = editor.value(conv.inputs[1]).weight_quant;
+  const bool carry = learned && learned->axis == 0 && learned->amax.size() == scale.size();
+  WeightQuant folded;
+  if (carry) {
+    folded = *learned;
+    for (size_t i = 0; i < scale.size(); ++i)
+      folded.amax[i] = to_float(folded.amax[i] * std::fabs(scale[i]));
+  }
   conv.inputs[1] = editor.add_initializer(conv.name + "_folded_weight", std::move(new_w));
+  if (carry) editor.value(conv.inputs[1]).weight_quant = std::move(folded);
   conv.inputs.resize(3);
   conv.inputs[2] = editor.add_initializer(conv.name + "_folded_bias", std::move(new_b));
   conv.outputs[0] = out;

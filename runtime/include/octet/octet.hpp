@@ -181,6 +181,8 @@ class OCTET_API Model {
   const std::string& metadata_json() const;
   // What the importer did (fusions, folded constants), one line each.
   const std::vector<std::string>& import_log() const;
+  // How many activations have a quantization range (0: the model runs fp32).
+  size_t activation_range_count() const;
 
   std::shared_ptr<const detail::ModelData> data() const { return data_; }
   explicit Model(std::shared_ptr<const detail::ModelData> data);
@@ -201,6 +203,10 @@ struct SessionOptions {
   // Op types forced to fp32 ("Softmax").
   std::vector<std::string> fp32_ops;
   bool profile = false;  // time each layer during run(); see Session::profile()
+  // Upper bound on the memory prepare() may allocate for activations,
+  // scratch space and constants computed for the prepared shapes (0: no
+  // limit). Past it, prepare() throws ErrorCode::out_of_memory.
+  size_t memory_limit = 0;
 };
 
 // One executed step of a prepared session, for inspection and profiles.
@@ -256,6 +262,33 @@ class OCTET_API Session {
 
  private:
   std::unique_ptr<detail::SessionState> state_;
+};
+
+// ---------------------------------------------------------------- calibration
+
+namespace detail {
+struct CalibratorState;
+}
+
+// Measures activation ranges on real inputs, so that a model can run in int8:
+// feed it representative batches, then take the quantized model.
+class OCTET_API Calibrator {
+ public:
+  explicit Calibrator(Model model, int threads = 0);
+  ~Calibrator();
+  Calibrator(Calibrator&&) noexcept;
+  Calibrator& operator=(Calibrator&&) noexcept;
+
+  // Runs one batch (inputs in Model::inputs() order) in fp32 and records the
+  // range of every activation.
+  void add(const std::vector<Tensor>& inputs);
+  int64_t batches() const;
+  // The model with the measured ranges (max calibration: amax = max|x|; u8
+  // for activations never seen negative) in its quantization section.
+  Model quantized_model() const;
+
+ private:
+  std::unique_ptr<detail::CalibratorState> state_;
 };
 
 // Versions: octet's own and the oneDNN library it runs on.

@@ -1,0 +1,108 @@
+#include "ops/quantize.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace octet {
+
+namespace {
+
+// max|w| along every index of `axis`.
+std::vector<float> channel_amax(const Tensor& w, int axis) {
+  const Shape& s = w.shape();
+  const int64_t channels = s[axis];
+  int64_t inner = 1;
+  for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
+  const int64_t outer = w.numel() / std::max<int64_t>(1, channels * inner);
+  std::vector<float> amax(channels, 0.f);
+  const float* p = w.data<float>();
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* row = p + (o * channels + c) * inner;
+      for (int64_t i = 0; i < inner; ++i) amax[c] = std::max(amax[c], std::fabs(row[i]));
+    }
+  }
+  return amax;
+}
+
+Tensor quantize(const Tensor& w, int axis, const std::vector<float>& scales, float levels) {
+  Tensor q(DataType::s8, w.shape());
+  const Shape& s = w.shape();
+  const int64_t channels = s[axis];
+  int64_t inner = 1;
+  for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
+  const float* src = w.data<float>();
+  int8_t* dst = q.data<int8_t>();
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    const float v = round_half_even(src[i] / scales[(i / inner) % channels]);
+    if (!std::isfinite(v)) {
+      throw Error(ErrorCode::invalid_model, "the weights hold a NaN or infinite value at index " +
+                                                std::to_string(i) + ": they cannot be quantized");
+    }
+    dst[i] = static_cast<int8_t>(std::clamp(v, -levels, levels));
+  }
+  return q;
+}
+
+}  // namespace
+
+int conv_weight_levels(DataType src) {
+  return cpu_has_vnni() || src == DataType::s8 ? 127 : 63;
+}
+
+int linear_weight_levels() {
+  return cpu_has_vnni() ? 127 : 63;
+}
+
+std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* given, int levels) {
+  const std::vector<float> amax = given ? given->amax : channel_amax(w, axis);
+  std::vector<float> scales(amax.size());
+  for (size_t c = 0; c < amax.size(); ++c) {
+    // An all-zero channel quantizes to zeros with any scale; 1 keeps it finite.
+    scales[c] = amax[c] > 0 ? amax[c] / static_cast<float>(levels) : 1.f;
+  }
+  return scales;
+}
+
+dnnl::memory int8_weights(const dnnl::engine& engine, const Tensor& w, int axis,
+                          const std::vector<float>& scales, int levels,
+                          const dnnl::memory::desc& plain, const dnnl::memory::desc& want) {
+  ConstantCache* cache = ConstantCache::current();
+  if (cache) {
+    if (ConstantCache::Entry* hit = cache->find(w.raw(), plain, want)) {
+      if (hit->scales == scales) return hit->memory;
+    }
+  }
+  const Tensor q = quantize(w, axis, scales, static_cast<float>(levels));
+  dnnl::memory src(plain, engine, const_cast<void*>(q.raw()));
+  dnnl::memory dst(want, engine);
+  dnnl::stream stream(engine);
+  dnnl::reorder(src, dst).execute(stream, src, dst);
+  stream.wait();
+  if (cache) cache->add({w, plain, want, dst, scales});
+  return dst;
+}
+
+dnnl::memory int8_bias(const dnnl::engine& engine, const Tensor& bias, float src_scale,
+                       const std::vector<float>& weight_scales) {
+  const int64_t n = bias.numel();
+  dnnl::memory m(dnnl::memory::desc({n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a),
+                 engine);
+  float* dst = static_cast<float*>(m.get_data_handle());
+  const float* b = bias.data<float>();
+  for (int64_t c = 0; c < n; ++c) {
+    const float ws = weight_scales.size() == 1 ? weight_scales[0] : weight_scales[c];
+    dst[c] = b[c] / (src_scale * ws);
+  }
+  return m;
+}
+
+std::vector<float> output_scales(float src_scale, const std::vector<float>& weight_scales,
+                                 float dst_scale) {
+  std::vector<float> out(weight_scales.size());
+  for (size_t c = 0; c < out.size(); ++c) out[c] = src_scale * weight_scales[c] / dst_scale;
+  if (std::all_of(out.begin(), out.end(), [&](float v) { return v == out[0]; })) out.resize(1);
+  return out;
+}
+
+}  // namespace octet

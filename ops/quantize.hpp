@@ -1,0 +1,48 @@
+// Symmetric int8 quantization shared by the int8 kernels: per-channel
+// weights (scale_c = amax_c / 127, values in [-127, 127]), and the scale
+// arithmetic that folds source, weight and destination scales into oneDNN's
+// output scales.
+#pragma once
+
+#include <cmath>
+#include <vector>
+
+#include "ops/dnnl_kernel.hpp"
+
+namespace octet {
+
+// Round half to even, as ONNX QuantizeLinear and oneDNN's conversions do.
+inline float round_half_even(float x) {
+  return std::nearbyint(x);
+}
+
+// The largest weight integer. 127 on CPUs with VNNI. Without VNNI oneDNN
+// multiplies u8 by s8 with vpmaddubsw, whose s16 sum of two 255 x 127
+// products overflows, so weights keep to [-63, 63] there; except that for a
+// convolution with an s8 source oneDNN halves the weights itself.
+int conv_weight_levels(DataType src);
+int linear_weight_levels();
+
+// Per-channel weight scales along `axis` of `w`: amax_c / levels, with amax_c
+// = max|w_c|, or the ranges `given` by a QAT model.
+std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* given, int levels);
+
+// Quantizes constant f32 weights with those scales (values in [-levels, levels])
+// and reorders them into `want`, an s8 layout chosen by a primitive. `plain`
+// describes the s8 copy of `w` in the primitive's dims (it may view `w`
+// transposed or grouped). Cached per session like reorder_constant().
+dnnl::memory int8_weights(const dnnl::engine& engine, const Tensor& w, int axis,
+                          const std::vector<float>& scales, int levels,
+                          const dnnl::memory::desc& plain, const dnnl::memory::desc& want);
+
+// Bias in the units of the s32 accumulator, where oneDNN 2.x adds it before
+// the output scale: b_c / (src_scale x weight_scale_c).
+dnnl::memory int8_bias(const dnnl::engine& engine, const Tensor& bias, float src_scale,
+                       const std::vector<float>& weight_scales);
+
+// oneDNN output scales: src_scale x weight_scale_c / dst_scale (dst_scale 1
+// for an f32 destination). A single value when all channels agree.
+std::vector<float> output_scales(float src_scale, const std::vector<float>& weight_scales,
+                                 float dst_scale);
+
+}  // namespace octet

@@ -1,0 +1,32 @@
+// The precision plan: which nodes compute in int8, and why the others do not.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/model.hpp"
+
+namespace octet {
+namespace detail {
+
+struct NodePrecision {
+  bool int8 = false;
+  std::string reason;  // why the node runs in this precision, for `octet inspect`
+};
+
+struct PrecisionPlan {
+  std::vector<NodePrecision> nodes;    // per graph node
+  std::vector<bool> value_wants_int8;  // per value: some reader consumes it in int8
+};
+
+// `src` holds the prepared inputs of every node; `folded` marks nodes
+// evaluated at prepare time (they run in no precision at all).
+PrecisionPlan plan_precision(const ModelData& model, const SessionOptions& options,
+                             const std::vector<std::vector<SrcInfo>>& src,
+                             const std::vector<bool>& folded);
+
+// Whether `name` matches a node-name pattern ("conv1", "*.attention.*").
+bool matches_pattern(const std::string& pattern, const std::string& name);
+
+}  // namespace detail
+}  // namespace octet

@@ -1,0 +1,6 @@
+// libFuzzer entry point of fuzz_npy (see fuzz_npy.hpp).
+#include "tests/fuzz/fuzz_npy.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return octet::fuzz::npy::fuzz_one(data, size);
+}

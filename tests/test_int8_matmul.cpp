@@ -1,0 +1,197 @@
+// int8 MatMul / Gemm through oneDNN against the integer reference, on
+// BERT-base and ResNet-50 shapes: Linear layers (s8 source, per-channel s8
+// weights, bias, GELU, f32 or s8 destination), the attention matmuls (both
+// operands int8) and the classifier Gemm (u8 source, alpha, beta).
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "tests/int8_reference.hpp"
+#include "tests/op_harness.hpp"
+#include "tests/test_graph.hpp"
+
+using namespace octet;
+using test::TestGraph;
+
+namespace {
+
+float amax_of(const Tensor& t) {
+  return static_cast<float>(test::max_abs(t));
+}
+
+Tensor gelu(const Tensor& x) {
+  Tensor y(DataType::f32, x.shape());
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const double v = x.data<float>()[i];
+    y.data<float>()[i] = static_cast<float>(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))));
+  }
+  return y;
+}
+
+LayerInfo layer_named(const Session& s, const std::string& name) {
+  for (const LayerInfo& l : s.layers()) {
+    if (l.name == name) return l;
+  }
+  FAIL("no layer " << name);
+  return {};
+}
+
+// Integers equal, or one apart (a value on a rounding boundary), rarely.
+void check_integers(const Tensor& dequantized, const Tensor& reference_q, float scale) {
+  const std::vector<int> q = test::integers_of(dequantized, scale);
+  const std::vector<double> r = test::to_doubles(reference_q);
+  int off_by_one = 0, worse = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    const double d = std::fabs(q[i] - r[i]);
+    off_by_one += d == 1;
+    worse += d > 1;
+  }
+  CHECK(worse == 0);
+  CHECK(off_by_one <= static_cast<int>(q.size() / 1000) + 1);
+}
+
+}  // namespace
+
+TEST_CASE("int8 matmul: BERT Linear layers (s8 source, bias, GELU) match the integer reference") {
+  struct Case {
+    const char* name;
+    int64_t m, k, n;
+    bool gelu;
+  };
+  for (const Case& c : {Case{"QKV 768x768", 128, 768, 768, false},
+                        Case{"FFN in 768x3072 + GELU", 128, 768, 3072, true},
+                        Case{"FFN out 3072x768", 128, 3072, 768, false}}) {
+    INFO(std::string(c.name));
+    const Tensor x = test::random_tensor(DataType::f32, {1, c.m, c.k}, 1, -2.f, 2.f);
+    const float bound = 1.f / std::sqrt(static_cast<float>(c.k));
+    const Tensor w = test::random_tensor(DataType::f32, {c.k, c.n}, 2, -bound, bound);
+    const Tensor b = test::random_tensor(DataType::f32, {c.n}, 3, -0.1f, 0.1f);
+    TestGraph tg;
+    const int in = tg.input("x", {1, c.m, c.k});
+    tg.range(in, amax_of(x), DataType::s8);
+    std::map<std::string, AttrValue> attrs;
+    if (c.gelu) attrs["activation"] = std::string("gelu");
+    tg.output(tg.node("MatMul", "linear", {in, tg.constant("w", w), tg.constant("b", b)}, attrs));
+    Session s(tg.model());
+    const Tensor got = s.run({x})[0].clone();
+    CHECK(layer_named(s, "linear").precision == "int8");
+
+    const float sx = amax_of(x) / 127.f;
+    const test::EffectiveWeights ew =
+        test::effective_weights_ref(w, DataType::s8, test::Kernel::linear, 1);
+    Tensor ref =
+        test::matmul_int8_ref(test::quantize_ref(x, sx, DataType::s8), sx, ew.q, ew.scales, &b);
+    if (c.gelu) ref = gelu(ref);
+    CHECK(test::max_abs_diff(got, ref) <= 1e-5 * test::max_abs(ref) + 1e-6);
+  }
+}
+
+TEST_CASE("int8 matmul: an s8 GELU output feeds the next Linear in int8 (requantized after GELU)") {
+  const Tensor x = test::random_tensor(DataType::f32, {64, 256}, 11, -2.f, 2.f);
+  const Tensor w1 = test::random_tensor(DataType::f32, {256, 512}, 12, -0.06f, 0.06f);
+  const Tensor w2 = test::random_tensor(DataType::f32, {512, 128}, 13, -0.05f, 0.05f);
+  const Tensor b1 = test::random_tensor(DataType::f32, {512}, 14, -0.1f, 0.1f);
+  TestGraph tg;
+  const int in = tg.input("x", {64, 256});
+  tg.range(in, amax_of(x), DataType::s8);
+  const int h = tg.node("MatMul", "ffn_in", {in, tg.constant("w1", w1), tg.constant("b1", b1)},
+                        {{"activation", std::string("gelu")}});
+  const float ah = 1.5f;
+  tg.range(h, ah, DataType::s8);
+  tg.output(tg.node("MatMul", "ffn_out", {h, tg.constant("w2", w2)}));
+  tg.output(h);  // to read the s8 integers back
+  Session s(tg.model());
+  const std::vector<Tensor> got = s.run({x});
+  CHECK(layer_named(s, "ffn_in").precision == "int8");
+  CHECK(layer_named(s, "ffn_out").precision == "int8");
+
+  const float sx = amax_of(x) / 127.f, sh = ah / 127.f;
+  const test::EffectiveWeights e1 =
+      test::effective_weights_ref(w1, DataType::s8, test::Kernel::linear, 1);
+  const Tensor h_real = gelu(
+      test::matmul_int8_ref(test::quantize_ref(x, sx, DataType::s8), sx, e1.q, e1.scales, &b1));
+  const Tensor qh = test::quantize_ref(h_real, sh, DataType::s8);
+  check_integers(got[1], qh, sh);
+  const test::EffectiveWeights e2 =
+      test::effective_weights_ref(w2, DataType::s8, test::Kernel::linear, 1);
+  const Tensor out = test::matmul_int8_ref(qh, sh, e2.q, e2.scales, nullptr);
+  // One unit of h moves the output by at most sh * max|w2|.
+  CHECK(test::max_abs_diff(got[0], out) <= 2 * sh * 0.05 * 1.01 + 1e-5);
+}
+
+TEST_CASE("int8 matmul: attention Q.K^T and P.V with both operands int8") {
+  const Tensor q = test::random_tensor(DataType::f32, {1, 12, 128, 64}, 21, -3.f, 3.f);
+  const Tensor kt = test::random_tensor(DataType::f32, {1, 12, 64, 128}, 22, -3.f, 3.f);
+  const Tensor p = test::random_tensor(DataType::f32, {1, 12, 128, 128}, 23, 0.f, 0.05f);
+  const Tensor v = test::random_tensor(DataType::f32, {1, 12, 128, 64}, 24, -2.f, 2.f);
+  struct Case {
+    const char* name;
+    Tensor a, b;
+    DataType ta, tb;
+  };
+  for (const Case& c : {Case{"Q.K^T", q, kt, DataType::s8, DataType::s8},
+                        Case{"P.V", p, v, DataType::u8, DataType::s8}}) {
+    INFO(std::string(c.name));
+    TestGraph tg;
+    const int a = tg.input("a", c.a.shape());
+    const int b = tg.input("b", c.b.shape());
+    tg.range(a, amax_of(c.a), c.ta);
+    tg.range(b, amax_of(c.b), c.tb);
+    tg.output(tg.node("MatMul", "mm", {a, b}));
+    Session s(tg.model());
+    const Tensor got = s.run({c.a, c.b})[0].clone();
+    if (!cpu_has_vnni()) {
+      // Without VNNI these run in fp32 (ops/matmul.cpp says why).
+      const LayerInfo l = layer_named(s, "mm");
+      CHECK(l.precision == "fp32");
+      CHECK(l.reason == "the CPU lacks VNNI: int8 x int8 activations would saturate");
+      continue;
+    }
+    CHECK(layer_named(s, "mm").precision == "int8");
+    const float sa = amax_of(c.a) / (c.ta == DataType::u8 ? 255.f : 127.f),
+                sb = amax_of(c.b) / 127.f;
+    const Tensor qa = test::quantize_ref(c.a, sa, c.ta),
+                 qb = test::quantize_ref(c.b, sb, DataType::s8);
+    // Per (batch, head): [M,K] x [K,N] with one scale.
+    const int64_t heads = 12, m = c.a.dim(2), k = c.a.dim(3), n = c.b.dim(3);
+    Tensor ref(DataType::f32, {1, heads, m, n});
+    for (int64_t h = 0; h < heads; ++h) {
+      Tensor ah = Tensor::wrap(c.ta, {m, k},
+                               static_cast<uint8_t*>(const_cast<void*>(qa.raw())) + h * m * k);
+      Tensor bh = Tensor::wrap(DataType::s8, {k, n},
+                               static_cast<int8_t*>(const_cast<void*>(qb.raw())) + h * k * n);
+      const Tensor rh = test::matmul_int8_ref(ah, sa, bh, {sb}, nullptr);
+      std::copy(rh.data<float>(), rh.data<float>() + m * n, ref.data<float>() + h * m * n);
+    }
+    CHECK(test::max_abs_diff(got, ref) <= 1e-5 * test::max_abs(ref) + 1e-6);
+  }
+}
+
+TEST_CASE("int8 gemm: ResNet-50 classifier (u8 source, transB, alpha, beta)") {
+  const Tensor x = test::random_tensor(DataType::f32, {2, 2048}, 31, 0.f, 4.f);
+  const Tensor w = test::random_tensor(DataType::f32, {1000, 2048}, 32, -0.02f, 0.02f);
+  const Tensor c = test::random_tensor(DataType::f32, {1000}, 33, -0.5f, 0.5f);
+  TestGraph tg;
+  const int in = tg.input("x", {2, 2048});
+  tg.range(in, amax_of(x), DataType::u8);
+  tg.output(tg.node("Gemm", "fc", {in, tg.constant("w", w), tg.constant("c", c)},
+                    {{"transB", int64_t{1}}, {"alpha", 0.5}, {"beta", 2.0}}));
+  Session s(tg.model());
+  const Tensor got = s.run({x})[0].clone();
+  CHECK(layer_named(s, "fc").precision == "int8");
+  const float sx = amax_of(x) / 255.f;
+  const test::EffectiveWeights ew =
+      test::effective_weights_ref(w, DataType::u8, test::Kernel::linear, 0);
+  // The reference wants B as [K,N]: transpose the quantized [N,K] weights.
+  Tensor qt(DataType::s8, {2048, 1000});
+  for (int64_t i = 0; i < 1000; ++i) {
+    for (int64_t j = 0; j < 2048; ++j)
+      qt.data<int8_t>()[j * 1000 + i] = ew.q.data<int8_t>()[i * 2048 + j];
+  }
+  Tensor ref =
+      test::matmul_int8_ref(test::quantize_ref(x, sx, DataType::u8), sx, qt, ew.scales, nullptr);
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    ref.data<float>()[i] = 0.5f * ref.data<float>()[i] + 2.f * c.data<float>()[i % 1000];
+  }
+  CHECK(test::max_abs_diff(got, ref) <= 1e-5 * test::max_abs(ref) + 1e-6);
+}
