@@ -25,15 +25,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorCode::io, "cannot open '" + path + "': " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(ErrorCode::io, "cannot read '" + path + "'");
-  return ss.str();
-}
-
 // A read-only memory map of a whole file, shared by the tensors that view it.
 std::shared_ptr<const void> map_file(const std::string& path, size_t& size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -476,6 +467,15 @@ Graph parse_model(const std::string& json_text, const void* bin, size_t bin_size
     copy = std::shared_ptr<const void>(std::make_shared<Tensor>(owned), owned.raw());
   }
   return Reader(name_for_errors, std::move(copy), bin_size).read(json_text);
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::io, "cannot open '" + path + "': " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw Error(ErrorCode::io, "cannot read '" + path + "'");
+  return ss.str();
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {

@@ -34,6 +34,9 @@ Graph parse_model(const std::string& json_text, const void* bin, size_t bin_size
 // a rename, so an interrupted write never leaves a half-written model.
 void write_model(const Graph& graph, const std::string& path);
 
+// The whole file; Error(io) naming it if it cannot be read.
+std::string read_text_file(const std::string& path);
+
 // Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 void write_file_atomically(const std::string& path, const std::string& bytes);
 

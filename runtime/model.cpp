@@ -1,8 +1,12 @@
 #include "runtime/model.hpp"
 
+#include <type_traits>
+#include <variant>
+
 #include "loaders/model_format.hpp"
 #include "loaders/onnx/onnx_import.hpp"
 #include "ops/registry.hpp"
+#include "runtime/hash.hpp"
 
 namespace octet {
 namespace detail {
@@ -78,6 +82,56 @@ const std::string& Model::metadata_json() const {
 }
 const std::vector<std::string>& Model::import_log() const {
   return data_->import_log;
+}
+
+std::string Model::content_hash() const {
+  const Graph& g = data_->graph;
+  Hasher h;
+  auto hash_dims = [&](const std::vector<Dim>& dims) {
+    h.u64(dims.size());
+    for (const Dim& d : dims) {
+      h.u64(static_cast<uint64_t>(d.size));
+      h.text(d.symbol);
+    }
+  };
+  for (const TensorInfo& t : data_->inputs) {
+    h.text(t.name);
+    h.u64(static_cast<uint64_t>(t.dtype));
+    hash_dims(t.dims);
+  }
+  for (const TensorInfo& t : data_->outputs) h.text(t.name);
+  for (const Node& n : g.nodes) {
+    h.text(n.op);
+    h.text(n.name);
+    for (int v : n.inputs) h.text(v == kNoValue ? std::string() : g.values[v].name);
+    for (int v : n.outputs) h.text(g.values[v].name);
+    for (const auto& [key, value] : n.attrs) {
+      h.text(key);
+      h.u64(value.index());
+      std::visit(
+          [&](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+              h.text(x);
+            } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+              for (const std::string& e : x) h.text(e);
+            } else if constexpr (std::is_arithmetic_v<T>) {
+              h.bytes(&x, sizeof x);
+            } else {
+              h.bytes(x.data(), x.size() * sizeof(x[0]));
+            }
+          },
+          value);
+    }
+  }
+  for (const Value& v : g.values) {
+    if (!v.is_initializer()) continue;
+    h.text(v.name);
+    h.u64(static_cast<uint64_t>(v.data.dtype()));
+    for (int64_t d : v.data.shape()) h.u64(static_cast<uint64_t>(d));
+    h.bytes(v.data.raw(), v.data.nbytes());
+  }
+  return h.hex();
 }
 
 size_t Model::activation_range_count() const {

@@ -303,3 +303,77 @@ TEST_CASE("cli: usage errors exit 2 and name the flag") {
 }
 
 #endif  // OCTET_HAVE_CLI_LIB
+
+TEST_CASE("cli: octet calibrate and quantize, from .npy samples and from named arrays") {
+  if (!std::filesystem::exists(octet_exe())) {
+    MESSAGE("skipped: " << octet_exe() << " is not built");
+    return;
+  }
+  test::TempDir dir;
+  // Two inputs (x f32, ids s64 via a Gather of an embedding) and one with one input.
+  test::OnnxBuilder two;
+  two.input("x", {"batch", 4});
+  two.input("ids", {"batch", 4}, onnx::TensorProto::INT64);
+  two.weight("table", {10, 1}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  two.node("Gather", {"table", "ids"}, {"emb"}, "gather");
+  two.weight_s64("shape", {2}, {-1, 4});
+  two.node("Reshape", {"emb", "shape"}, {"e"}, "reshape");
+  two.node("Add", {"x", "e"}, {"y"}, "add");
+  two.node("Relu", {"y"}, {"z"}, "relu");
+  two.output("z", {"batch", 4});
+  std::ofstream(dir.file("two.onnx"), std::ios::binary) << two.bytes();
+  Tensor x(DataType::f32, {6, 4});
+  Tensor ids(DataType::s64, {6, 4});
+  for (int i = 0; i < 24; ++i) {
+    x.data<float>()[i] = static_cast<float>(i % 7) - 3.f;
+    ids.data<int64_t>()[i] = i % 10;
+  }
+  write_npy(dir.file("x.npy"), x);
+  write_npy(dir.file("ids.npy"), ids);
+  Result r = octet_cli(dir, "convert " + dir.file("two.onnx") + " -o " + dir.file("two"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+
+  r = octet_cli(dir, "calibrate " + dir.file("two") + " --data x=" + dir.file("x.npy") +
+                         ",ids=" + dir.file("ids.npy") + " --method all --batch 4 -o " +
+                         dir.file("two.table.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(has(r.out, "from 6 samples"));
+  CHECK(has(r.err, "pass 2/2 (histograms): 6/6 samples"));
+  const CalibrationTable table = CalibrationTable::load(dir.file("two.table.json"));
+  CHECK(table.samples == 6);
+  bool relu_unsigned = false;
+  for (const TensorCalibration& t : table.tensors) {
+    if (t.name == "z") relu_unsigned = t.dtype == DataType::u8;
+    if (t.name == "x") CHECK(t.min == -3.f);
+  }
+  CHECK(relu_unsigned);
+
+  r = octet_cli(dir, "quantize " + dir.file("two") + " --table " + dir.file("two.table.json") +
+                         " --method percentile=99.99 -o " + dir.file("two-int8"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(Model::load(dir.file("two-int8")).activation_range_count() == table.tensors.size());
+
+  // A missing input, an unknown one, and a table applied to another model.
+  r = octet_cli(dir, "calibrate " + dir.file("two") + " --data x=" + dir.file("x.npy") + " -o " +
+                         dir.file("t.json"));
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "no array for input 'ids'"));
+  r = octet_cli(dir, "calibrate " + dir.file("two") + " --data x=" + dir.file("x.npy") +
+                         ",idz=" + dir.file("ids.npy") + " -o " + dir.file("t.json"));
+  CHECK(has(r.err, "the model has no input 'idz'"));
+
+  test::OnnxBuilder one;
+  one.input("x", {"batch", 4});
+  one.node("Relu", {"x"}, {"z"}, "relu");
+  one.output("z", {"batch", 4});
+  std::ofstream(dir.file("one.onnx"), std::ios::binary) << one.bytes();
+  r = octet_cli(dir, "calibrate " + dir.file("one.onnx") + " --data " + dir.file("x.npy") +
+                         " --method max --quiet -o " + dir.file("one.table.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.err.empty());  // --quiet
+  r = octet_cli(dir, "quantize " + dir.file("two") + " --table " + dir.file("one.table.json") +
+                         " -o " + dir.file("bad"));
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "made for a different model"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("bad.octet.json")));
+}

@@ -49,7 +49,9 @@ Model zoo_model(const std::string& name) {
 }
 
 Model calibrated(const Model& fp32, const std::string& name) {
-  Calibrator calibrator(fp32, 2);
+  CalibrationOptions options;
+  options.threads = 2;
+  Calibrator calibrator(fp32, options);
   for (uint32_t seed = 100; seed < 103; ++seed) calibrator.add(random_inputs(fp32, name, 1, seed));
   return calibrator.quantized_model();
 }

@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/onnx_builder.hpp"
 
 using namespace octet;
@@ -495,4 +497,27 @@ TEST_CASE("onnx import: hostile nesting is rejected, not recursed into") {
   const Failure f = failure_of([&] { import_onnx_bytes(model.data(), model.size(), "deep.onnx"); });
   CHECK(f.code == ErrorCode::invalid_model);
   CHECK(f.has("'deep.onnx' is not an ONNX model"));
+}
+
+TEST_CASE("onnx import: metadata_props become the model's metadata") {
+  OnnxBuilder b;
+  b.input("x", {4});
+  b.node("Relu", {"x"}, {"y"}, "relu");
+  b.output("y", {4});
+  auto add = [&](const std::string& key, const std::string& value) {
+    onnx::StringStringEntryProto* e = b.model.add_metadata_props();
+    e->set_key(key);
+    e->set_value(value);
+  };
+  add("octet.preprocess", R"({"resize": 32, "mean": [0.5, 0.5, 0.5]})");
+  add("octet.labels", R"(["cat", "dog"])");
+  add("author", "someone");
+  const nlohmann::json m = nlohmann::json::parse(b.import().graph.metadata_json);
+  CHECK(m["preprocess"]["resize"] == 32);
+  CHECK(m["preprocess"]["mean"].size() == 3);
+  CHECK(m["labels"] == nlohmann::json({"cat", "dog"}));
+  CHECK(m["onnx"]["author"] == "someone");
+
+  add("octet.broken", "{not json");
+  CHECK_THROWS_WITH_AS(b.import(), doctest::Contains("metadata_props 'octet.broken'"), Error);
 }

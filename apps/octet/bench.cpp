@@ -26,6 +26,7 @@ struct BenchArgs {
   bool int8 = false;
   bool json = false;
   bool profile = false;
+  bool compare = false;
   std::vector<std::string> shapes;
   SessionFlags session;
 };
@@ -87,7 +88,9 @@ void print_profile(const Model& model, SessionOptions options,
 Model calibrate_on_the_fly(const Model& model, const std::map<std::string, Shape>& shapes,
                            int threads) {
   constexpr int kBatches = 2;
-  Calibrator calibrator(model, threads);
+  CalibrationOptions options;
+  options.threads = threads;
+  Calibrator calibrator(model, options);
   for (int b = 0; b < kBatches; ++b) {
     std::vector<Tensor> inputs;
     for (size_t i = 0; i < model.inputs().size(); ++i) {
@@ -103,6 +106,70 @@ Model calibrate_on_the_fly(const Model& model, const std::map<std::string, Shape
   return calibrator.quantized_model();
 }
 
+// fp32 and int8 sessions of the same model, timed alternately in one loop so
+// that both see the same machine load: on a shared machine the ratio of the
+// medians is far steadier than either median.
+void compare(const BenchArgs& args, const Model& loaded, const SessionOptions& base) {
+  const auto shapes =
+      resolve_input_shapes(loaded.inputs(), args.batch, args.seq, parse_shape_specs(args.shapes));
+  const Model model = loaded.activation_range_count() == 0
+                          ? calibrate_on_the_fly(loaded, shapes, base.threads)
+                          : loaded;
+  std::vector<std::unique_ptr<Session>> sessions;
+  for (Precision p : {Precision::fp32, Precision::int8}) {
+    SessionOptions options = base;
+    options.precision = p;
+    sessions.push_back(std::make_unique<Session>(model, options));
+    sessions.back()->prepare(shapes);
+    for (size_t i = 0; i < model.inputs().size(); ++i) {
+      fill_synthetic(sessions.back()->input(i), model.inputs()[i].name, kSeed + i);
+    }
+  }
+  for (int i = 0; i < args.warmup; ++i) {
+    for (auto& s : sessions) s->run();
+  }
+  std::vector<double> samples[2];
+  for (int i = 0; i < args.iterations; ++i) {
+    for (size_t k = 0; k < 2; ++k) {
+      const auto start = Clock::now();
+      sessions[k]->run();
+      samples[k].push_back(ms_since(start));
+    }
+  }
+  const LatencyStats fp32 = compute_latency_stats(samples[0]);
+  const LatencyStats int8 = compute_latency_stats(samples[1]);
+  const double speedup = fp32.median_ms / int8.median_ms;
+  if (args.json) {
+    nlohmann::ordered_json j;
+    j["model"] = args.model;
+    j["batch"] = args.batch;
+    j["seq"] = args.seq;
+    j["threads"] = base.threads;
+    j["iterations"] = args.iterations;
+    j["fp32_median_ms"] = fp32.median_ms;
+    j["int8_median_ms"] = int8.median_ms;
+    j["int8_layers"] = layer_precisions(*sessions[1]);
+    j["speedup"] = speedup;
+    j["cpu_isa"] = cpu_isa();
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::string layers;
+  for (const auto& [name, n] : layer_precisions(*sessions[1])) {
+    layers += (layers.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+  }
+  std::cout << "model       " << args.model << " (batch " << args.batch << ")\n"
+            << "threads     " << threads_text(base.threads) << "\n"
+            << "int8 layers " << layers << "\n"
+            << "fp32        median " << format_ms(fp32.median_ms) << " ms  (min "
+            << format_ms(fp32.min_ms) << ", p90 " << format_ms(fp32.p90_ms) << ")\n"
+            << "int8        median " << format_ms(int8.median_ms) << " ms  (min "
+            << format_ms(int8.min_ms) << ", p90 " << format_ms(int8.p90_ms) << ")\n"
+            << "speedup     " << format_ms(speedup, 2) << "x (fp32 median / int8 median, "
+            << args.iterations << " alternating runs each)\n"
+            << "CPU ISA     " << cpu_isa() << (cpu_has_vnni() ? " (VNNI)" : " (no VNNI)") << "\n";
+}
+
 void bench(const BenchArgs& args) {
   auto start = Clock::now();
   Model model = load_model(args.model);
@@ -111,6 +178,7 @@ void bench(const BenchArgs& args) {
   SessionOptions options = session_options(args.session);
   if (args.fp32) options.precision = Precision::fp32;
   if (args.int8) options.precision = Precision::int8;
+  if (args.compare) return compare(args, model, options);
   const auto shapes =
       resolve_input_shapes(model.inputs(), args.batch, args.seq, parse_shape_specs(args.shapes));
   if (args.int8 && model.activation_range_count() == 0) {
@@ -204,8 +272,12 @@ Command add_bench(CLI::App& root) {
       ->check(CLI::Range(0, 1000000));
   CLI::Option* fp32 = app->add_flag("--fp32", args->fp32, "Run every layer in fp32");
   CLI::Option* int8 = app->add_flag("--int8", args->int8, "Run in int8 where there are scales");
+  CLI::Option* both = app->add_flag(
+      "--compare", args->compare,
+      "Time fp32 and int8 alternately in one run and print both medians and their ratio");
   fp32->excludes(int8);
   int8->excludes(fp32);
+  both->excludes(fp32)->excludes(int8);
   app->add_flag("--json", args->json, "Print the results as JSON");
   app->add_flag("--profile", args->profile,
                 "Then time every layer in a separate run and print the slowest");

@@ -25,6 +25,9 @@ Command add_run(CLI::App& root);
 Command add_bench(CLI::App& root);
 Command add_inspect(CLI::App& root);
 Command add_zoo(CLI::App& root);
+Command add_eval(CLI::App& root);
+Command add_calibrate(CLI::App& root);
+Command add_quantize(CLI::App& root);
 
 // --threads, --fp32-layers and --fp32-ops, common to run, bench and inspect.
 struct SessionFlags {

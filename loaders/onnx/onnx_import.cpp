@@ -9,6 +9,8 @@
 #include <new>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "loaders/onnx/onnx_internal.hpp"
 #include "ops/registry.hpp"
 
@@ -66,6 +68,27 @@ std::string producer_of(const onnx::ModelProto& model) {
   return producer;
 }
 
+// ONNX metadata_props become the model's metadata: "octet.KEY" entries hold
+// JSON (the preprocessing and labels the demos read) and land under KEY;
+// anything else is kept as text under "onnx".
+std::string metadata_of(const onnx::ModelProto& model, const std::string& file) {
+  nlohmann::json metadata = nlohmann::json::object();
+  for (const onnx::StringStringEntryProto& entry : model.metadata_props()) {
+    const std::string& key = entry.key();
+    if (key.rfind("octet.", 0) == 0 && key.size() > 6) {
+      try {
+        metadata[key.substr(6)] = nlohmann::json::parse(entry.value());
+      } catch (const nlohmann::json::exception& e) {
+        throw Error(ErrorCode::invalid_model,
+                    quoted(file) + ": metadata_props '" + key + "' is not valid JSON: " + e.what());
+      }
+    } else {
+      metadata["onnx"][key] = entry.value();
+    }
+  }
+  return metadata.dump();
+}
+
 ImportResult import_model(const void* data, size_t size, const std::string& file,
                           const std::string& base_dir) {
   if (size > static_cast<size_t>(INT_MAX)) {
@@ -86,6 +109,7 @@ ImportResult import_model(const void* data, size_t size, const std::string& file
   ImportResult result{std::move(converted.graph), std::move(converted.log)};
   Graph& graph = result.graph;
   graph.producer = producer_of(model);
+  graph.metadata_json = metadata_of(model, file);
   graph.sort_topologically();  // rejects cycles before any pass looks at the graph
   pass_remove_identity(graph, result.log);
   pass_fold_qdq(graph, result.log, opset);

@@ -5,6 +5,8 @@
 //                                write_model, plus a hand-built quantized model,
 //                                in the harness's layout (fuzz_model_format.hpp)
 //   OUT_DIR/npy/*.npy            write_npy of every dtype
+//   OUT_DIR/image/*              PNG, JPEG and BMP files of every color type
+//                                and bit depth octet reads (image_seeds.hpp)
 // Every seed is valid: `fuzz_replay --expect ran --all OUT_DIR` checks it.
 #include <algorithm>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include <functional>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,7 @@
 #include "loaders/npy.hpp"
 #include "runtime/model.hpp"
 #include "tests/fuzz/fuzz_model_format.hpp"
+#include "tests/fuzz/image_seeds.hpp"
 #include "tests/onnx_builder.hpp"
 
 namespace fs = std::filesystem;
@@ -249,13 +253,44 @@ void npy_seeds(const fs::path& dir) {
 
 }  // namespace
 
+// A real calibration table of `graph` (every method, 128 bins to keep the
+// seed small) from two deterministic samples.
+std::string table_seed(const Graph& graph) {
+  const Model model(detail::build_model(graph, "seed"));
+  CalibrationOptions options;
+  options.methods = {"all"};
+  options.bins = 128;
+  options.threads = 1;
+  Calibrator calibrator(model, options);
+  std::map<std::string, Shape> shapes;
+  fuzz::small_input_shapes(*model.data(), shapes);
+  for (int pass = 1; pass <= 2; ++pass) {
+    if (pass == 2) calibrator.start_histograms();
+    for (int sample = 0; sample < 2; ++sample) {
+      std::vector<Tensor> inputs;
+      for (const TensorInfo& in : model.inputs()) {
+        Tensor t(in.dtype, shapes.at(in.name));
+        if (t.dtype() == DataType::f32) {
+          float* p = t.data<float>();
+          for (int64_t k = 0; k < t.numel(); ++k) p[k] = float((k * 7 + sample * 3) % 11) - 5.f;
+        }
+        inputs.push_back(t);
+      }
+      calibrator.add(inputs);
+    }
+  }
+  return calibrator.table().to_json();
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: fuzz_seeds OUT_DIR\n";
     return 2;
   }
   const fs::path out = argv[1];
-  for (const char* t : {"onnx_import", "model_format", "npy"}) fs::create_directories(out / t);
+  for (const char* t : {"onnx_import", "model_format", "npy", "image", "calibration_table"}) {
+    fs::create_directories(out / t);
+  }
   const fs::path tmp = out / "tmp";
   fs::create_directories(tmp);
   const std::vector<std::pair<std::string, std::function<void(OnnxBuilder&)>>> models = {
@@ -272,10 +307,15 @@ int main(int argc, char** argv) {
       fold_constants(imported.graph, imported.log);
       write_bytes(out / "model_format" / (name + ".seed"), model_seed(imported.graph, tmp));
       count += 2;
+      if (name == "cnn" || name == "mlp") {
+        write_bytes(out / "calibration_table" / (name + ".json"), table_seed(imported.graph));
+        ++count;
+      }
     }
     write_bytes(out / "model_format" / "quantized.seed", model_seed(quantized_graph(), tmp));
     npy_seeds(out / "npy");
     count += 9;
+    count += fuzz::image::write_seeds(out / "image");
   } catch (const Error& e) {
     std::cerr << "fuzz_seeds: " << e.what() << "\n";
     return 1;

@@ -2,7 +2,8 @@
 // every build (g++, Release and ASan+UBSan) replays the committed regression
 // inputs and the generated seeds as ordinary CTest tests.
 //
-//   fuzz_replay TARGET FILE_OR_DIR...       one target (model_format, onnx_import, npy)
+//   fuzz_replay TARGET FILE_OR_DIR...       one target (model_format, onnx_import, npy, image,
+//                                           calibration_table)
 //   fuzz_replay --all DIR...                DIR/<target>/* for every target
 //   options: --expect STAGE   fail unless every input gets at least that far
 //                             (rejected, parsed, built, prepared, ran)
@@ -25,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/fuzz/fuzz_calibration_table.hpp"
+#include "tests/fuzz/fuzz_image.hpp"
 #include "tests/fuzz/fuzz_model_format.hpp"
 #include "tests/fuzz/fuzz_npy.hpp"
 #include "tests/fuzz/fuzz_onnx_import.hpp"
@@ -41,6 +44,8 @@ const std::map<std::string, Harness> kTargets = {
     {"model_format", &octet::fuzz::model_format::outcome},
     {"onnx_import", &octet::fuzz::onnx_import::outcome},
     {"npy", &octet::fuzz::npy::outcome},
+    {"image", &octet::fuzz::image::outcome},
+    {"calibration_table", &octet::fuzz::calibration_table::outcome},
 };
 
 constexpr unsigned kTimeoutSeconds = 60;
@@ -88,7 +93,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: fuzz_replay [--expect STAGE] [--verbose] TARGET FILE_OR_DIR...\n"
                "       fuzz_replay [--expect STAGE] [--verbose] --all DIR...\n"
-               "targets: model_format, onnx_import, npy\n");
+               "targets: model_format, onnx_import, npy, image, calibration_table\n");
   return 2;
 }
 

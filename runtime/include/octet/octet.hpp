@@ -183,6 +183,10 @@ class OCTET_API Model {
   const std::vector<std::string>& import_log() const;
   // How many activations have a quantization range (0: the model runs fp32).
   size_t activation_range_count() const;
+  // A hash of what the model computes: graph, attributes and weights, not its
+  // quantization section or metadata. 16 hex digits. Calibration tables carry
+  // it so that a table is never applied to a model it was not made for.
+  std::string content_hash() const;
 
   std::shared_ptr<const detail::ModelData> data() const { return data_; }
   explicit Model(std::shared_ptr<const detail::ModelData> data);
@@ -266,30 +270,94 @@ class OCTET_API Session {
 
 // ---------------------------------------------------------------- calibration
 
+// The measured range of one activation: a row of a calibration table
+// (docs/calibration-table.md).
+struct TensorCalibration {
+  std::string name;                             // the value
+  DataType dtype = DataType::s8;                // u8 where the graph proves it non-negative
+  float min = 0, max = 0;                       // over every sample
+  std::map<std::string, float> amax_by_method;  // "max", "entropy", "percentile=99.99", ...
+  std::string method;                           // the one chosen
+  float amax = 0;                               // the range quantize() uses
+  std::vector<int64_t> histogram;               // counts of |x| over [0, max(|min|, |max|)]
+};
+
+// Every activation's range by every method computed, plus where they came
+// from. Readable and editable JSON; quantize() writes its choices into a model.
+struct CalibrationTable {
+  std::string model_hash;  // Model::content_hash() of the calibrated model
+  std::string octet_version;
+  std::string date;                  // UTC, ISO 8601 (from SOURCE_DATE_EPOCH when set)
+  std::vector<std::string> methods;  // computed, canonical names
+  std::string method;                // the default choice
+  int bins = 0;
+  int64_t samples = 0;
+  std::string data_fingerprint;  // order-independent hash of the samples' bytes
+  std::string data_source;       // where the samples came from, as the caller described it
+  std::vector<TensorCalibration> tensors;
+
+  // Throws octet::Error naming the file and field for anything malformed.
+  static CalibrationTable load(const std::string& path);
+  static CalibrationTable parse(const std::string& json_text, const std::string& name_for_errors);
+  std::string to_json() const;
+  void save(const std::string& path) const;  // atomic: temporary file + rename
+};
+
+struct CalibrationOptions {
+  // "max", "entropy", "mse", "percentile=P" or "all" (max, entropy, mse and
+  // the 99.9, 99.99, 99.999, 99.9999 percentiles).
+  std::vector<std::string> methods = {"max"};
+  std::string method;  // the table's default choice; empty: the first of `methods`
+  int bins = 2048;     // histogram bins per tensor
+  int threads = 0;     // 0: every core
+};
+
 namespace detail {
 struct CalibratorState;
 }
 
-// Measures activation ranges on real inputs, so that a model can run in int8:
-// feed it representative batches, then take the quantized model.
+// Measures activation ranges on representative inputs in two passes over the
+// same data: pass 1 records each activation's min and max, pass 2 fills a
+// histogram of |x| over that fixed range. Samples run one at a time, so the
+// table does not depend on the batch size or on the order of the samples.
+// Memory is O(activations x bins), whatever the number of samples.
+//
+//   octet::Calibrator calibrator(model, {{"all"}});
+//   for (auto& batch : data) calibrator.add(batch);
+//   calibrator.start_histograms();
+//   for (auto& batch : data) calibrator.add(batch);
+//   octet::CalibrationTable table = calibrator.table();
 class OCTET_API Calibrator {
  public:
-  explicit Calibrator(Model model, int threads = 0);
+  explicit Calibrator(Model model, CalibrationOptions options = {});
   ~Calibrator();
   Calibrator(Calibrator&&) noexcept;
   Calibrator& operator=(Calibrator&&) noexcept;
 
-  // Runs one batch (inputs in Model::inputs() order) in fp32 and records the
-  // range of every activation.
+  // Runs one batch (inputs in Model::inputs() order; a leading symbolic batch
+  // dimension is split into samples) in fp32 and feeds the current pass.
   void add(const std::vector<Tensor>& inputs);
-  int64_t batches() const;
-  // The model with the measured ranges (max calibration: amax = max|x|; u8
-  // for activations never seen negative) in its quantization section.
+  // Ends pass 1. Pass 2 must then see the same samples (any order, any batching).
+  void start_histograms();
+  // Whether the methods need pass 2 (every method but max does).
+  bool needs_histograms() const;
+  int pass() const;         // 1 or 2
+  int64_t samples() const;  // samples fed to the current pass
+
+  CalibrationTable table() const;
+  // quantize(model, table()).
   Model quantized_model() const;
 
  private:
   std::unique_ptr<detail::CalibratorState> state_;
 };
+
+// The model with the table's ranges written into its quantization section:
+// each tensor's own choice, or `method` for every tensor when given. Ranges a
+// QAT model brought (QDQ) are kept. Throws Error(invalid_argument) if the
+// table was made for a different model, with both hashes in the message.
+OCTET_API Model quantize(const Model& model, const CalibrationTable& table,
+                         const std::string& method = "");
 
 // Versions: octet's own and the oneDNN library it runs on.
 OCTET_API std::string version();

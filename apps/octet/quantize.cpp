@@ -1,0 +1,77 @@
+// octet quantize NAME --table TABLE.json -o NAME-int8: the table's activation
+// ranges (and an optional fp32 blacklist) written into the model's
+// quantization section.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "apps/octet/commands.hpp"
+#include "loaders/model_format.hpp"
+#include "runtime/model.hpp"
+
+namespace octet::cli {
+namespace {
+
+struct QuantizeArgs {
+  std::string model;
+  std::string table;
+  std::string method;
+  std::string output;
+  std::vector<std::string> fp32_layers;
+  std::vector<std::string> fp32_ops;
+};
+
+void quantize_command(const QuantizeArgs& args) {
+  const Model model = load_model(args.model);
+  const CalibrationTable table = CalibrationTable::load(args.table);
+  Model quantized = [&] {
+    try {
+      return quantize(model, table, args.method);
+    } catch (const Error& e) {
+      throw Error(e.code(), args.table + ": " + e.what());
+    }
+  }();
+  if (!args.fp32_layers.empty() || !args.fp32_ops.empty()) {
+    Graph g = quantized.data()->graph;
+    for (const std::string& p : args.fp32_layers) g.quantization.fp32_layers.push_back(p);
+    for (const std::string& p : args.fp32_ops) g.quantization.fp32_ops.push_back(p);
+    quantized = Model(
+        detail::build_model(std::move(g), quantized.data()->source, quantized.data()->import_log));
+  }
+  int u8 = 0, s8 = 0;
+  for (const Value& v : quantized.data()->graph.values) {
+    if (v.quant) ++(v.quant->dtype == DataType::u8 ? u8 : s8);
+  }
+  const std::filesystem::path parent = std::filesystem::path(args.output).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  quantized.save(args.output);
+  const ModelPaths paths = model_paths(args.output);
+  std::cout << "wrote " << paths.json << " and " << paths.bin << ": " << (u8 + s8)
+            << " activation ranges (" << u8 << " u8, " << s8 << " s8), method "
+            << (args.method.empty() ? table.method + " (the table's choice)" : args.method)
+            << ", from " << table.samples << " samples\n";
+}
+
+}  // namespace
+
+Command add_quantize(CLI::App& root) {
+  auto args = std::make_shared<QuantizeArgs>();
+  CLI::App* app = root.add_subcommand(
+      "quantize", "Write a calibration table's activation ranges into a model (NAME-int8)");
+  app->add_option("model", args->model, "Model NAME or .onnx file")->required();
+  app->add_option("--table", args->table, "Calibration table from `octet calibrate`")->required();
+  app->add_option("--method", args->method,
+                  "Use this method's ranges for every tensor (max, entropy, mse, "
+                  "percentile=P); default: each tensor's choice in the table");
+  app->add_option("--fp32-layers", args->fp32_layers,
+                  "Comma-separated node names or glob patterns the model keeps in fp32")
+      ->delimiter(',');
+  app->add_option("--fp32-ops", args->fp32_ops, "Comma-separated op types kept in fp32")
+      ->delimiter(',');
+  app->add_option("-o,--output", args->output, "Output NAME: writes NAME.octet.json and .bin")
+      ->required();
+  return {app, [args] { quantize_command(*args); }};
+}
+
+}  // namespace octet::cli
