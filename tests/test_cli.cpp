@@ -5,14 +5,11 @@
 // Compiled only when apps/ is built: octet_cli_lib defines this for its users.
 #ifdef OCTET_HAVE_CLI_LIB
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,11 +19,13 @@
 #include "apps/octet/common.hpp"
 #include "apps/octet/stats.hpp"
 #include "loaders/npy.hpp"
+#include "tests/cli_runner.hpp"
 #include "tests/onnx_builder.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace octet;
 using namespace octet::cli;
+using namespace octet::test;
 
 TEST_CASE("cli stats: nearest-rank percentiles") {
   // The worked example of the nearest-rank method: 5th 15, 30th 20, 40th 20,
@@ -180,37 +179,7 @@ TEST_CASE("cli: output file names and tables") {
 
 // ---------------------------------------------------------------- the executable
 
-namespace {
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-std::string octet_exe() {
-  return std::string(OCTET_BINARY_DIR) + "/apps/octet";
-}
-
-Result octet_cli(const test::TempDir& dir, const std::string& args) {
-  const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
-  const int status = std::system((octet_exe() + " " + args + " >" + out + " 2>" + err).c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("cli: octet convert, run, bench and inspect on a tiny model") {
   if (!std::filesystem::exists(octet_exe())) {
@@ -229,7 +198,7 @@ TEST_CASE("cli: octet convert, run, bench and inspect on a tiny model") {
   for (int i = 0; i < 8; ++i) x.data<float>()[i] = static_cast<float>(i);
   write_npy(dir.file("x.npy"), x);
 
-  Result r = octet_cli(dir, "convert " + dir.file("tiny.onnx") + " -o " + dir.file("tiny"));
+  CliResult r = octet_cli(dir, "convert " + dir.file("tiny.onnx") + " -o " + dir.file("tiny"));
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(has(r.out, "1 nodes"));
   CHECK(has(r.out, "tiny.octet.json ("));
@@ -282,7 +251,7 @@ TEST_CASE("cli: usage errors exit 2 and name the flag") {
     return;
   }
   test::TempDir dir;
-  Result r = octet_cli(dir, "run model --output-dir o --bogus");
+  CliResult r = octet_cli(dir, "run model --output-dir o --bogus");
   CHECK(r.code == 2);
   CHECK(has(r.err, "--bogus"));
   r = octet_cli(dir, "bench model --threads");
@@ -330,7 +299,7 @@ TEST_CASE("cli: octet calibrate and quantize, from .npy samples and from named a
   }
   write_npy(dir.file("x.npy"), x);
   write_npy(dir.file("ids.npy"), ids);
-  Result r = octet_cli(dir, "convert " + dir.file("two.onnx") + " -o " + dir.file("two"));
+  CliResult r = octet_cli(dir, "convert " + dir.file("two.onnx") + " -o " + dir.file("two"));
   REQUIRE_MESSAGE(r.code == 0, r.err);
 
   r = octet_cli(dir, "calibrate " + dir.file("two") + " --data x=" + dir.file("x.npy") +

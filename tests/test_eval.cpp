@@ -6,24 +6,23 @@
 // Compiled only when apps/ is built: octet_cli_lib defines this for its users.
 #ifdef OCTET_HAVE_CLI_LIB
 
-#include <sys/wait.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "apps/octet/data_flags.hpp"
+#include "tests/cli_runner.hpp"
 #include "tests/image_fixtures.hpp"
 #include "tests/temp_dir.hpp"
 #include "tests/test_graph.hpp"
 
 using namespace octet;
 using namespace octet::cli;
+using namespace octet::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -59,30 +58,6 @@ Model classifier(bool with_ranges, const std::string& metadata) {
   }
   t.g.metadata_json = metadata;
   return t.model();
-}
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-std::string octet_exe() {
-  return std::string(OCTET_BINARY_DIR) + "/apps/octet";
-}
-
-Result octet_cli(const test::TempDir& dir, const std::string& args) {
-  const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
-  const int status = std::system((octet_exe() + " " + args + " >" + out + " 2>" + err).c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-}
-
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // 0-red, 1-green, 2-blue: solid images of assorted sizes (the model's
@@ -196,7 +171,7 @@ TEST_CASE("cli: octet eval on a classifier of solid colors") {
   const std::string data = " --data " + dir.file("data") + " --threads 1";
 
   // 13 images, the impostor wrong at top-1 but within the top 5.
-  Result r = octet_cli(dir, "eval " + dir.file("fp32") + data + " --json");
+  CliResult r = octet_cli(dir, "eval " + dir.file("fp32") + data + " --json");
   REQUIRE_MESSAGE(r.code == 0, r.err);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["samples"] == 13);
