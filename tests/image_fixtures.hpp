@@ -4,11 +4,15 @@
 
 #include <cstdint>
 #include <fstream>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
 #include <stb_image_write.h>
+
+#include "octet/octet.hpp"
 
 namespace octet::test {
 
@@ -60,6 +64,19 @@ inline void write_file(const std::string& path, const std::string& bytes) {
 
 inline void write_image(const std::string& path, const Pixels& p, Format format = Format::png) {
   write_file(path, encode(p, format));
+}
+
+// Expects an octet::Error with `code` whose message holds every needle.
+template <class F>
+void check_error(F&& f, ErrorCode code, std::initializer_list<std::string> needles) {
+  try {
+    f();
+    FAIL("no error");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    CHECK_MESSAGE(e.code() == code, msg);
+    for (const std::string& n : needles) CHECK_MESSAGE(msg.find(n) != std::string::npos, msg);
+  }
 }
 
 }  // namespace octet::test

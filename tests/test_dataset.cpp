@@ -14,6 +14,7 @@
 #include "tests/temp_dir.hpp"
 
 using namespace octet;
+using octet::test::check_error;
 namespace fs = std::filesystem;
 
 namespace {
@@ -39,18 +40,6 @@ std::vector<int> labels(const Dataset& d) {
   std::vector<int> out;
   for (size_t i = 0; i < d.size(); ++i) out.push_back(d.label(i));
   return out;
-}
-
-template <class F>
-void check_error(F&& f, ErrorCode code, std::initializer_list<std::string> needles) {
-  try {
-    f();
-    FAIL("no error");
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    CHECK_MESSAGE(e.code() == code, msg);
-    for (const std::string& n : needles) CHECK_MESSAGE(msg.find(n) != std::string::npos, msg);
-  }
 }
 
 Tensor f32(Shape shape, float start) {

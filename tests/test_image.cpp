@@ -14,6 +14,7 @@
 #include "tests/temp_dir.hpp"
 
 using namespace octet;
+using octet::test::check_error;
 using octet::test::Format;
 using octet::test::Pixels;
 
@@ -37,19 +38,6 @@ Image decode(const std::string& bytes, const std::string& name = "mem.png") {
 
 Tensor run(const Pixels& p, const ImagePreprocess& pp) {
   return preprocess(decode(test::encode(p, Format::png)), pp, "mem.png");
-}
-
-// Expects an octet::Error with `code` whose message holds every needle.
-template <class F>
-void check_error(F&& f, ErrorCode code, std::initializer_list<std::string> needles) {
-  try {
-    f();
-    FAIL("no error");
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    CHECK_MESSAGE(e.code() == code, msg);
-    for (const std::string& n : needles) CHECK_MESSAGE(msg.find(n) != std::string::npos, msg);
-  }
 }
 
 }  // namespace
