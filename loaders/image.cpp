@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -228,6 +229,35 @@ void check_dims(long long w, long long h, int max_side, const std::string& name)
   }
 }
 
+// stb_image trusts a PNG chunk's declared length: one IDAT header claiming
+// 2 GiB makes it grow its buffer to that size before it reads a byte of the
+// chunk. Walking the chunks first turns such a file into an error that names
+// the chunk, at the cost of one pass over a few headers.
+void check_png_chunks(const unsigned char* p, size_t size, const std::string& name) {
+  size_t at = 8;  // after the signature
+  while (at < size) {
+    if (size - at < 12) {
+      fail(ErrorCode::invalid_model, name,
+           "truncated PNG: a chunk header at byte " + std::to_string(at) + " is cut off");
+    }
+    const uint32_t length = (uint32_t(p[at]) << 24) | (uint32_t(p[at + 1]) << 16) |
+                            (uint32_t(p[at + 2]) << 8) | uint32_t(p[at + 3]);
+    std::string type(reinterpret_cast<const char*>(p + at + 4), 4);
+    for (char& c : type) {
+      if (!std::isalpha(static_cast<unsigned char>(c))) c = '?';
+    }
+    // 12 = length, type and CRC around the data.
+    if (length > size - at - 12) {
+      fail(ErrorCode::invalid_model, name,
+           "truncated or corrupt PNG: chunk '" + type + "' at byte " + std::to_string(at) +
+               " declares " + std::to_string(length) + " bytes of data, the file has " +
+               std::to_string(size - at - 12) + " left");
+    }
+    if (type == "IEND") return;
+    at += 12 + size_t(length);
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- decoding
@@ -242,6 +272,7 @@ Image decode_image(const void* data, size_t size, const std::string& name, int m
   if (size > static_cast<size_t>(INT_MAX)) {
     fail(ErrorCode::invalid_model, name, "too large for an image file");
   }
+  if (std::strcmp(format, "PNG") == 0) check_png_chunks(p, size, name);
   const int len = static_cast<int>(size);
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(p, len, &w, &h, &comp)) {

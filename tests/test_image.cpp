@@ -282,6 +282,18 @@ TEST_CASE(
   const std::string ok = test::encode(small(), Format::png);
   check_error([&] { decode_image(ok.data(), ok.size(), "m.png", 3); }, ErrorCode::invalid_model,
               {"m.png: ", "more than 3 pixels a side"});
+
+  // A chunk length larger than the file: stb_image would allocate it (2 GiB
+  // here) before noticing the data is missing. Found by fuzz_image.
+  std::string huge = ok;
+  REQUIRE(huge.compare(37, 4, "IDAT") == 0);  // after the 8-byte signature and 25-byte IHDR
+  huge[33] = '\x7f';
+  huge[34] = huge[35] = huge[36] = '\xff';
+  check_error([&] { decode_image(huge.data(), huge.size(), "h.png"); }, ErrorCode::invalid_model,
+              {"h.png: ", "chunk 'IDAT' at byte 33 declares 2147483647 bytes of data"});
+  const std::string cut = ok.substr(0, 39);
+  check_error([&] { decode_image(cut.data(), cut.size(), "c.png"); }, ErrorCode::invalid_model,
+              {"c.png: ", "truncated PNG: a chunk header at byte 33 is cut off"});
 }
 
 TEST_CASE("image: preprocessing that does not fit is invalid_argument naming the file or field") {

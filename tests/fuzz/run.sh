@@ -93,7 +93,7 @@ for t in "${targets[@]}"; do
   if [ "$status" != 0 ] || [ -n "$crashes" ]; then
     failed=1
     echo "fuzz_$t: FAILED; the end of its log:"
-    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|.*deadly signal|.*Test unit written)' "$log" |
+    grep -E '^(==[0-9]+== ?ERROR|SUMMARY|.*runtime error|.*deadly signal|.*Test unit written)' "$log" |
       head -20 | sed 's/^/  /' || true
     for c in $crashes; do
       echo "fuzz_$t: crashing input: $c"
