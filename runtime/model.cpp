@@ -1,5 +1,7 @@
 #include "runtime/model.hpp"
 
+#include <algorithm>
+
 #include <type_traits>
 #include <variant>
 
@@ -132,6 +134,20 @@ std::string Model::content_hash() const {
     h.bytes(v.data.raw(), v.data.nbytes());
   }
   return h.hex();
+}
+
+Model Model::with_outputs(const std::vector<std::string>& value_names) const {
+  Graph g = data_->graph;
+  for (const std::string& name : value_names) {
+    const int id = g.find_value(name);
+    if (id == kNoValue) {
+      throw Error(ErrorCode::invalid_argument, data_->source + ": no value named '" + name + "'");
+    }
+    if (std::find(g.outputs.begin(), g.outputs.end(), id) == g.outputs.end()) {
+      g.outputs.push_back(id);
+    }
+  }
+  return Model(detail::build_model(std::move(g), data_->source, data_->import_log));
 }
 
 size_t Model::activation_range_count() const {

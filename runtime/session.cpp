@@ -162,9 +162,14 @@ double Session::prepare_ms() const {
 
 std::vector<LayerInfo> Session::layers() const {
   std::vector<LayerInfo> out;
+  const Graph& g = state_->model.data()->graph;
   for (const detail::Step& s : need_plan(*state_).steps) {
+    std::string output;
+    if (s.node >= 0 && !g.nodes[s.node].outputs.empty()) {
+      output = g.values[g.nodes[s.node].outputs[0]].name;
+    }
     out.push_back({s.name, s.op, s.precision, s.kernel ? s.kernel->name() : "view (no copy)",
-                   s.reason, to_string(s.shape)});
+                   s.reason, to_string(s.shape), output});
   }
   return out;
 }

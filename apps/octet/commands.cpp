@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "runtime/model.hpp"
+
 namespace octet::cli {
 
 void add_session_flags(CLI::App& app, SessionFlags& flags) {
@@ -28,6 +30,15 @@ Model load_model(const std::string& name) {
     return Model::import_onnx(name);
   }
   return Model::load(name);
+}
+
+Model with_fp32_layers(const Model& model, const std::vector<std::string>& layers,
+                       const std::vector<std::string>& ops) {
+  if (layers.empty() && ops.empty()) return model;
+  Graph g = model.data()->graph;
+  for (const std::string& p : layers) g.quantization.fp32_layers.push_back(p);
+  for (const std::string& p : ops) g.quantization.fp32_ops.push_back(p);
+  return Model(detail::build_model(std::move(g), model.data()->source, model.data()->import_log));
 }
 
 std::string version_text() {

@@ -28,6 +28,7 @@ Command add_zoo(CLI::App& root);
 Command add_eval(CLI::App& root);
 Command add_calibrate(CLI::App& root);
 Command add_quantize(CLI::App& root);
+Command add_sensitivity(CLI::App& root);
 
 // --threads, --fp32-layers and --fp32-ops, common to run, bench and inspect.
 struct SessionFlags {
@@ -41,6 +42,11 @@ SessionOptions session_options(const SessionFlags& flags);
 // "foo", "foo.octet.json" or "foo.octet.bin" load a saved model; "foo.onnx"
 // is imported.
 Model load_model(const std::string& name);
+
+// `model` with `layers` and `ops` added to the fp32 blacklist of its
+// quantization section, so that they are saved with it.
+Model with_fp32_layers(const Model& model, const std::vector<std::string>& layers,
+                       const std::vector<std::string>& ops);
 
 // "octet 0.1.0\noneDNN 2.6.3\nCPU ISA avx512_core_vnni"
 std::string version_text();

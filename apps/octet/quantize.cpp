@@ -31,13 +31,7 @@ void quantize_command(const QuantizeArgs& args) {
       throw Error(e.code(), args.table + ": " + e.what());
     }
   }();
-  if (!args.fp32_layers.empty() || !args.fp32_ops.empty()) {
-    Graph g = quantized.data()->graph;
-    for (const std::string& p : args.fp32_layers) g.quantization.fp32_layers.push_back(p);
-    for (const std::string& p : args.fp32_ops) g.quantization.fp32_ops.push_back(p);
-    quantized = Model(
-        detail::build_model(std::move(g), quantized.data()->source, quantized.data()->import_log));
-  }
+  quantized = with_fp32_layers(quantized, args.fp32_layers, args.fp32_ops);
   int u8 = 0, s8 = 0;
   for (const Value& v : quantized.data()->graph.values) {
     if (v.quant) ++(v.quant->dtype == DataType::u8 ? u8 : s8);

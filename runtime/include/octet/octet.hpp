@@ -187,6 +187,12 @@ class OCTET_API Model {
   // quantization section or metadata. 16 hex digits. Calibration tables carry
   // it so that a table is never applied to a model it was not made for.
   std::string content_hash() const;
+  // The same model with the named values also as graph outputs (after the
+  // existing ones, in this order), e.g. to compare intermediate activations
+  // of an int8 session with fp32. A value produced in int8 is output
+  // dequantized, exactly as its fp32 readers would see it, and the kernels
+  // around it stay as they are (fusion included). Unknown names are an Error.
+  Model with_outputs(const std::vector<std::string>& value_names) const;
 
   std::shared_ptr<const detail::ModelData> data() const { return data_; }
   explicit Model(std::shared_ptr<const detail::ModelData> data);
@@ -221,6 +227,7 @@ struct LayerInfo {
   std::string kernel;     // implementation, e.g. "brgconv:avx512_core_vnni" or "ref"
   std::string reason;     // why the layer runs in this precision
   std::string shape;      // first output's shape
+  std::string output;     // first output's value name (see Model::with_outputs)
 };
 
 struct LayerTime {

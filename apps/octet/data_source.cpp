@@ -1,0 +1,126 @@
+// Samples for the commands that feed a model real data (calibrate,
+// sensitivity): a dataset of images or arrays for a one-input model, or one
+// named .npy array per input.
+#include "apps/octet/data_source.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "apps/octet/common.hpp"
+#include "loaders/npy.hpp"
+
+namespace octet::cli {
+namespace {
+
+// --data DIR|LIST|X.npy: images or f32 arrays for a model with one input.
+Source dataset_source(const Model& model, const std::string& model_name, const DataFlags& flags,
+                      const std::string& command) {
+  const TensorInfo& input = single_batched_input(model, model_name, command);
+  auto data = std::make_shared<Dataset>(Dataset::open(flags.data));
+  const ImagePreprocess pp = resolve_preprocess(model, model_name, flags.preprocess);
+  auto indices = std::make_shared<std::vector<size_t>>(select_samples(*data, flags.selection));
+  if (indices->empty()) {
+    throw Error(ErrorCode::invalid_argument, flags.data + ": the selection (" +
+                                                 describe_selection(*data, flags.selection) +
+                                                 ") is empty");
+  }
+  const Shape sample = per_sample_shape(input, *data, indices->front(), pp);
+  Source s;
+  s.count = indices->size();
+  s.fixed_batch = std::max<int64_t>(input.dims[0].size, 0);
+  s.batch = [data, indices, pp, sample](size_t first, size_t n) {
+    Shape shape = sample;
+    shape.insert(shape.begin(), static_cast<int64_t>(n));
+    Tensor batch(DataType::f32, shape);
+    data->load({indices->begin() + first, indices->begin() + first + n}, pp, batch);
+    return std::vector<Tensor>{batch};
+  };
+  if (data->labeled()) {
+    for (size_t i : *indices) s.labels.push_back(data->label(i));
+  }
+  s.description = flags.data + " (" + describe_selection(*data, flags.selection) + ", file list " +
+                  data->fingerprint() + ")";
+  return s;
+}
+
+// --data name=X.npy,name=Y.npy: one array per model input (e.g. BERT's
+// pre-tokenized input_ids, attention_mask, token_type_ids), any dtype, the
+// first dimension indexing samples.
+Source named_arrays_source(const Model& model, const DataFlags& flags) {
+  auto arrays = std::make_shared<std::vector<Tensor>>(model.inputs().size());
+  std::string spec = flags.data;
+  for (size_t start = 0; start <= spec.size();) {
+    const size_t comma = std::min(spec.find(',', start), spec.size());
+    const std::string item = spec.substr(start, comma - start);
+    start = comma + 1;
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      throw Error(ErrorCode::invalid_argument,
+                  "--data '" + spec + "': expected name=file.npy,... for every model input");
+    }
+    const std::string name = item.substr(0, eq);
+    size_t k = 0;
+    while (k < model.inputs().size() && model.inputs()[k].name != name) ++k;
+    if (k == model.inputs().size()) {
+      throw Error(ErrorCode::invalid_argument, "--data: the model has no input '" + name + "'");
+    }
+    (*arrays)[k] = read_npy(item.substr(eq + 1));
+  }
+  size_t count = 0;
+  for (size_t k = 0; k < arrays->size(); ++k) {
+    const TensorInfo& in = model.inputs()[k];
+    const Tensor& t = (*arrays)[k];
+    if (t.empty() && t.rank() == 0) {
+      throw Error(ErrorCode::invalid_argument, "--data: no array for input '" + in.name + "'");
+    }
+    if (t.dtype() != in.dtype || t.rank() != in.dims.size() || t.rank() == 0) {
+      throw Error(ErrorCode::invalid_argument,
+                  "--data: input '" + in.name + "' is " + to_string(in.dtype) + " " +
+                      format_dims(in.dims) + ", the array is " + to_string(t.dtype()) + " " +
+                      to_string(t.shape()));
+    }
+    if (k > 0 && static_cast<size_t>(t.dim(0)) != count) {
+      throw Error(ErrorCode::invalid_argument,
+                  "--data: the arrays hold different numbers of samples (" + std::to_string(count) +
+                      " and " + std::to_string(t.dim(0)) + ")");
+    }
+    count = static_cast<size_t>(t.dim(0));
+  }
+  if (flags.selection.per_class()) {
+    throw Error(ErrorCode::invalid_argument, "--per-class-* needs labeled images");
+  }
+  const size_t skip = static_cast<size_t>(std::max<int64_t>(flags.selection.skip, 0));
+  const size_t take =
+      flags.selection.samples < 0 ? count : static_cast<size_t>(flags.selection.samples);
+  Source s;
+  s.count = skip < count ? std::min(take, count - skip) : 0;
+  if (s.count == 0) throw Error(ErrorCode::invalid_argument, "--data: no samples selected");
+  s.fixed_batch = std::max<int64_t>(model.inputs()[0].dims[0].size, 0);
+  s.batch = [arrays, skip](size_t first, size_t n) {
+    std::vector<Tensor> batch;
+    for (const Tensor& t : *arrays) {
+      Shape shape = t.shape();
+      shape[0] = static_cast<int64_t>(n);
+      Tensor part(t.dtype(), shape);
+      const size_t row = t.nbytes() / static_cast<size_t>(t.dim(0));
+      std::memcpy(part.raw(), static_cast<const char*>(t.raw()) + (skip + first) * row, n * row);
+      batch.push_back(part);
+    }
+    return batch;
+  };
+  s.description =
+      spec + " (samples [" + std::to_string(skip) + ", " + std::to_string(skip + s.count) + "))";
+  return s;
+}
+
+}  // namespace
+
+Source open_source(const Model& model, const std::string& model_name, const DataFlags& flags,
+                   const std::string& command) {
+  const bool named = flags.data.find('=') != std::string::npos;
+  return named ? named_arrays_source(model, flags)
+               : dataset_source(model, model_name, flags, command);
+}
+
+}  // namespace octet::cli
