@@ -47,10 +47,19 @@ void Session::prepare(const std::map<std::string, Shape>& input_shapes) {
   detail::apply_threads(state_->options);
   // Build the new plan completely before dropping the old one: a failed
   // prepare leaves the session as it was.
-  std::unique_ptr<detail::Plan> plan = detail::make_plan(*state_, input_shapes);
+  std::unique_ptr<detail::Plan> plan;
+  std::vector<LayerTime> profile;
+  try {
+    plan = detail::make_plan(*state_, input_shapes);
+    for (const detail::Step& s : plan->steps) profile.push_back({s.name, 0, 0});
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorCode::out_of_memory, "out of memory while preparing the session (" +
+                                              std::to_string(state_->model.node_count()) +
+                                              " nodes)");
+  }
   state_->plan = std::move(plan);
+  state_->profile = std::move(profile);
   state_->prepare_ms = detail::elapsed_ms(start);
-  reset_profile();
 }
 
 bool Session::prepared() const {

@@ -253,3 +253,56 @@ TEST_CASE("session: a memory limit turns a too-large prepare into out_of_memory,
   CHECK(s.input("x").shape() == Shape{1, 8, 32, 32});  // still prepared as before
   s.run();
 }
+
+TEST_CASE(
+    "session: an allocation failure anywhere in prepare() is out_of_memory, harming nothing") {
+  ChainBuilder b;
+  const int x = b.input("x", {{-1, "batch"}, {8, ""}, {8, ""}, {8, ""}});
+  const int c1 = b.conv("c1", x, 8, 8);
+  b.g.outputs.push_back(b.conv("c2", c1, 8, 8, x));
+  const Model model = b.model();
+  const Tensor in1 = test::random_tensor(DataType::f32, {1, 8, 8, 8}, 5);
+  const Tensor in2 = test::random_tensor(DataType::f32, {2, 8, 8, 8}, 6);
+  Session ref(model);
+  const Tensor want1 = ref.run({in1})[0].clone();
+  const Tensor want2 = ref.run({in2})[0].clone();
+
+  size_t total = 0;
+  {
+    Session counted(model);
+    counted.prepare({{"x", {1, 8, 8, 8}}});
+    test::AllocCounter counter;
+    counted.prepare({{"x", {2, 8, 8, 8}}});
+    total = counter.count();
+  }
+  REQUIRE(total > 10);
+  // Allocation k of the prepare fails, for k spread over all of them.
+  int failed = 0;
+  for (size_t k = 0; k < total; k += std::max<size_t>(1, total / 40)) {
+    CAPTURE(k);
+    Session s(model);
+    s.run({in1});
+    bool threw = false;
+    const std::map<std::string, Shape> batch2 = {{"x", {2, 8, 8, 8}}};
+    {
+      test::AllocFailure failure(k);
+      try {
+        s.prepare(batch2);
+      } catch (const Error& e) {
+        threw = true;
+        CHECK(e.code() == ErrorCode::out_of_memory);
+        CHECK(std::string(e.what()).find("out of memory") != std::string::npos);
+      }
+      CHECK(threw == (failure.failures() > 0));
+    }
+    failed += threw;
+    // As it was before: prepared for batch 1, the same results.
+    if (threw) {
+      CHECK(s.input("x").shape() == Shape{1, 8, 8, 8});
+      s.run();
+      CHECK(test::max_abs_diff(s.outputs()[0], want1) == 0);
+    }
+    CHECK(test::max_abs_diff(s.run({in2})[0], want2) == 0);
+  }
+  CHECK(failed > 0);
+}
