@@ -222,6 +222,35 @@ TEST_CASE("zoo: resnet18 and bert-tiny build, round-trip through the model forma
   check_builds_and_runs("bert-tiny", 3, 17);
 }
 
+TEST_CASE(
+    "zoo: a sequence longer than bert-tiny's 512 positions is an error naming the embedding") {
+  const Model m(detail::build_model(zoo::build("bert-tiny", 0), "zoo:bert-tiny"));
+  Session s(m);
+  std::vector<Tensor> inputs;
+  for (const TensorInfo& in : m.inputs()) {
+    Tensor t(DataType::s64, {1, 513});
+    std::fill(t.data<int64_t>(), t.data<int64_t>() + t.numel(), in.name == "attention_mask");
+    inputs.push_back(t);
+  }
+  try {
+    s.run(inputs);
+    FAIL("no error for 513 tokens");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    CHECK_MESSAGE(msg.find("node 'embeddings.position_embeddings' (Gather)") != std::string::npos,
+                  msg);
+    CHECK_MESSAGE(msg.find("index 512") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("out of range for axis 0 of size 512") != std::string::npos, msg);
+  }
+  // 512 tokens are fine, on the same session.
+  for (Tensor& t : inputs) {
+    Tensor shorter(DataType::s64, {1, 512});
+    std::copy(t.data<int64_t>(), t.data<int64_t>() + 512, shorter.data<int64_t>());
+    t = shorter;
+  }
+  CHECK(s.run(inputs).at(0).numel() > 0);
+}
+
 TEST_CASE("zoo (large): resnet50 and bert-base build, round-trip and run") {
   check_builds_and_runs("resnet50", 2, 0);
   check_builds_and_runs("bert-base", 2, 128);
