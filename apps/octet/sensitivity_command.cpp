@@ -31,6 +31,8 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
+constexpr size_t kMaxSampleBytes = size_t{4} << 30;
+
 struct SensitivityArgs {
   std::string model, table, method;
   DataFlags data;
@@ -138,6 +140,7 @@ void Analysis::load() {
                ? source.fixed_batch
                : std::min<int64_t>(args_.batch, static_cast<int64_t>(source.count));
   std::vector<Batch> batches;
+  size_t bytes = 0;
   for (size_t first = 0; first < source.count; first += static_cast<size_t>(batch_)) {
     Batch b;
     b.rows = std::min<int64_t>(batch_, static_cast<int64_t>(source.count - first));
@@ -151,6 +154,15 @@ void Analysis::load() {
         std::memcpy(padded.raw(), t.raw(), t.nbytes());
         t = padded;
       }
+    }
+    // Every configuration runs every sample, so they are decoded once and
+    // kept; past a few GiB that is the wrong tool for the data.
+    for (const Tensor& t : b.inputs) bytes += t.nbytes();
+    if (bytes > kMaxSampleBytes) {
+      throw Error(ErrorCode::invalid_argument,
+                  args_.data.data + ": the selected samples take more than " +
+                      std::to_string(kMaxSampleBytes >> 30) +
+                      " GiB as tensors; select fewer with --samples or --per-class-samples");
     }
     if (!source.labels.empty()) {
       b.labels.assign(source.labels.begin() + static_cast<std::ptrdiff_t>(first),
