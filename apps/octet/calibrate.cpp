@@ -75,7 +75,8 @@ struct Source {
 Source dataset_source(const Model& model, const CalibrateArgs& args) {
   const TensorInfo& input = single_batched_input(model, args.model, "calibrate");
   auto data = std::make_shared<Dataset>(Dataset::open(args.data.data));
-  const ImagePreprocess pp = resolve_preprocess(model, args.model, args.data.preprocess);
+  const ImagePreprocess pp =
+      resolve_preprocess(model, args.model, args.data.preprocess, data->grayscale());
   auto indices = std::make_shared<std::vector<size_t>>(select_samples(*data, args.data.selection));
   if (indices->empty()) {
     throw Error(ErrorCode::invalid_argument, args.data.data + ": the selection (" +

@@ -28,6 +28,7 @@ Command add_zoo(CLI::App& root);
 Command add_eval(CLI::App& root);
 Command add_calibrate(CLI::App& root);
 Command add_quantize(CLI::App& root);
+Command add_tokenize(CLI::App& root);
 
 // --threads, --fp32-layers and --fp32-ops, common to run, bench and inspect.
 struct SessionFlags {

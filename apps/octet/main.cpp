@@ -33,9 +33,9 @@ int main(int argc, char** argv) {
                        "Print the octet and oneDNN versions and the CPU ISA, then exit");
   app.require_subcommand(0, 1);
   const std::vector<octet::cli::Command> commands = {
-      octet::cli::add_convert(app),   octet::cli::add_run(app),     octet::cli::add_bench(app),
-      octet::cli::add_inspect(app),   octet::cli::add_zoo(app),     octet::cli::add_eval(app),
-      octet::cli::add_calibrate(app), octet::cli::add_quantize(app)};
+      octet::cli::add_convert(app),   octet::cli::add_run(app),      octet::cli::add_bench(app),
+      octet::cli::add_inspect(app),   octet::cli::add_zoo(app),      octet::cli::add_eval(app),
+      octet::cli::add_calibrate(app), octet::cli::add_quantize(app), octet::cli::add_tokenize(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
