@@ -191,26 +191,27 @@ Header read_header(Source& src, const std::string& name) {
                       (src.gzip() ? "gzip stream holds " : "file has ") +
                       std::to_string(4 + dims_got));
   }
+  // The product of the non-zero dimensions is bounded, not only the total:
+  // every partial product, in any order, must fit in int64 (numel()), also
+  // when a zero dimension makes the total 0.
   std::string dims_text;
-  uint64_t elements = 1;
-  bool overflow = false;
+  uint64_t nonzero = 1;
+  bool overflow = false, zero = false;
   for (size_t i = 0; i < rank; ++i) {
     const unsigned char* d = h + 4 + 4 * i;
     const uint64_t dim = uint64_t(d[0]) << 24 | uint64_t(d[1]) << 16 | uint64_t(d[2]) << 8 | d[3];
     dims_text += (i ? "x" : "") + std::to_string(dim);
     out.shape.push_back(static_cast<int64_t>(dim));
+    zero |= dim == 0;
     // Kept below 2^62, so neither this test nor the byte count overflows.
-    if (elements > (uint64_t(1) << 62) / std::max<uint64_t>(dim, 1)) overflow = true;
-    if (!overflow) elements *= dim;
+    if (dim && nonzero > (uint64_t(1) << 62) / dim) overflow = true;
+    if (dim && !overflow) nonzero *= dim;
   }
-  if (std::count(out.shape.begin(), out.shape.end(), 0)) {
-    elements = 0;
-    overflow = false;
-  }
-  if (overflow || elements > (uint64_t(1) << 62) / out.file_item) {
+  if (overflow || nonzero > (uint64_t(1) << 62) / out.file_item) {
     invalid(name, "the dimensions " + dims_text + " (" + type +
                       ") are too large: their product overflows 64-bit sizes");
   }
+  const uint64_t elements = zero ? 0 : nonzero;
   out.data_bytes = elements * out.file_item;
   return out;
 }

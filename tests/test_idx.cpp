@@ -110,8 +110,10 @@ TEST_CASE("idx: malformed headers are errors naming the file and showing the byt
   // 2^32-1 cubed, times 4 bytes, is past 2^64: refused before any allocation.
   rejected(idx_bytes(0x0C, {0xffffffff, 0xffffffff, 0xffffffff}, ""), ErrorCode::invalid_model,
            {"the dimensions 4294967295x4294967295x4294967295 (i32) are too large"});
-  // But a zero among them makes the product 0, which is no overflow.
-  CHECK(parse(idx_bytes(0x0C, {0xffffffff, 0, 0xffffffff}, "")).numel() == 0);
+  // Also with a zero among them: numel() would overflow on the way to 0.
+  rejected(idx_bytes(0x08, {0xffffffff, 0xffffffff, 0xffffffff, 0}, ""), ErrorCode::invalid_model,
+           {"4294967295x4294967295x4294967295x0 (u8) are too large"});
+  CHECK(parse(idx_bytes(0x0C, {0xffffffff, 0, 0xffff}, "")).numel() == 0);
 }
 
 TEST_CASE("idx: the data must be exactly what the header declares") {
