@@ -234,11 +234,11 @@ TEST_CASE("idx: Fashion-MNIST's test set from Debian's dataset-fashion-mnist") {
   std::map<int, int> counts;
   for (int label : set.labels) ++counts[label];
   CHECK(counts.size() == 10);
-  for (const auto& [label, count] : counts) {
-    CAPTURE(label);
-    CHECK(label >= 0);
-    CHECK(label <= 9);
-    CHECK(count == 1000);
+  for (const auto& entry : counts) {
+    CAPTURE(entry.first);
+    CHECK(entry.first >= 0);
+    CHECK(entry.first <= 9);
+    CHECK(entry.second == 1000);
   }
   // Real pictures: black borders, bright garments.
   const uint8_t* px = set.images.data<uint8_t>();

@@ -144,7 +144,10 @@ TEST_CASE("tokenizer: text that is not UTF-8 is an error naming the byte offset"
       {"\xf4\x90\x80\x80", "byte offset 0 (f4 90 80 80: a code point past U+10FFFF)"},
       {"\xff", "byte offset 0 (ff: a byte that never occurs in UTF-8)"},
       {"hello \xe2\x82", "byte offset 6 (e2 82: a truncated sequence at the end of the text)"}};
-  for (const auto& [text, why] : cases) {
+  // Not a structured binding: lambdas cannot capture those in C++17 (clang).
+  for (const auto& c : cases) {
+    const std::string& text = c.first;
+    const std::string& why = c.second;
     CAPTURE(why);
     check_error([&] { ids(text); }, ErrorCode::invalid_argument, {"text: invalid UTF-8 at " + why});
     check_error([&] { tokenizer().encode_pair("fine", text); }, ErrorCode::invalid_argument,
