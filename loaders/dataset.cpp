@@ -10,6 +10,7 @@
 #include <map>
 #include <system_error>
 
+#include "loaders/idx.hpp"
 #include "loaders/npy.hpp"
 
 namespace octet {
@@ -100,6 +101,7 @@ Dataset Dataset::open(const std::string& path) {
   if (!fs::exists(st)) fail(ErrorCode::io, path + ": no such file or directory");
   if (fs::is_directory(st)) return open_directory(path);
   if (file_kind(path) == FileKind::npy) return open_npy(path);
+  if (is_idx_name(path)) return open_idx(path);
   if (file_kind(path) == FileKind::image) {
     // A single image: a dataset of one, as a list of one line would be.
     Dataset d;
@@ -243,6 +245,31 @@ Dataset Dataset::open_npy(const std::string& path) {
   return d;
 }
 
+Dataset Dataset::open_idx(const std::string& path) {
+  Dataset d;
+  d.path_ = path;
+  d.kind_ = Kind::idx_images;
+  const std::string labels_path = find_idx_labels(path);
+  Tensor labels;
+  if (!labels_path.empty()) labels = read_idx(labels_path);
+  const IdxImages set =
+      pair_idx(read_idx(path), path, labels_path.empty() ? nullptr : &labels, labels_path);
+  if (set.images.dim(0) == 0) fail(ErrorCode::invalid_argument, path + ": holds no images");
+  d.rows_ = set.images;
+  const std::string name = fs::path(path).filename().string();
+  for (int64_t i = 0; i < d.rows_.dim(0); ++i) {
+    const int label = set.labels.empty() ? -1 : set.labels[static_cast<size_t>(i)];
+    d.samples_.push_back({path, name + "[" + std::to_string(i) + "]", label, i});
+  }
+  std::error_code ec;
+  d.files_.emplace_back(name, fs::file_size(path, ec));
+  if (!labels_path.empty()) {
+    d.files_.emplace_back(fs::path(labels_path).filename().string(),
+                          fs::file_size(labels_path, ec));
+  }
+  return d;
+}
+
 // ---------------------------------------------------------------- queries
 
 std::string Dataset::sample_name(size_t i) const {
@@ -310,6 +337,9 @@ Shape Dataset::sample_shape(size_t i, const ImagePreprocess& p) const {
     }
     case Kind::npy_rows:
       return Shape(rows_.shape().begin() + 1, rows_.shape().end());
+    case Kind::idx_images:
+      return preprocessed_shape(idx_image(rows_, s.row), p,
+                                path_ + "[" + std::to_string(s.row) + "]");
   }
   return {};
 }
@@ -318,16 +348,19 @@ void Dataset::load_one(size_t index, const ImagePreprocess& p, float* dst,
                        const Shape& want) const {
   const Sample& s = samples_.at(index);
   const std::string expects = ", but the input expects " + shape_text(want) + " per sample";
-  if (kind_ == Kind::images) {
-    const Image image = read_image(s.path);
-    const Shape have = preprocessed_shape(image, p, s.path);
+  if (kind_ == Kind::images || kind_ == Kind::idx_images) {
+    // An IDX image is named by its row, which is where a user would look.
+    const bool idx = kind_ == Kind::idx_images;
+    const Image image = idx ? idx_image(rows_, s.row) : read_image(s.path);
+    const std::string name = idx ? path_ + "[" + std::to_string(s.row) + "]" : s.path;
+    const Shape have = preprocessed_shape(image, p, name);
     if (have != want) {
-      fail(ErrorCode::invalid_argument, s.path + ": the " + std::to_string(image.width) + "x" +
+      fail(ErrorCode::invalid_argument, name + ": the " + std::to_string(image.width) + "x" +
                                             std::to_string(image.height) + " (WxH) image is " +
                                             shape_text(have) + " after preprocessing (" +
                                             describe(p) + ")" + expects);
     }
-    preprocess_into(image, p, dst, s.path);
+    preprocess_into(image, p, dst, name);
     return;
   }
   const size_t count = static_cast<size_t>(numel(want));
@@ -361,7 +394,7 @@ void Dataset::load(const std::vector<size_t>& indices, const ImagePreprocess& p,
              shape_text(batch.shape()) + "; it must be f32 with " + std::to_string(indices.size()) +
              " samples in its first dimension");
   }
-  if (kind_ == Kind::images) validate(p);
+  if (!is_npy()) validate(p);
   const Shape want(batch.shape().begin() + 1, batch.shape().end());
   const size_t count = static_cast<size_t>(numel(want));
   float* dst = batch.data<float>();

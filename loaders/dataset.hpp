@@ -14,10 +14,13 @@
 //     (or absolute), optionally followed by whitespace and an integer label
 //     (every line or none); lines starting with '#' and blank lines are
 //     skipped;
-//   - a .npy file: its first dimension indexes the samples.
-// A directory mixing images and .npy files is refused. Images are
-// preprocessed (loaders/image.hpp) when loaded; .npy samples are taken as they
-// are and must be f32.
+//   - a .npy file: its first dimension indexes the samples;
+//   - an IDX image file (loaders/idx.hpp; MNIST's "*-images-idx3-ubyte",
+//     optionally gzipped): u8 [N, H, W] gray images, labelled by the
+//     "*-labels-idx1-ubyte[.gz]" file next to it when there is one.
+// A directory mixing images and .npy files is refused. Images, IDX images
+// included, are preprocessed (loaders/image.hpp) when loaded; .npy samples
+// are taken as they are and must be f32.
 #pragma once
 
 #include <cstddef>
@@ -40,7 +43,7 @@ class Dataset {
 
   const std::string& path() const { return path_; }
   size_t size() const { return samples_.size(); }
-  // The sample's path relative to the dataset (a .npy row: "file.npy[7]").
+  // The sample's path relative to the dataset (a .npy or IDX row: "file.npy[7]").
   std::string sample_name(size_t i) const;
   // The file behind sample i (the .npy file for a row).
   const std::string& sample_path(size_t i) const { return samples_.at(i).path; }
@@ -50,7 +53,10 @@ class Dataset {
   const std::vector<std::string>& class_names() const { return class_names_; }
   // Class folders, or 1 + the largest label of a list; 0 if unlabeled.
   int class_count() const;
-  bool is_npy() const { return kind_ != Kind::images; }
+  bool is_npy() const { return kind_ == Kind::npy_files || kind_ == Kind::npy_rows; }
+  // Samples with one gray channel (IDX images): one channel is their natural
+  // preprocessing when neither the model nor the user says otherwise.
+  bool grayscale() const { return kind_ == Kind::idx_images; }
 
   // Samples [skip, skip + n) in dataset order (fewer at the end).
   std::vector<size_t> select(size_t skip, size_t n) const;
@@ -75,17 +81,18 @@ class Dataset {
   std::string fingerprint() const;
 
  private:
-  enum class Kind { images, npy_files, npy_rows };
+  enum class Kind { images, npy_files, npy_rows, idx_images };
   struct Sample {
     std::string path;      // as opened
     std::string relative;  // for names and the fingerprint
     int label = -1;
-    int64_t row = -1;  // npy_rows
+    int64_t row = -1;  // npy_rows, idx_images
   };
 
   static Dataset open_directory(const std::string& path);
   static Dataset open_list(const std::string& path);
   static Dataset open_npy(const std::string& path);
+  static Dataset open_idx(const std::string& path);
   void set_kind(const std::string& where);
   void load_one(size_t index, const ImagePreprocess& p, float* dst, const Shape& want) const;
 
@@ -94,7 +101,7 @@ class Dataset {
   std::vector<Sample> samples_;
   std::vector<std::string> class_names_;
   std::vector<std::pair<std::string, uintmax_t>> files_;  // relative path, bytes
-  Tensor rows_;                                           // npy_rows: the whole file
+  Tensor rows_;  // npy_rows: the whole file; idx_images: the images, u8 [N, H, W]
 };
 
 }  // namespace octet

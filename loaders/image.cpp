@@ -475,7 +475,10 @@ void preprocess_into(const Image& image, const ImagePreprocess& p, float* dst,
       }
       float v[3];
       if (p.channels == ImageChannels::gray) {
-        v[0] = 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
+        // A gray pixel keeps its exact value (in float the weights' sum is
+        // not exactly 1), as PIL's integer conversion keeps it.
+        const bool gray = rgb[0] == rgb[1] && rgb[1] == rgb[2];
+        v[0] = gray ? rgb[0] : 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
       } else {
         const bool bgr = p.channels == ImageChannels::bgr;
         for (int c = 0; c < 3; ++c) v[c] = rgb[bgr ? 2 - c : c];

@@ -10,7 +10,8 @@
 //      INTER_LINEAR, torch's interpolate(align_corners=False) without
 //      antialiasing); a resize to the image's own size changes nothing;
 //   3. center crop HxW, the offset rounded as torchvision rounds it;
-//   4. channels RGB, BGR, or one gray channel (0.299 R + 0.587 G + 0.114 B);
+//   4. channels RGB, BGR, or one gray channel (0.299 R + 0.587 G + 0.114 B;
+//      a pixel with R = G = B keeps that value exactly);
 //   5. values: v / 255 (scale 1, values in [0, 1]) or v (scale 255), then
 //      (v - mean[c]) / std[c];
 //   6. layout NCHW (default) or NHWC.

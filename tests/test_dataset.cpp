@@ -10,6 +10,7 @@
 
 #include "loaders/dataset.hpp"
 #include "loaders/npy.hpp"
+#include "tests/idx_fixtures.hpp"
 #include "tests/image_fixtures.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -225,6 +226,82 @@ TEST_CASE("dataset: a .npy file's rows and a folder of .npy files") {
       },
       ErrorCode::invalid_argument,
       {folder.file("c.npy"), "holds 3x3, but the input expects 2x3 per sample"});
+}
+
+TEST_CASE("dataset: IDX images, gzipped, labelled by the labels file next to them") {
+  test::TempDir dir;
+  const std::string images_path = dir.file("train-images-idx3-ubyte.gz");
+  const std::string labels_path = dir.file("train-labels-idx1-ubyte.gz");
+  test::write_file(images_path,
+                   test::gzip(test::idx_images(5, 2, 3, [](uint32_t i) { return 40 * i + 1; })));
+  Dataset d = Dataset::open(images_path);
+  CHECK(d.size() == 5);
+  CHECK(!d.labeled());
+  CHECK(d.grayscale());
+  CHECK(!d.is_npy());
+  CHECK(d.sample_name(4) == "train-images-idx3-ubyte.gz[4]");
+  const std::string unlabeled = d.fingerprint();
+
+  test::write_file(labels_path, test::gzip(test::idx_labels({3, 1, 3, 0, 1})));
+  d = Dataset::open(images_path);
+  CHECK(labels(d) == std::vector<int>{3, 1, 3, 0, 1});
+  CHECK(d.class_count() == 4);
+  CHECK(d.select_per_class(0, 1) == std::vector<size_t>{3, 1, 0});
+  CHECK(d.fingerprint() != unlabeled);
+
+  // One gray channel, the pixels exactly; or the image pipeline's RGB.
+  ImagePreprocess gray;
+  gray.channels = ImageChannels::gray;
+  gray.scale = 255;
+  CHECK(d.sample_shape(0, gray) == Shape{1, 2, 3});
+  Tensor batch(DataType::f32, {2, 1, 2, 3});
+  d.load({4, 1}, gray, batch);
+  CHECK(batch.data<float>()[0] == 161);
+  CHECK(batch.data<float>()[5] == 161);
+  CHECK(batch.data<float>()[6] == 41);
+  CHECK(d.sample_shape(0, {}) == Shape{3, 2, 3});
+  gray.resize_height = 4;
+  gray.resize_width = 6;
+  CHECK(d.sample_shape(0, gray) == Shape{1, 4, 6});
+  Tensor wrong(DataType::f32, {1, 1, 3, 3});
+  check_error([&] { d.load({2}, gray, wrong); }, ErrorCode::invalid_argument,
+              {images_path + "[2]: the 3x2 (WxH) image is 1x4x6 after preprocessing",
+               "expects 1x3x3 per sample"});
+
+  // Labels that do not match, images that are not images, no images.
+  test::write_file(labels_path, test::gzip(test::idx_labels({1, 2})));
+  check_error([&] { Dataset::open(images_path); }, ErrorCode::invalid_argument,
+              {labels_path + ": holds 2 labels, but " + images_path + " holds 5 images"});
+  check_error([&] { Dataset::open(labels_path); }, ErrorCode::invalid_argument,
+              {labels_path + ": holds u8 2; IDX images are u8 [N, height, width]"});
+  test::write_file(dir.file("none-images-idx3-ubyte"),
+                   test::idx_images(0, 2, 2, [](uint32_t) { return 0; }));
+  check_error([&] { Dataset::open(dir.file("none-images-idx3-ubyte")); },
+              ErrorCode::invalid_argument, {"holds no images"});
+  test::write_file(dir.file("bad-images-idx3-ubyte"), "\x1f\x8b junk");
+  check_error([&] { Dataset::open(dir.file("bad-images-idx3-ubyte")); }, ErrorCode::invalid_model,
+              {dir.file("bad-images-idx3-ubyte") + ": "});
+}
+
+TEST_CASE("dataset: Fashion-MNIST's test set, 10 classes of 1000 gray 28x28 images") {
+  const std::string path = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+  if (!fs::exists(path)) {
+    MESSAGE("skipped: " << path << " is missing");
+    return;
+  }
+  const Dataset d = Dataset::open(path);
+  CHECK(d.size() == 10000);
+  CHECK(d.class_count() == 10);
+  CHECK(d.select_per_class(0, 100).size() == 1000);
+  ImagePreprocess gray;
+  gray.channels = ImageChannels::gray;
+  Tensor batch(DataType::f32, {4, 1, 28, 28});
+  d.load({0, 1, 2, 9999}, gray, batch);
+  float hi = 0;
+  for (int64_t i = 0; i < batch.numel(); ++i) hi = std::max(hi, batch.data<float>()[i]);
+  CHECK(hi <= 1);
+  CHECK(hi > 0.5f);
+  MESSAGE("fashion-mnist t10k fingerprint " << d.fingerprint());
 }
 
 TEST_CASE("dataset: the fingerprint ignores order and location, not names or sizes") {

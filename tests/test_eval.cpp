@@ -16,6 +16,7 @@
 
 #include "apps/octet/data_flags.hpp"
 #include "tests/cli_runner.hpp"
+#include "tests/idx_fixtures.hpp"
 #include "tests/image_fixtures.hpp"
 #include "tests/temp_dir.hpp"
 #include "tests/test_graph.hpp"
@@ -57,6 +58,25 @@ Model classifier(bool with_ranges, const std::string& metadata) {
     for (int v : {x, gap, flat}) t.range(v, 1.f, DataType::u8);
   }
   t.g.metadata_json = metadata;
+  return t.model();
+}
+
+// A gray-image classifier over [batch, 1, side, side], 10 classes: logits
+// k * 10.2 * mean - k^2 / 2, so an image of solid value 25 * label (mean
+// 25 * label / 255 in [0, 1]) is classified as its label, by a margin of 0.5.
+Model gray_classifier(int64_t side) {
+  test::TestGraph t;
+  const int x = t.input("x", {1, 1, side, side});
+  t.g.values[x].shape->at(0) = Dim{-1, "batch"};
+  Tensor w(DataType::f32, {10, 1}), b(DataType::f32, {10});
+  for (int k = 0; k < 10; ++k) {
+    w.data<float>()[k] = k * 255.f / 25;
+    b.data<float>()[k] = -0.5f * k * k;
+  }
+  const int gap = t.node("GlobalAveragePool", "gap", {x});
+  const int flat = t.node("Flatten", "flatten", {gap});
+  t.output(t.node("Gemm", "fc", {flat, t.constant("fc.w", w), t.constant("fc.b", b)},
+                  {{"transB", int64_t(1)}}));
   return t.model();
 }
 
@@ -244,6 +264,52 @@ TEST_CASE("cli: octet eval on a classifier of solid colors") {
   CHECK(has(r.err, "--data"));
   r = octet_cli(dir, "eval " + dir.file("fp32") + data + " --scale 3");
   CHECK(r.code == 2);
+}
+
+TEST_CASE("cli: octet eval on gzipped IDX images, gray by default, and on Fashion-MNIST") {
+  if (!fs::exists(octet_exe())) {
+    MESSAGE("skipped: " << octet_exe() << " is not built");
+    return;
+  }
+  test::TempDir dir;
+  gray_classifier(4).save(dir.file("gray"));
+  // 12 images of 4x4: labels 0..9, 3, 4; image 11 is drawn as a 5.
+  const std::vector<uint8_t> labels = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 3, 4};
+  test::write_file(dir.file("t-images-idx3-ubyte.gz"),
+                   test::gzip(test::idx_images(
+                       12, 4, 4, [&](uint32_t i) { return 25 * (i == 11 ? 5 : labels[i]); })));
+  test::write_file(dir.file("t-labels-idx1-ubyte.gz"), test::gzip(test::idx_labels(labels)));
+  const std::string data = " --data " + dir.file("t-images-idx3-ubyte.gz") + " --threads 1";
+  CliResult r = octet_cli(dir, "eval " + dir.file("gray") + data + " --json --batch 5");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["samples"] == 12);
+  CHECK(j["classes"] == 10);
+  CHECK(j["input"] == std::vector<int64_t>{5, 1, 4, 4});
+  CHECK(j["preprocess"]["channels"] == "gray");
+  CHECK(j["fp32"]["correct_top1"] == 11);
+  r = octet_cli(dir, "eval " + dir.file("gray") + data + " --per-class-samples 1");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(has(r.out, "12 samples, 10 classes"));
+  CHECK(has(r.out, "top-1 100.00% (10/10)"));
+  // --rgb overrides the gray default: three channels, which the model refuses.
+  r = octet_cli(dir, "eval " + dir.file("gray") + data + " --rgb");
+  CHECK(r.code == 1);
+  CHECK(has(r.err, dir.file("t-images-idx3-ubyte.gz") + "[0]: the 4x4 (WxH) image is 3x4x4"));
+
+  const std::string fashion = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+  if (!fs::exists(fashion)) {
+    MESSAGE("skipped: " << fashion << " is missing");
+    return;
+  }
+  gray_classifier(28).save(dir.file("gray28"));
+  r = octet_cli(dir, "eval " + dir.file("gray28") + " --data " + fashion +
+                         " --per-class-samples 20 --threads 1 --json");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["samples"] == 200);
+  CHECK(j["classes"] == 10);
+  CHECK(j["input"] == std::vector<int64_t>{32, 1, 28, 28});
 }
 
 #endif  // OCTET_HAVE_CLI_LIB

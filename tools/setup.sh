@@ -3,7 +3,8 @@
 #   tools/setup.sh build        compiler, CMake and the libraries octet links
 #   tools/setup.sh test         + what the tests use (torch, onnx, numpy, PIL for the reference exports;
 #                               clang-14 and its libFuzzer/sanitizer runtimes for the fuzz stage;
-#                               chromium to render `octet report`'s page)
+#                               chromium to render `octet report`'s page; Fashion-MNIST's IDX
+#                               files for the IDX reader and `octet eval`)
 # Run as root to install; otherwise it prints the apt-get command to run.
 set -euo pipefail
 
@@ -11,7 +12,7 @@ build=(g++ cmake make pkg-config libdnnl-dev nlohmann-json3-dev libstb-dev docte
        libonnx-dev libprotobuf-dev libcli11-dev zlib1g-dev)
 # Debian's torch uses the reference BLAS (about 30x slower) unless openblas is present.
 test=(python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-pil libopenblas0-pthread
-      clang-14 libclang-rt-14-dev chromium)
+      clang-14 libclang-rt-14-dev chromium dataset-fashion-mnist)
 
 wanted=()
 for group in "$@"; do

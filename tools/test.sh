@@ -44,7 +44,7 @@ if [ "$fuzz" = 1 ]; then
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
     -DOCTET_FUZZ=ON -DOCTET_BUILD_TESTS=OFF -DOCTET_BUILD_APPS=OFF
   cmake --build build-fuzz -j"$jobs" --target fuzz_model_format fuzz_onnx_import fuzz_npy fuzz_image \
-    fuzz_calibration_table fuzz_seeds
+    fuzz_calibration_table fuzz_tokenizer fuzz_idx fuzz_seeds
   fuzz_status=0
   tests/fuzz/run.sh build-fuzz --time 60 --jobs 2 || fuzz_status=$?
   echo "tools/test.sh: fuzz stage took $(($(date +%s) - fuzz_start)) s"

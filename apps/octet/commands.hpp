@@ -30,6 +30,7 @@ Command add_calibrate(CLI::App& root);
 Command add_quantize(CLI::App& root);
 Command add_sensitivity(CLI::App& root);
 Command add_report(CLI::App& root);
+Command add_tokenize(CLI::App& root);
 
 // --threads, --fp32-layers and --fp32-ops, common to run, bench and inspect.
 struct SessionFlags {

@@ -89,9 +89,10 @@ void add_selection_flags(CLI::App& app, SelectionFlags& flags) {
 
 void add_data_flags(CLI::App& app, DataFlags& flags) {
   app.add_option("--data", flags.data,
-                 "Image folder (class subfolders give labels), list file, .npy file or folder "
-                 "of .npy files; calibrate also takes name=X.npy,name=Y.npy (one array per "
-                 "model input, e.g. BERT token ids)")
+                 "Image folder (class subfolders give labels), list file, .npy file, folder "
+                 "of .npy files or IDX images (MNIST's *-images-idx3-ubyte[.gz], labels from "
+                 "*-labels-idx1-ubyte[.gz]); calibrate also takes name=X.npy,name=Y.npy (one "
+                 "array per model input, e.g. BERT token ids from octet tokenize -o)")
       ->required();
   add_selection_flags(app, flags.selection);
   add_preprocess_flags(app, flags.preprocess);
@@ -126,8 +127,9 @@ ImagePreprocess apply_preprocess_flags(ImagePreprocess p, const PreprocessFlags&
 }
 
 ImagePreprocess resolve_preprocess(const Model& model, const std::string& model_name,
-                                   const PreprocessFlags& flags) {
+                                   const PreprocessFlags& flags, bool grayscale_data) {
   ImagePreprocess base;
+  if (grayscale_data) base.channels = ImageChannels::gray;
   const nlohmann::json metadata = nlohmann::json::parse(model.metadata_json(), nullptr, false);
   if (metadata.is_object() && metadata.contains("preprocess")) {
     try {

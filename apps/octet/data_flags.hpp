@@ -45,11 +45,12 @@ struct DataFlags {
 // --data PATH (required) and both groups above.
 void add_data_flags(CLI::App& app, DataFlags& flags);
 
-// The model's metadata "preprocess" object (defaults if it has none),
+// The model's metadata "preprocess" object (defaults if it has none: one
+// gray channel for `grayscale_data`, such as IDX images, else RGB),
 // overridden by the flags given, validated. A malformed metadata object is an
 // Error(invalid_model) naming the model.
 ImagePreprocess resolve_preprocess(const Model& model, const std::string& model_name,
-                                   const PreprocessFlags& flags);
+                                   const PreprocessFlags& flags, bool grayscale_data = false);
 // `base` with the flags given applied, validated.
 ImagePreprocess apply_preprocess_flags(ImagePreprocess base, const PreprocessFlags& flags);
 

@@ -18,7 +18,8 @@ Source dataset_source(const Model& model, const std::string& model_name, const D
                       const std::string& command) {
   const TensorInfo& input = single_batched_input(model, model_name, command);
   auto data = std::make_shared<Dataset>(Dataset::open(flags.data));
-  const ImagePreprocess pp = resolve_preprocess(model, model_name, flags.preprocess);
+  const ImagePreprocess pp =
+      resolve_preprocess(model, model_name, flags.preprocess, data->grayscale());
   auto indices = std::make_shared<std::vector<size_t>>(select_samples(*data, flags.selection));
   if (indices->empty()) {
     throw Error(ErrorCode::invalid_argument, flags.data + ": the selection (" +

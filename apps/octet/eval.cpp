@@ -105,7 +105,8 @@ void eval(const EvalArgs& args) {
                 args.data.data +
                     ": the samples have no labels; eval needs class folders or a list with labels");
   }
-  const ImagePreprocess pp = resolve_preprocess(model, args.model, args.data.preprocess);
+  const ImagePreprocess pp =
+      resolve_preprocess(model, args.model, args.data.preprocess, data.grayscale());
   const std::vector<size_t> indices = select_samples(data, args.data.selection);
   if (indices.empty()) {
     throw Error(ErrorCode::invalid_argument, args.data.data + ": the selection (" +

@@ -7,6 +7,10 @@
 //   OUT_DIR/npy/*.npy            write_npy of every dtype
 //   OUT_DIR/image/*              PNG, JPEG and BMP files of every color type
 //                                and bit depth octet reads (image_seeds.hpp)
+//   OUT_DIR/tokenizer/*          texts for the built-in vocabulary, and
+//                                vocabularies with a text (fuzz_tokenizer.hpp)
+//   OUT_DIR/idx/*                IDX files of every type octet reads, plain
+//                                and gzipped
 // Every seed is valid: `fuzz_replay --expect ran --all OUT_DIR` checks it.
 #include <algorithm>
 #include <filesystem>
@@ -24,7 +28,9 @@
 #include "loaders/npy.hpp"
 #include "runtime/model.hpp"
 #include "tests/fuzz/fuzz_model_format.hpp"
+#include "tests/fuzz/fuzz_tokenizer.hpp"
 #include "tests/fuzz/image_seeds.hpp"
+#include "tests/idx_fixtures.hpp"
 #include "tests/onnx_builder.hpp"
 
 namespace fs = std::filesystem;
@@ -251,6 +257,48 @@ void npy_seeds(const fs::path& dir) {
   }
 }
 
+// Texts for kVocab (no 0 byte), then vocabularies of their own, a 0 byte
+// and a text.
+int tokenizer_seeds(const fs::path& dir) {
+  const std::vector<std::string> texts = {
+      "Hello, world! Don't.",
+      "The unaffable cafe's creme: playing, hello.",
+      "Cr\xc3\xa8me caf\xc3\xa9 \xce\x9f\xce\x94\xce\x9f\xce\xa3 "
+      "\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92\xd0\x95\xd0\xa2",
+      "\xe6\x88\x91\xe7\x88\xb1\xe5\x8c\x97\xe4\xba\xac \xed\x95\x9c \xe3\x81\x82",
+      "tab\there\r\nzero\xe2\x80\x8bwidth \xef\xbf\xbd e\xcc\x81 \xf0\x9f\x98\x80",
+      std::string(120, 'a') + " " + std::string(60, 'b') + "unaffable"};
+  int count = 0;
+  for (const std::string& text : texts) {
+    write_bytes(dir / ("text" + std::to_string(count++)), text);
+  }
+  const std::string own = "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nhello\r\n##s\r\nworld\r\n!";
+  write_bytes(dir / "vocab-crlf", own + std::string(1, '\0') + "Hellos world!!");
+  write_bytes(dir / "vocab-bom", "\xef\xbb\xbf" + std::string(fuzz::tokenizer::kVocab) +
+                                     std::string(1, '\0') + "the creme, un");
+  return count + 2;
+}
+
+// IDX files of every type octet reads: MNIST-like images and labels, plain
+// and gzipped.
+int idx_seeds(const fs::path& dir) {
+  const std::string images = test::idx_images(3, 4, 5, [](uint32_t i) { return 80 * i + 7; });
+  const std::string labels = test::idx_labels({0, 9, 3});
+  const std::pair<std::string, std::string> seeds[] = {
+      {"images-idx3-ubyte", images},
+      {"images-idx3-ubyte.gz", test::gzip(images)},
+      {"labels-idx1-ubyte", labels},
+      {"labels-idx1-ubyte.gz", test::gzip(labels)},
+      {"s8", test::idx_bytes(0x09, {2, 2}, "\x01\x80\xff\x7f")},
+      {"i16.gz",
+       test::gzip(test::idx_bytes(0x0B, {1, 3}, std::string("\x00\x01\xff\xfe\x80\x00", 6)))},
+      {"i32", test::idx_bytes(0x0C, {2}, std::string("\x00\x00\x00\x05\x00\x01\x00\x00", 8))},
+      {"f32", test::idx_bytes(0x0D, {1, 2}, std::string("\x3f\xc0\x00\x00\xc0\x10\x00\x00", 8))},
+      {"empty-images", test::idx_bytes(0x08, {0, 28, 28}, "")}};
+  for (const auto& [name, bytes] : seeds) write_bytes(dir / name, bytes);
+  return static_cast<int>(sizeof seeds / sizeof *seeds);
+}
+
 }  // namespace
 
 // A real calibration table of `graph` (every method, 128 bins to keep the
@@ -288,7 +336,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path out = argv[1];
-  for (const char* t : {"onnx_import", "model_format", "npy", "image", "calibration_table"}) {
+  for (const char* t :
+       {"onnx_import", "model_format", "npy", "image", "calibration_table", "tokenizer", "idx"}) {
     fs::create_directories(out / t);
   }
   const fs::path tmp = out / "tmp";
@@ -316,6 +365,8 @@ int main(int argc, char** argv) {
     npy_seeds(out / "npy");
     count += 9;
     count += fuzz::image::write_seeds(out / "image");
+    count += tokenizer_seeds(out / "tokenizer");
+    count += idx_seeds(out / "idx");
   } catch (const Error& e) {
     std::cerr << "fuzz_seeds: " << e.what() << "\n";
     return 1;

@@ -3,7 +3,7 @@
 // inputs and the generated seeds as ordinary CTest tests.
 //
 //   fuzz_replay TARGET FILE_OR_DIR...       one target (model_format, onnx_import, npy, image,
-//                                           calibration_table)
+//                                           calibration_table, tokenizer, idx)
 //   fuzz_replay --all DIR...                DIR/<target>/* for every target
 //   options: --expect STAGE   fail unless every input gets at least that far
 //                             (rejected, parsed, built, prepared, ran)
@@ -27,10 +27,12 @@
 #include <vector>
 
 #include "tests/fuzz/fuzz_calibration_table.hpp"
+#include "tests/fuzz/fuzz_idx.hpp"
 #include "tests/fuzz/fuzz_image.hpp"
 #include "tests/fuzz/fuzz_model_format.hpp"
 #include "tests/fuzz/fuzz_npy.hpp"
 #include "tests/fuzz/fuzz_onnx_import.hpp"
+#include "tests/fuzz/fuzz_tokenizer.hpp"
 
 namespace fs = std::filesystem;
 using octet::fuzz::Outcome;
@@ -46,6 +48,8 @@ const std::map<std::string, Harness> kTargets = {
     {"npy", &octet::fuzz::npy::outcome},
     {"image", &octet::fuzz::image::outcome},
     {"calibration_table", &octet::fuzz::calibration_table::outcome},
+    {"tokenizer", &octet::fuzz::tokenizer::outcome},
+    {"idx", &octet::fuzz::idx::outcome},
 };
 
 constexpr unsigned kTimeoutSeconds = 60;
@@ -93,7 +97,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: fuzz_replay [--expect STAGE] [--verbose] TARGET FILE_OR_DIR...\n"
                "       fuzz_replay [--expect STAGE] [--verbose] --all DIR...\n"
-               "targets: model_format, onnx_import, npy, image, calibration_table\n");
+               "targets: model_format, onnx_import, npy, image, calibration_table, tokenizer, "
+               "idx\n");
   return 2;
 }
 

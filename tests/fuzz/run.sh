@@ -3,8 +3,8 @@
 #
 #   tests/fuzz/run.sh BUILD_DIR [--time SECONDS] [--jobs N] [--skip-regressions] [TARGET...]
 #
-# TARGET: model_format, onnx_import, npy, image, calibration_table (default: all), each for
-# SECONDS (default 60), N at a time (default 2). Seeds are generated into
+# TARGET: model_format, onnx_import, npy, image, calibration_table, tokenizer, idx
+# (default: all), each for SECONDS (default 60), N at a time (default 2). Seeds are generated into
 # BUILD_DIR/fuzz-seeds; what a run finds worth keeping goes to
 # BUILD_DIR/fuzz-corpus/TARGET (kept between runs), crashes to
 # BUILD_DIR/fuzz-artifacts/TARGET, logs to BUILD_DIR/fuzz-logs/TARGET.log.
@@ -26,11 +26,11 @@ while [ $# -gt 0 ]; do
     --time) seconds="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --skip-regressions) regressions=0; shift ;;
-    model_format|onnx_import|npy|image|calibration_table) targets+=("$1"); shift ;;
+    model_format|onnx_import|npy|image|calibration_table|tokenizer|idx) targets+=("$1"); shift ;;
     *) echo "tests/fuzz/run.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(model_format onnx_import npy image calibration_table)
+[ ${#targets[@]} -gt 0 ] || targets=(model_format onnx_import npy image calibration_table tokenizer idx)
 
 for t in "${targets[@]}"; do
   if [ ! -x "$build/tests/fuzz/fuzz_$t" ]; then

@@ -1,0 +1,6 @@
+// libFuzzer entry point of fuzz_idx (see fuzz_idx.hpp).
+#include "tests/fuzz/fuzz_idx.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return octet::fuzz::idx::fuzz_one(data, size);
+}
