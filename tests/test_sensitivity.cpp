@@ -241,6 +241,25 @@ TEST_CASE(
   }
   CHECK(precisions == std::vector<std::string>{"fc1:int8", "fc2:fp32", "fc3:int8"});
 
+  // A budget spent before the first layer: nothing measured, layers ranked by
+  // their own output error in the int8 model, the search stopped at once.
+  r = octet_cli(dir, common +
+                         " --metric cosine --target 0.999 --bench-runs 0 --max-seconds 1e-9 -o " +
+                         dir.file("t.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(has(r.err, "--max-seconds reached"));
+  CHECK(has(r.out, "NOT reached"));
+  const nlohmann::json cut = nlohmann::json::parse(slurp(dir.file("t.json")));
+  double previous = 2;
+  for (const auto& l : cut["layers"]) {
+    CHECK(l["measured"] == false);
+    const double cosine = l["output_error"]["cosine"].get<double>();
+    CHECK(l["sensitivity"].get<double>() == doctest::Approx(1 - cosine));
+    CHECK(l["sensitivity"].get<double>() <= previous);
+    previous = l["sensitivity"].get<double>();
+  }
+  CHECK(cut["fallback"]["reached"] == false);
+
   r = octet_cli(dir, common + " --metric top1");
   CHECK(r.code == 1);
   CHECK(has(r.err, "--metric top1 needs labeled samples"));
