@@ -60,7 +60,7 @@ struct LayerRow {
 
 class Analysis {
  public:
-  Analysis(const SensitivityArgs& args) : args_(args), metric_(parse_metric(args.metric)) {}
+  explicit Analysis(const SensitivityArgs& args) : args_(args), metric_(parse_metric(args.metric)) {}
   void run();
 
  private:
