@@ -60,7 +60,8 @@ struct LayerRow {
 
 class Analysis {
  public:
-  explicit Analysis(const SensitivityArgs& args) : args_(args), metric_(parse_metric(args.metric)) {}
+  explicit Analysis(const SensitivityArgs& args)
+      : args_(args), metric_(parse_metric(args.metric)) {}
   void run();
 
  private:
