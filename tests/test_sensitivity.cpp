@@ -223,6 +223,8 @@ TEST_CASE(
   const nlohmann::json s = nlohmann::json::parse(slurp(dir.file("s.json")));
   CHECK(s["format"] == "octet-sensitivity");
   CHECK(s["samples"] == 40);
+  CHECK(s["sweep_trials"] == 6);  // two per layer
+  CHECK(s["trials"] == 8);        // + all-int8 + one fallback step
   REQUIRE(s["layers"].size() == 3);
   CHECK(s["layers"][0]["name"] == "fc2");
   CHECK(s["layers"][0]["only_this_int8"]["metric"].get<double>() < 0.999);

@@ -97,7 +97,7 @@ class Analysis {
   TrialResult int8_;
   std::vector<LayerRow> rows_;  // execution order, then ranked
   std::vector<std::string> all_names_;
-  int trials_ = 0;
+  int trials_ = 0, sweep_trials_ = 0;
   double prepare_ms_ = 0, sweep_s_ = 0;
   // The greedy fallback.
   Target target_;
@@ -233,6 +233,7 @@ void Analysis::measure_layers() {
     note(line);
   }
   sweep_s_ = ms_since(sweep_start) / 1000;
+  sweep_trials_ = trials_ - 1;  // all but the all-int8 run of load()
 }
 
 // Most sensitive first: the drop with only this layer in int8, then (the
@@ -378,6 +379,7 @@ json Analysis::to_json() const {
   j["seconds"] = ms_since(start_) / 1000;
   j["sweep_seconds"] = sweep_s_;
   j["trials"] = trials_;
+  j["sweep_trials"] = sweep_trials_;
   j["prepare_ms"] = prepare_ms_;
   j["sensitivity_unit"] =
       metric_ == Metric::top1     ? "points of top-1 lost with only this layer in int8"
@@ -459,9 +461,9 @@ void Analysis::print() const {
   std::cout << format_table(table) << "\n"
             << metric_name(m) << ": fp32 " << value_text(fp32_value(), m) << unit << ", int8 "
             << with_drop(int8_) << ", " << samples_ << " samples\n"
-            << "sweep: " << rows_.size() << " layers, " << trials_ << " configurations in "
+            << "sweep: " << rows_.size() << " layers, " << sweep_trials_ << " configurations in "
             << format_ms(sweep_s_, 1) << " s (sessions prepared in "
-            << format_ms(prepare_ms_ / 1000, 2) << " s in all)\n";
+            << format_ms(prepare_ms_ / 1000, 2) << " s for all " << trials_ << ")\n";
   std::vector<std::string> suggestion;
   if (searched_) {
     std::cout << "fallback: " << fallback_.size() << " layer" << (fallback_.size() == 1 ? "" : "s")
