@@ -24,8 +24,8 @@ echo "tools/test.sh: Release build took $(($(date +%s) - stage_start)) s"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
 if [ "$sanitizers" = 1 ]; then
-  # -O1 -g1: quicker to compile than -O2 -g, still line numbers in
-  # every report, and asserts on (no NDEBUG), which this build is for too.
+  # -O1 -g1 without NDEBUG: line numbers in every report, and asserts on,
+  # which this build is for too.
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
     -DOCTET_SANITIZE=address,undefined
   stage_start=$(date +%s)

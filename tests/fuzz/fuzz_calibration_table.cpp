@@ -2,5 +2,6 @@
 #include "tests/fuzz/fuzz_calibration_table.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return octet::fuzz::calibration_table::fuzz_one(data, size);
+  octet::fuzz::outcome_of<octet::fuzz::calibration_table::run>(data, size);
+  return 0;
 }

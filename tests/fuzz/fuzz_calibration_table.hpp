@@ -23,13 +23,4 @@ inline void run(const uint8_t* data, size_t size, Stage& reached) {
   reached = Stage::ran;
 }
 
-inline Outcome outcome(const uint8_t* data, size_t size) {
-  return outcome_of([&](Stage& s) { run(data, size, s); });
-}
-
-inline int fuzz_one(const uint8_t* data, size_t size) {
-  outcome(data, size);
-  return 0;
-}
-
 }  // namespace octet::fuzz::calibration_table

@@ -104,12 +104,14 @@ struct Outcome {
   std::string error;
 };
 
-// Runs `body(Stage&)`, catching octet::Error and nothing else.
-template <class Body>
-Outcome outcome_of(Body&& body) {
+// One input through a target's `run(data, size, reached)`, catching
+// octet::Error and nothing else: what the libFuzzer entry points and
+// fuzz_replay both call.
+template <void (*Run)(const uint8_t*, size_t, Stage&)>
+Outcome outcome_of(const uint8_t* data, size_t size) {
   Outcome out;
   try {
-    body(out.stage);
+    Run(data, size, out.stage);
   } catch (const Error& e) {
     out.failed = true;
     out.error = e.what();

@@ -2,5 +2,6 @@
 #include "tests/fuzz/fuzz_idx.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return octet::fuzz::idx::fuzz_one(data, size);
+  octet::fuzz::outcome_of<octet::fuzz::idx::run>(data, size);
+  return 0;
 }

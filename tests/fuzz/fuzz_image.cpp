@@ -2,5 +2,6 @@
 #include "tests/fuzz/fuzz_image.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return octet::fuzz::image::fuzz_one(data, size);
+  octet::fuzz::outcome_of<octet::fuzz::image::run>(data, size);
+  return 0;
 }

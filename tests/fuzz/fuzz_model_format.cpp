@@ -2,5 +2,6 @@
 #include "tests/fuzz/fuzz_model_format.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return octet::fuzz::model_format::fuzz_one(data, size);
+  octet::fuzz::outcome_of<octet::fuzz::model_format::run>(data, size);
+  return 0;
 }

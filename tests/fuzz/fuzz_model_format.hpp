@@ -33,13 +33,4 @@ inline void run(const uint8_t* data, size_t size, Stage& reached) {
   build_and_run(std::move(graph), "fuzz.octet.json", reached);
 }
 
-inline Outcome outcome(const uint8_t* data, size_t size) {
-  return outcome_of([&](Stage& s) { run(data, size, s); });
-}
-
-inline int fuzz_one(const uint8_t* data, size_t size) {
-  outcome(data, size);
-  return 0;
-}
-
 }  // namespace octet::fuzz::model_format

@@ -2,5 +2,6 @@
 #include "tests/fuzz/fuzz_npy.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return octet::fuzz::npy::fuzz_one(data, size);
+  octet::fuzz::outcome_of<octet::fuzz::npy::run>(data, size);
+  return 0;
 }

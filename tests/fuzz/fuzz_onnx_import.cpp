@@ -2,5 +2,6 @@
 #include "tests/fuzz/fuzz_onnx_import.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return octet::fuzz::onnx_import::fuzz_one(data, size);
+  octet::fuzz::outcome_of<octet::fuzz::onnx_import::run>(data, size);
+  return 0;
 }

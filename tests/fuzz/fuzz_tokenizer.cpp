@@ -2,5 +2,6 @@
 #include "tests/fuzz/fuzz_tokenizer.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return octet::fuzz::tokenizer::fuzz_one(data, size);
+  octet::fuzz::outcome_of<octet::fuzz::tokenizer::run>(data, size);
+  return 0;
 }

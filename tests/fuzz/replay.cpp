@@ -43,13 +43,13 @@ namespace {
 using Harness = Outcome (*)(const uint8_t*, size_t);
 
 const std::map<std::string, Harness> kTargets = {
-    {"model_format", &octet::fuzz::model_format::outcome},
-    {"onnx_import", &octet::fuzz::onnx_import::outcome},
-    {"npy", &octet::fuzz::npy::outcome},
-    {"image", &octet::fuzz::image::outcome},
-    {"calibration_table", &octet::fuzz::calibration_table::outcome},
-    {"tokenizer", &octet::fuzz::tokenizer::outcome},
-    {"idx", &octet::fuzz::idx::outcome},
+    {"model_format", &octet::fuzz::outcome_of<octet::fuzz::model_format::run>},
+    {"onnx_import", &octet::fuzz::outcome_of<octet::fuzz::onnx_import::run>},
+    {"npy", &octet::fuzz::outcome_of<octet::fuzz::npy::run>},
+    {"image", &octet::fuzz::outcome_of<octet::fuzz::image::run>},
+    {"calibration_table", &octet::fuzz::outcome_of<octet::fuzz::calibration_table::run>},
+    {"tokenizer", &octet::fuzz::outcome_of<octet::fuzz::tokenizer::run>},
+    {"idx", &octet::fuzz::outcome_of<octet::fuzz::idx::run>},
 };
 
 constexpr unsigned kTimeoutSeconds = 60;
