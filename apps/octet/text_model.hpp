@@ -1,0 +1,45 @@
+// What a BERT-style text model needs around it: the class names and
+// tokenizer settings from its metadata, and a batch of encodings turned into
+// its input tensors. Shared by `octet eval` (text data) and bert_demo.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "loaders/tokenizer.hpp"
+#include "octet/octet.hpp"
+
+namespace octet::cli {
+
+// From the model's metadata: "labels" (a list of strings; ONNX metadata_props
+// "octet.labels") and "tokenizer" ({"lowercase": bool, "max_length": int};
+// "octet.tokenizer"). Absent keys leave the defaults; a malformed value is an
+// Error(invalid_model) naming the model and the key.
+struct TextModelInfo {
+  std::vector<std::string> labels;
+  bool lowercase = true;
+  int64_t max_length = 0;  // 0: not given
+};
+TextModelInfo text_model_info(const Model& model, const std::string& model_name);
+
+// labels[k], or "class k" past the end of the list.
+std::string label_name(const std::vector<std::string>& labels, int64_t k);
+
+// The model's sequence length if its input_ids dimension 1 is fixed, else -1.
+int64_t fixed_sequence_length(const Model& model);
+
+// The encodings (made without padding) as the model's inputs, in
+// Model::inputs() order: input_ids, attention_mask, token_type_ids (any
+// subset, s64 [n, length]), padded with `pad_id` to `length` (0: the
+// longest encoding) or to the model's fixed length. An input of another name or dtype, or an
+// encoding longer than a fixed length, is an Error(invalid_argument) naming
+// the model and the input.
+std::vector<Tensor> bert_batch(const Model& model, const std::string& model_name,
+                               const std::vector<BertEncoding>& encodings, int64_t pad_id,
+                               int64_t length = 0);
+
+// exp(x - max) / sum: probabilities from one row of logits.
+std::vector<float> softmax(const float* logits, int64_t n);
+
+}  // namespace octet::cli
