@@ -1,6 +1,7 @@
 // octet eval NAME --data DIR: top-1 / top-5 accuracy of a classifier on a
 // labeled dataset, in fp32 and in int8 (with the model's own activation
-// ranges), and how often the two agree on the top-1 class.
+// ranges), and how often the two agree on the top-1 class. Text data (.tsv,
+// SQuAD .json) goes to apps/octet/text_eval.cpp.
 //
 // Every batch is decoded once and fed to both sessions. Sessions are prepared
 // once for the batch size; the last, partial batch is padded with zeros and
@@ -18,6 +19,7 @@
 #include "apps/octet/commands.hpp"
 #include "apps/octet/common.hpp"
 #include "apps/octet/data_flags.hpp"
+#include "apps/octet/text_eval.hpp"
 
 namespace octet::cli {
 namespace {
@@ -30,6 +32,9 @@ struct EvalArgs {
   bool fp32_only = false;
   bool json = false;
   SessionFlags session;
+  std::string vocab;  // text data
+  size_t max_length = 0;
+  int64_t max_answer_tokens = 30;
 };
 
 // What one precision got right, and how fast.
@@ -97,6 +102,11 @@ nlohmann::ordered_json tally_json(const Tally& t, int64_t n, int64_t classes) {
 }
 
 void eval(const EvalArgs& args) {
+  if (is_text_data(args.data.data)) {
+    eval_text({args.model, args.data, args.vocab, args.max_length, args.max_answer_tokens,
+               args.batch, args.fp32_only, args.json, args.session});
+    return;
+  }
   const Model model = load_model(args.model);
   const TensorInfo& input = single_batched_input(model, args.model, "eval");
   const Dataset data = Dataset::open(args.data.data);
@@ -232,13 +242,23 @@ void eval(const EvalArgs& args) {
 Command add_eval(CLI::App& root) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* app = root.add_subcommand(
-      "eval", "Top-1/top-5 accuracy of a classifier in fp32 and int8 on labeled data");
+      "eval",
+      "Accuracy of a classifier (images, IDX, .npy, sentence TSV) or SQuAD v1.1 exact match/F1, "
+      "fp32 vs int8");
   app->add_option("model", args->model, "Model NAME (NAME.octet.json) or a .onnx file")->required();
   add_data_flags(*app, args->data);
   CLI::Option* batch =
       app->add_option("--batch", args->batch, "Samples per run")->check(CLI::Range(1, 1 << 16));
   app->add_flag("--fp32-only", args->fp32_only, "Evaluate fp32 only, even if the model has ranges");
   app->add_flag("--json", args->json, "Print the results as JSON");
+  app->add_option("--vocab", args->vocab, "Text data (.tsv, SQuAD .json): the vocab.txt");
+  app->add_option("--max-length", args->max_length,
+                  "Text data: tokens a text (default: the model's metadata, else 128; 384 for "
+                  "SQuAD)")
+      ->check(CLI::Range(size_t(3), size_t(1) << 16));
+  app->add_option("--max-answer-tokens", args->max_answer_tokens,
+                  "SQuAD: longest answer span, in tokens")
+      ->check(CLI::Range(1, 1 << 16));
   add_session_flags(*app, args->session);
   return {app, [args, batch] {
             args->batch_given = batch->count() > 0;
