@@ -110,10 +110,17 @@ def sample_inputs(args):
     generator = torch.Generator().manual_seed(args.seed + 1_000_003)
     if args.model in models.RESNET_NAMES:
         return resnet_inputs(args.batch or 1, generator)
-    cfg = models.BERT_CONFIGS[args.model]
+    cfg = {**models.BERT_CONFIGS, **models.BERT_QA_CONFIGS}[args.model]
     if not 1 <= args.seq <= cfg.max_position_embeddings:
         raise SystemExit(f"--seq must be in [1, {cfg.max_position_embeddings}]")
     return bert_inputs(args.batch or 2, args.seq, cfg.vocab_size, generator)
+
+
+def output_names(model_name):
+    """``logits``, or a span head's two outputs."""
+    if model_name in models.BERT_QA_CONFIGS:
+        return ["start_logits", "end_logits"]
+    return ["logits"]
 
 
 def dynamic_axes(model_name, input_names):
@@ -122,7 +129,8 @@ def dynamic_axes(model_name, input_names):
         axes = {name: {0: "batch"} for name in input_names}
     else:
         axes = {name: {0: "batch", 1: "sequence"} for name in input_names}
-    axes["logits"] = {0: "batch"}
+    for name in output_names(model_name):
+        axes[name] = {0: "batch", 1: "sequence"} if name != "logits" else {0: "batch"}
     return axes
 
 
@@ -143,32 +151,33 @@ def export_onnx(model, inputs, path, model_name, opset, keep_batchnorm=False):
         warnings.filterwarnings("ignore", message="It is recommended that constant folding")
         torch.onnx.export(
             model, tuple(inputs[n] for n in names), path,
-            input_names=names, output_names=["logits"],
+            input_names=names, output_names=output_names(model_name),
             dynamic_axes=dynamic_axes(model_name, names),
             opset_version=opset, do_constant_folding=True, training=mode)
 
 
-def check_onnx(path, input_names):
+def check_onnx(path, input_names, outputs=("logits",)):
     """onnx.checker plus a look that inputs/outputs are named as promised."""
     onnx.checker.check_model(path)
     graph = onnx.load(path).graph
     got_in = [i.name for i in graph.input]
     got_out = [o.name for o in graph.output]
-    if got_in != input_names or got_out != ["logits"]:
+    if got_in != input_names or got_out != list(outputs):
         raise SystemExit(f"unexpected graph io: inputs {got_in}, outputs {got_out}")
     return len(graph.node)
 
 
-def save_vectors(out_dir, model_name, inputs, logits):
-    """Write the .npy test vectors; returns their paths."""
+def save_vectors(out_dir, model_name, inputs, outputs):
+    """Write the .npy test vectors (``outputs``: name -> tensor); returns their paths."""
     paths = []
     for name, tensor in inputs.items():
         path = os.path.join(out_dir, f"{model_name}.input.{name}.npy")
         np.save(path, tensor.numpy())
         paths.append(path)
-    path = os.path.join(out_dir, f"{model_name}.expected.logits.npy")
-    np.save(path, logits.numpy().astype(np.float32))
-    paths.append(path)
+    for name, tensor in outputs.items():
+        path = os.path.join(out_dir, f"{model_name}.expected.{name}.npy")
+        np.save(path, tensor.numpy().astype(np.float32))
+        paths.append(path)
     return paths
 
 
@@ -184,7 +193,12 @@ def main(argv=None):
 
     inputs = sample_inputs(args)
     with torch.no_grad():
-        logits = model(*inputs.values()).float()
+        result = model(*inputs.values())
+    names = output_names(args.model)
+    outputs = dict(zip(names, result if isinstance(result, tuple) else (result,)))
+    # One summary line below: the logits, or a span head's two outputs together.
+    logits = torch.cat([t.float().flatten() for t in outputs.values()]) if len(names) > 1 \
+        else outputs["logits"].float()
 
     onnx_path = os.path.join(args.out, f"{args.model}.onnx")
     t0 = time.perf_counter()
@@ -193,17 +207,17 @@ def main(argv=None):
     t_export = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    n_nodes = check_onnx(onnx_path, list(inputs))
+    n_nodes = check_onnx(onnx_path, list(inputs), names)
     t_check = time.perf_counter() - t0
 
-    vectors = save_vectors(args.out, args.model, inputs, logits)
+    vectors = save_vectors(args.out, args.model, inputs, outputs)
     size_mb = os.path.getsize(onnx_path) / 1e6
     shapes = ", ".join(f"{k} {tuple(v.shape)} {v.dtype}" for k, v in inputs.items())
     print(f"{args.model} opset {args.opset} seed {args.seed}: {onnx_path}")
     print(f"  {size_mb:.1f} MB, {n_nodes} nodes; build {t_build:.1f}s, "
           f"export {t_export:.1f}s, check {t_check:.1f}s")
     print(f"  inputs: {shapes}")
-    print(f"  logits {tuple(logits.shape)}: std {logits.std().item():.4g}, "
+    print(f"  {', '.join(names)} {tuple(logits.shape)}: std {logits.std().item():.4g}, "
           f"mean {logits.mean().item():.4g}, max|.| {logits.abs().max().item():.4g}")
     for path in vectors:
         print(f"  wrote {path}")

@@ -48,6 +48,10 @@ BERT_CONFIGS = {
 }
 
 
+# Span-head models (outputs start_logits, end_logits) on the same encoders.
+BERT_QA_CONFIGS = {"bert-tiny-qa": BERT_CONFIGS["bert-tiny"]}
+
+
 class BertEmbeddings(nn.Module):
     """Word + position + token-type embeddings, then LayerNorm.
 
@@ -227,6 +231,31 @@ class BertForSequenceClassification(nn.Module):
         return self.classifier(self.dropout(pooled))
 
 
+class BertForQuestionAnswering(nn.Module):
+    """BERT encoder + SQuAD span head, HF ``BertForQuestionAnswering``.
+
+    ``qa_outputs`` maps each token's hidden state to two logits, taken apart into
+    ``start_logits`` and ``end_logits`` [batch, sequence]; no pooler. The
+    encoder modules sit at the top level, as in the classifier above.
+    """
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.config = cfg
+        self.embeddings = BertEmbeddings(cfg)
+        self.encoder = BertEncoder(cfg)
+        self.qa_outputs = nn.Linear(cfg.hidden_size, 2)
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        hidden = self.embeddings(input_ids, token_type_ids)
+        mask = BertForSequenceClassification.additive_mask(attention_mask)
+        hidden = self.encoder(hidden, mask)
+        logits = self.qa_outputs(hidden)
+        # Indexing, not HF's split(1, dim=-1): same values, and it exports as
+        # Gather, which octet runs, where split needs ONNX Split.
+        return logits[..., 0], logits[..., 1]
+
+
 def init_bert_weights(model, generator, std=0.02):
     """HF-style init, but with non-trivial LayerNorm and bias values.
 
@@ -254,7 +283,8 @@ def init_bert_weights(model, generator, std=0.02):
 
 
 def build_bert(name, seed=0, init_std=0.02):
-    """Seeded ``BertForSequenceClassification`` in eval mode.
+    """Seeded ``BertForSequenceClassification`` (or, for the ``-qa`` names,
+    ``BertForQuestionAnswering``) in eval mode.
 
     With HF's init_std 0.02 attention is nearly uniform and each attention
     sublayer adds well under 1% to the residual stream, so in bert-tiny the
@@ -262,7 +292,10 @@ def build_bert(name, seed=0, init_std=0.02):
     (e.g. 0.05) makes the reference sensitive to attention bugs.
     """
     torch.manual_seed(seed)
-    model = BertForSequenceClassification(BERT_CONFIGS[name])
+    if name in BERT_QA_CONFIGS:
+        model = BertForQuestionAnswering(BERT_QA_CONFIGS[name])
+    else:
+        model = BertForSequenceClassification(BERT_CONFIGS[name])
     generator = torch.Generator().manual_seed(seed)
     init_bert_weights(model, generator, init_std)
     return model.eval()
@@ -339,11 +372,11 @@ def build_resnet(name, seed=0, calibrate=True):
 
 def build_model(name, seed=0, init_std=0.02):
     """Dispatch on the model name used by export.py (init_std: BERT only)."""
-    if name in BERT_CONFIGS:
+    if name in BERT_CONFIGS or name in BERT_QA_CONFIGS:
         return build_bert(name, seed, init_std)
     if name in RESNET_NAMES:
         return build_resnet(name, seed)
     raise ValueError(f"unknown model {name!r}")
 
 
-MODEL_NAMES = tuple(RESNET_NAMES) + tuple(BERT_CONFIGS)
+MODEL_NAMES = tuple(RESNET_NAMES) + tuple(BERT_CONFIGS) + tuple(BERT_QA_CONFIGS)
