@@ -250,6 +250,21 @@ TEST_CASE("text: model metadata, inputs and probabilities") {
   CHECK(info.labels == std::vector<std::string>{"negative", "positive"});
   CHECK(info.max_length == 64);
   CHECK(label_name(info.labels, 1) == "positive");
+  check_tokenizer(info, qa_tokenizer(), name, "qa.txt");  // no vocab_size given
+  j["metadata"]["tokenizer"]["vocab_size"] = 30522;
+  std::ofstream(json_path) << j.dump();
+  error_has(
+      [&] {
+        check_tokenizer(text_model_info(Model::load(name), name), qa_tokenizer(), name, "qa.txt");
+      },
+      "vocabulary of 30522 tokens (metadata tokenizer.vocab_size), qa.txt has 24");
+  j["metadata"]["tokenizer"]["lowercase"] = false;
+  std::ofstream(json_path) << j.dump();
+  error_has(
+      [&] {
+        check_tokenizer(text_model_info(Model::load(name), name), qa_tokenizer(), name, "qa.txt");
+      },
+      "keeps case");
   j["metadata"]["labels"] = "negative";
   std::ofstream(json_path) << j.dump();
   try {
@@ -267,6 +282,37 @@ TEST_CASE("text: model metadata, inputs and probabilities") {
   CHECK(p[0] + p[1] + p[2] == doctest::Approx(1.0));
   const float big[] = {1000.f, 0.f};  // no overflow
   CHECK(softmax(big, 2)[0] == doctest::Approx(1.0));
+}
+
+TEST_CASE("text: octet eval on bad text data fails with the file and line") {
+  TempDir dir;
+  const std::string model = dir.file("bert");
+  REQUIRE(octet_cli(dir, "zoo bert-tiny -o " + model).code == 0);
+  std::ofstream(dir.file("vocab.txt")) << "[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\n";
+  const std::string vocab = " --vocab " + dir.file("vocab.txt");
+  const auto eval = [&](const std::string& tsv) {
+    std::ofstream(dir.file("d.tsv")) << tsv;
+    return octet_cli(dir,
+                     "eval " + model + " --data " + dir.file("d.tsv") + vocab + " --threads 2");
+  };
+  CliResult r = eval("sentence\tlabel\ngood\t1\nbad 0\n");
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(has(r.err, "d.tsv:3: no tab"), r.err);
+  r = eval("good\t1\nbad\t2\n");  // the model has 2 classes
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(has(r.err, "d.tsv:2: label 2 is out of range"), r.err);
+  r = eval("good\t1\nbad\t0\n");
+  CHECK(r.code == 0);
+  CHECK_MESSAGE(has(r.out, "accuracy"), r.out);
+  CHECK_MESSAGE(has(r.out, "skipped: the model has no activation ranges"), r.out);
+  r = octet_cli(dir, "eval " + model + " --data " + dir.file("d.tsv"));
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(has(r.err, "give --vocab"), r.err);
+  // SQuAD data needs a span head.
+  r = octet_cli(dir, "eval " + model + " --data " + std::string(OCTET_SOURCE_DIR) +
+                         "/tests/text/squad_tiny.json" + vocab);
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(has(r.err, "no output 'start_logits'"), r.err);
 }
 
 #endif  // OCTET_HAVE_CLI_LIB

@@ -256,12 +256,7 @@ void demo(const Args& args) {
   const Model model = load_demo_model(args.model);
   const BertTokenizer tokenizer = load_vocab(args.vocab);
   const TextModelInfo info = text_model_info(model, args.model);
-  if (!info.lowercase) {
-    throw Error(ErrorCode::unsupported,
-                args.model +
-                    ": its metadata says the tokenizer keeps case (tokenizer.lowercase "
-                    "false); octet's WordPiece tokenizer is bert-base-uncased's");
-  }
+  check_tokenizer(info, tokenizer, args.model, args.vocab);
   const size_t fallback = args.task == "qa" ? 384 : 128;
   const size_t max_length = args.max_length       ? args.max_length
                             : info.max_length > 0 ? static_cast<size_t>(info.max_length)

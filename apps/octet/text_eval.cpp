@@ -96,11 +96,7 @@ void eval_text(const TextEvalArgs& args) {
   const Model model = load_model(args.model);
   const BertTokenizer tokenizer = BertTokenizer::load(args.vocab);
   const TextModelInfo info = text_model_info(model, args.model);
-  if (!info.lowercase) {
-    throw Error(ErrorCode::unsupported, args.model +
-                                            ": its tokenizer keeps case (metadata "
-                                            "tokenizer.lowercase false); octet's is uncased");
-  }
+  check_tokenizer(info, tokenizer, args.model, args.vocab);
   const bool squad = ends_with(args.data.data, ".json");
   const size_t max_length = args.max_length       ? args.max_length
                             : info.max_length > 0 ? static_cast<size_t>(info.max_length)

@@ -33,8 +33,30 @@ TextModelInfo text_model_info(const Model& model, const std::string& model_name)
       }
       info.max_length = m->get<int64_t>();
     }
+    if (auto v = it->find("vocab_size"); v != it->end()) {
+      if (!v->is_number_integer() || v->get<int64_t>() < 1) {
+        throw malformed("'tokenizer.vocab_size' must be a positive integer");
+      }
+      info.vocab_size = v->get<int64_t>();
+    }
   }
   return info;
+}
+
+void check_tokenizer(const TextModelInfo& info, const BertTokenizer& tokenizer,
+                     const std::string& model_name, const std::string& vocab_path) {
+  if (!info.lowercase) {
+    throw Error(ErrorCode::invalid_argument,
+                model_name +
+                    ": its metadata says the tokenizer keeps case (tokenizer.lowercase "
+                    "false); octet's WordPiece tokenizer is bert-base-uncased's");
+  }
+  if (info.vocab_size > 0 && static_cast<size_t>(info.vocab_size) != tokenizer.vocab_size()) {
+    throw Error(ErrorCode::invalid_argument,
+                model_name + " was trained with a vocabulary of " +
+                    std::to_string(info.vocab_size) + " tokens (metadata tokenizer.vocab_size), " +
+                    vocab_path + " has " + std::to_string(tokenizer.vocab_size()));
+  }
 }
 
 std::string label_name(const std::vector<std::string>& labels, int64_t k) {

@@ -20,8 +20,13 @@ struct TextModelInfo {
   std::vector<std::string> labels;
   bool lowercase = true;
   int64_t max_length = 0;  // 0: not given
+  int64_t vocab_size = 0;  // 0: not given
 };
 TextModelInfo text_model_info(const Model& model, const std::string& model_name);
+// Error(invalid_argument) when the model's tokenizer settings do not fit this
+// tokenizer: a cased model, or another vocabulary size (ids would be wrong).
+void check_tokenizer(const TextModelInfo& info, const BertTokenizer& tokenizer,
+                     const std::string& model_name, const std::string& vocab_path);
 
 // labels[k], or "class k" past the end of the list.
 std::string label_name(const std::vector<std::string>& labels, int64_t k);
