@@ -301,6 +301,9 @@ TEST_CASE("text: octet eval on bad text data fails with the file and line") {
   r = eval("good\t1\nbad\t2\n");  // the model has 2 classes
   CHECK(r.code == 1);
   CHECK_MESSAGE(has(r.err, "d.tsv:2: label 2 is out of range"), r.err);
+  r = eval("good\t1\nbad \xff\t0\n");
+  CHECK(r.code == 1);
+  CHECK_MESSAGE((has(r.err, "d.tsv:2: ") && has(r.err, "invalid UTF-8")), r.err);
   r = eval("good\t1\nbad\t0\n");
   CHECK(r.code == 0);
   CHECK_MESSAGE(has(r.out, "accuracy"), r.out);

@@ -136,12 +136,17 @@ const Tensor& output_named(const Session& s, const std::string& name, const std:
 void classify(const Args& args, const Model& model, const BertTokenizer& tokenizer,
               const TextModelInfo& info, size_t max_length) {
   std::vector<BertEncoding> encodings;
-  for (const std::string& text : args.texts) {
-    encodings.push_back(tokenizer.encode(text, max_length, false));
+  for (size_t i = 0; i < args.texts.size(); ++i) {
+    try {
+      encodings.push_back(tokenizer.encode(args.texts[i], max_length, false));
+    } catch (const Error& e) {
+      throw Error(e.code(), "sentence " + std::to_string(i + 1) + ": " + e.what());
+    }
   }
   const std::vector<Tensor> inputs = bert_batch(model, args.model, encodings, tokenizer.pad_id());
   std::vector<Run> runs = make_runs(model, args.model, args);
-  const std::string out_name = model.outputs().at(0).name;
+  const size_t out = classifier_output(model, args.model);
+  const std::string out_name = model.outputs()[out].name;
   nlohmann::ordered_json j;
   std::vector<std::vector<std::string>> table = {{"sentence"}};
   for (Run& r : runs) {
@@ -154,7 +159,7 @@ void classify(const Args& args, const Model& model, const BertTokenizer& tokeniz
     row["text"] = args.texts[i];
     table.push_back({"\"" + args.texts[i] + "\""});
     for (const Run& r : runs) {
-      const Tensor& logits = r.session->outputs().at(0);
+      const Tensor& logits = r.session->outputs().at(out);
       if (logits.dtype() != DataType::f32 || logits.rank() != 2 || logits.dim(0) != n) {
         throw Error(ErrorCode::invalid_argument, args.model + ": output '" + out_name + "' is " +
                                                      to_string(logits.dtype()) + " " +

@@ -120,21 +120,32 @@ void eval_text(const TextEvalArgs& args) {
   std::vector<LabeledText> sentences;
   std::vector<SquadQuestion> questions;
   std::vector<QaEncoding> qas;
+  size_t out = 0;  // classification: the logits output
   const auto start_all = Clock::now();
   if (squad) {
     questions = read_squad(args.data.data);
     const auto [first, last] = selected_range(args.data.selection, questions.size());
     questions = {questions.begin() + first, questions.begin() + last};
     for (const SquadQuestion& q : questions) {
-      qas.push_back(encode_qa(tokenizer, q.question, q.context, max_length));
+      try {
+        qas.push_back(encode_qa(tokenizer, q.question, q.context, max_length));
+      } catch (const Error& e) {
+        throw Error(e.code(), args.data.data + ": question '" + q.id + "': " + e.what());
+      }
       encodings.push_back(qas.back().encoding);
     }
   } else {
     sentences = read_labeled_tsv(args.data.data);
     const auto [first, last] = selected_range(args.data.selection, sentences.size());
     sentences = {sentences.begin() + first, sentences.begin() + last};
-    for (const LabeledText& s : sentences)
-      encodings.push_back(tokenizer.encode(s.text, max_length, false));
+    out = classifier_output(model, args.model);
+    for (const LabeledText& s : sentences) {
+      try {
+        encodings.push_back(tokenizer.encode(s.text, max_length, false));
+      } catch (const Error& e) {
+        throw Error(e.code(), args.data.data + ":" + std::to_string(s.line) + ": " + e.what());
+      }
+    }
   }
   const size_t n = encodings.size();
   if (n == 0) throw Error(ErrorCode::invalid_argument, args.data.data + ": the selection is empty");
@@ -155,10 +166,11 @@ void eval_text(const TextEvalArgs& args) {
                   t.answers.push_back(text);
                   return;
                 }
-                const Tensor& logits = outputs.at(0);
+                const Tensor& logits = outputs.at(out);
                 if (logits.dtype() != DataType::f32 || logits.rank() != 2) {
                   throw Error(ErrorCode::invalid_argument,
-                              args.model + ": the first output is " + to_string(logits.shape()) +
+                              args.model + ": output '" + model.outputs()[out].name + "' is " +
+                                  to_string(logits.shape()) +
                                   "; eval needs f32 logits [batch, classes]");
                 }
                 if (classes == 0) {

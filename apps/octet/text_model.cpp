@@ -118,6 +118,21 @@ std::vector<Tensor> bert_batch(const Model& model, const std::string& model_name
   return inputs;
 }
 
+size_t classifier_output(const Model& model, const std::string& model_name) {
+  const std::vector<TensorInfo>& outputs = model.outputs();
+  std::string names;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].name == "logits") return i;
+    names += (i ? ", " : "") + outputs[i].name;
+  }
+  if (outputs.size() == 1) return 0;
+  throw Error(ErrorCode::invalid_argument,
+              model_name + " has no output 'logits' to classify with; its outputs are: " + names +
+                  (names.find("start_logits") != std::string::npos
+                       ? " (a span head: answer questions with --task qa or SQuAD data)"
+                       : ""));
+}
+
 std::vector<float> softmax(const float* logits, int64_t n) {
   std::vector<float> p(static_cast<size_t>(n));
   if (n == 0) return p;

@@ -44,6 +44,11 @@ std::vector<Tensor> bert_batch(const Model& model, const std::string& model_name
                                const std::vector<BertEncoding>& encodings, int64_t pad_id,
                                int64_t length = 0);
 
+// The classifier's output: "logits", else the only output. A model with
+// several outputs and none named "logits" (a span head) is an
+// Error(invalid_argument) that lists them.
+size_t classifier_output(const Model& model, const std::string& model_name);
+
 // exp(x - max) / sum: probabilities from one row of logits.
 std::vector<float> softmax(const float* logits, int64_t n);
 

@@ -179,6 +179,8 @@ def qa(args):
          "--init-std", "0.1", "--seq", "32", "--out", args.dir])
     model = os.path.join(args.dir, "octet-bert-tiny-qa")
     run([args.octet, "convert", os.path.join(args.dir, "bert-tiny-qa.onnx"), "-o", model])
+    expect_error(args, [args.demo, "--model", model, "--vocab", args.vocab, "a sentence"],
+                 "has no output 'logits' to classify with")
     net = models.build_model("bert-tiny-qa", 0, 0.1)
     for question, context in QA:
         got = demo_json(args, model, "--fp32", "--task", "qa", "--question", question,
