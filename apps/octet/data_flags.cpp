@@ -92,7 +92,8 @@ void add_data_flags(CLI::App& app, DataFlags& flags) {
                  "Image folder (class subfolders give labels), list file, .npy file, folder "
                  "of .npy files or IDX images (MNIST's *-images-idx3-ubyte[.gz], labels from "
                  "*-labels-idx1-ubyte[.gz]); calibrate also takes name=X.npy,name=Y.npy (one "
-                 "array per model input, e.g. BERT token ids from octet tokenize -o)")
+                 "array per model input, e.g. BERT token ids from octet tokenize -o); eval "
+                 "also takes text: sentence<TAB>label .tsv or SQuAD v1.1 .json, with --vocab")
       ->required();
   add_selection_flags(app, flags.selection);
   add_preprocess_flags(app, flags.preprocess);
