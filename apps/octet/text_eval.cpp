@@ -139,6 +139,9 @@ void eval_text(const TextEvalArgs& args) {
     const auto [first, last] = selected_range(args.data.selection, sentences.size());
     sentences = {sentences.begin() + first, sentences.begin() + last};
     out = classifier_output(model, args.model);
+    // Labels out of range fail before anything runs when the class count is fixed.
+    const std::vector<Dim>& dims = model.outputs()[out].dims;
+    if (dims.size() == 2 && dims[1].size > 0) check_labels(sentences, dims[1].size, args.data.data);
     for (const LabeledText& s : sentences) {
       try {
         encodings.push_back(tokenizer.encode(s.text, max_length, false));
