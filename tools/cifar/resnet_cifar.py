@@ -80,11 +80,11 @@ class BasicBlock(nn.Module):
 
 
 class ResNetCifar(nn.Module):
-    """ResNet-(6n+2) for 32x32 inputs, 10 classes."""
+    """ResNet-(6n+2) for 32x32 (CIFAR) or 28x28 (Fashion-MNIST, 1 channel) inputs."""
 
-    def __init__(self, blocks_per_stage, num_classes=10):
+    def __init__(self, blocks_per_stage, num_classes=10, in_channels=3):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, 3, stride=1, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         in_planes = 16
         stages = []
