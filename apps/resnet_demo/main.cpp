@@ -87,9 +87,9 @@ std::string class_name(const std::vector<std::string>& labels, int index) {
 // Softmax over each row of [batch, classes] logits, then the k largest.
 std::vector<std::vector<Prediction>> top_k(const octet::Tensor& logits, int k) {
   if (logits.rank() != 2) {
-    throw Error(ErrorCode::invalid_model,
-                "the model's first output is " + octet::to_string(logits.shape()) +
-                    ", expected [batch, classes] logits");
+    throw Error(ErrorCode::invalid_model, "the model's first output is " +
+                                              octet::to_string(logits.shape()) +
+                                              ", expected [batch, classes] logits");
   }
   const int64_t rows = logits.dim(0), classes = logits.dim(1);
   std::vector<std::vector<Prediction>> out;
@@ -103,9 +103,11 @@ std::vector<std::vector<Prediction>> top_k(const octet::Tensor& logits, int k) {
       p.push_back({static_cast<int>(c), static_cast<float>(std::exp(double(row[c]) - peak) / sum)});
     }
     const size_t n = std::min<size_t>(p.size(), static_cast<size_t>(k));
-    std::partial_sort(p.begin(), p.begin() + n, p.end(), [](const Prediction& a, const Prediction& b) {
-      return a.probability > b.probability || (a.probability == b.probability && a.index < b.index);
-    });
+    std::partial_sort(p.begin(), p.begin() + n, p.end(),
+                      [](const Prediction& a, const Prediction& b) {
+                        return a.probability > b.probability ||
+                               (a.probability == b.probability && a.index < b.index);
+                      });
     p.resize(n);
     out.push_back(std::move(p));
   }
@@ -124,7 +126,8 @@ Result classify(const octet::Model& model, octet::Precision precision, const oct
   std::copy_n(batch.data<float>(), batch.numel(), session.input(0).data<float>());
   session.run();
   Result result{precision == octet::Precision::int8 ? "int8" : "fp32",
-                top_k(session.outputs().at(0), args.top), {}};
+                top_k(session.outputs().at(0), args.top),
+                {}};
   std::vector<double> times;
   for (int i = 0; i < args.runs; ++i) {
     const auto start = std::chrono::steady_clock::now();
@@ -189,8 +192,7 @@ void print_text(const Args& args, const std::vector<std::string>& labels,
     }
     for (const std::string& line : lines) std::cout << line << "\n";
   }
-  std::cout << "latency (batch " << args.images.size() << ", median of " << args.runs
-            << " runs):";
+  std::cout << "latency (batch " << args.images.size() << ", median of " << args.runs << " runs):";
   for (const Result& r : results) {
     std::cout << " " << r.precision << " " << std::fixed << std::setprecision(2)
               << r.latency.median_ms << " ms";
@@ -222,8 +224,15 @@ void print_json(const Args& args, const std::vector<std::string>& labels,
   std::cout << out.dump(1) << "\n";
 }
 
+octet::Model load_model(const std::string& path) {
+  const std::string onnx = ".onnx";
+  const bool is_onnx =
+      path.size() >= onnx.size() && path.compare(path.size() - onnx.size(), onnx.size(), onnx) == 0;
+  return is_onnx ? octet::Model::import_onnx(path) : octet::Model::load(path);
+}
+
 void run(const Args& args) {
-  const octet::Model model = octet::Model::load(args.model);
+  const octet::Model model = load_model(args.model);
   if (model.inputs().size() != 1) {
     throw Error(ErrorCode::invalid_argument,
                 args.model + ": resnet_demo needs a model with one image input, this one has " +
@@ -232,16 +241,19 @@ void run(const Args& args) {
   const bool want_int8 = args.int8 || args.compare;
   if (want_int8 && model.activation_range_count() == 0) {
     throw Error(ErrorCode::invalid_argument,
-                args.model + " has no activation ranges, so it cannot run in int8; calibrate "
-                             "it first: octet calibrate MODEL --data IMAGES -o T.json && octet "
-                             "quantize MODEL --table T.json -o MODEL-int8");
+                args.model +
+                    " has no activation ranges, so it cannot run in int8; calibrate "
+                    "it first: octet calibrate MODEL --data IMAGES -o T.json && octet "
+                    "quantize MODEL --table T.json -o MODEL-int8");
   }
-  const octet::ImagePreprocess p = octet::cli::resolve_preprocess(model, args.model, args.preprocess);
+  const octet::ImagePreprocess p =
+      octet::cli::resolve_preprocess(model, args.model, args.preprocess);
   const octet::Tensor batch = load_batch(args, p);
   const std::vector<std::string> labels = class_names(model, args);
 
   std::vector<Result> results;
-  if (!args.int8 || args.compare) results.push_back(classify(model, octet::Precision::fp32, batch, args));
+  if (!args.int8 || args.compare)
+    results.push_back(classify(model, octet::Precision::fp32, batch, args));
   if (want_int8) results.push_back(classify(model, octet::Precision::int8, batch, args));
   if (args.json) {
     print_json(args, labels, results);

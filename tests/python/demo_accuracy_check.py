@@ -41,7 +41,9 @@ def main():
         print(r.stderr)
         return 1
     out = json.loads(r.stdout)
-    fp32, int8, agree = out["fp32"]["top1"], out["int8"]["top1"], out["agreement_top1"]
+    # Image eval reports top1 and agreement_top1; text eval accuracy and agreement.
+    fp32, int8 = (out[p].get("top1", out[p].get("accuracy")) for p in ("fp32", "int8"))
+    agree = out.get("agreement_top1", out.get("agreement"))
     print(f"{out['samples']} samples: fp32 top-1 {fp32:.4f}, int8 {int8:.4f}, agreement {agree:.4f}")
     failures = []
     if fp32 < args.min_fp32:

@@ -163,7 +163,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-o", "--output", required=True, help="output .onnx path")
     p.add_argument("--data", default=DATA, help=f"folder of the IDX files (default {DATA})")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate")
     p.add_argument("--seed", type=int, default=20)

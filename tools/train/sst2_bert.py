@@ -186,7 +186,7 @@ def main(argv=None):
                         "made by tools/vocab_from_npm.sh)")
     p.add_argument("--train", default=os.path.join(shared, "sst2", "train.tsv"))
     p.add_argument("--dev", default=os.path.join(shared, "sst2", "dev.tsv"))
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
     p.add_argument("--max-length", type=int, default=64, help="tokens per training sentence")
