@@ -11,7 +11,10 @@
 #include <random>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "apps/zoo/zoo.hpp"
+#include "loaders/image.hpp"
 #include "runtime/model.hpp"
 #include "tests/op_harness.hpp"
 
@@ -94,6 +97,24 @@ TEST_CASE("concurrency: 8 threads share a bert-tiny Model, 200 runs each, fp32 a
     const Model& m = p == Precision::fp32 ? fp32 : int8;
     CAPTURE(p == Precision::fp32 ? "fp32" : "int8");
     CHECK(mismatches(m, p, inputs, reference(m, p, inputs), 200) == 0);
+  }
+}
+
+TEST_CASE("concurrency: 8 threads share the demo's ResNet-20, 200 runs each, fp32 and int8") {
+  // The committed Fashion-MNIST model with its calibrated ranges, on the
+  // bundled real images, preprocessed as its metadata says.
+  const std::string dir = std::string(OCTET_SOURCE_DIR) + "/apps/models";
+  const Model model = Model::load(dir + "/fashion-resnet20");
+  const ImagePreprocess p =
+      preprocess_from_json(nlohmann::json::parse(model.metadata_json()).at("preprocess"));
+  std::vector<std::vector<Tensor>> inputs;
+  for (const char* image : {"0000-ankle-boot", "0002-trouser", "0004-shirt", "0018-bag"}) {
+    inputs.push_back({load_image(dir + "/images/" + image + ".png", p)});
+  }
+  REQUIRE(model.activation_range_count() > 0);
+  for (Precision precision : {Precision::fp32, Precision::int8}) {
+    CAPTURE(precision == Precision::fp32 ? "fp32" : "int8");
+    CHECK(mismatches(model, precision, inputs, reference(model, precision, inputs), 200) == 0);
   }
 }
 
