@@ -89,6 +89,7 @@ void check_bench_json(const nlohmann::json& j, int64_t batch) {
     CHECK_MESSAGE(device[key].is_string(), key);
   }
   CHECK(device["vnni"].is_boolean());
+  CHECK(device["load_average"].is_number());
   CHECK(device["hardware_threads"].is_number_integer());
   for (const char* key : {"load_ms", "prepare_ms", "first_run_ms", "peak_rss_mib"}) {
     CHECK_MESSAGE(j["cold_start"][key].is_number(), key);

@@ -131,10 +131,23 @@ Timings time_runs(const std::vector<std::function<void()>>& runs, const BenchArg
 
 std::string bench_header(int threads) {
   const unsigned hw = std::thread::hardware_concurrency();
-  return "=== Device Information ===\nCPU: " + cpu_model_name() + " (" + std::to_string(hw) +
-         " hardware threads)\nISA: " + cpu_isa() + (cpu_has_vnni() ? " (VNNI)" : " (no VNNI)") +
-         "\nThreads: " + (threads > 0 ? std::to_string(threads) : "all cores") +
-         "\nVersions: octet " + version() + ", oneDNN " + onednn_version() + "\n";
+  std::string text = "=== Device Information ===\nCPU: " + cpu_model_name() + " (" +
+                     std::to_string(hw) + " hardware threads)\nISA: " + cpu_isa() +
+                     (cpu_has_vnni() ? " (VNNI)" : " (no VNNI)") +
+                     "\nThreads: " + (threads > 0 ? std::to_string(threads) : "all cores") +
+                     "\nVersions: octet " + version() + ", oneDNN " + onednn_version() + "\n";
+  const double load = load_average();
+  if (load >= 0) text += "Load average: " + format_ms(load, 2) + " (1 minute)\n";
+  // oneDNN's OpenMP threads spin at the barrier after each primitive; when
+  // other processes hold the cores, a spinning thread takes the time slice
+  // of the one with work, and latency grows several-fold.
+  if (load > hw) {
+    text +=
+        "Warning: other processes keep the CPU busy; latencies will be high and noisy. "
+        "If the machine cannot be freed, OMP_WAIT_POLICY=PASSIVE makes octet's threads "
+        "sleep instead of spinning.\n";
+  }
+  return text;
 }
 
 nlohmann::ordered_json bench_header_json(int threads) {
@@ -146,6 +159,7 @@ nlohmann::ordered_json bench_header_json(int threads) {
   j["hardware_threads"] = std::thread::hardware_concurrency();
   j["octet_version"] = version();
   j["onednn_version"] = onednn_version();
+  j["load_average"] = load_average();
   return j;
 }
 

@@ -288,6 +288,12 @@ std::string cpu_model_name() {
   return "unknown CPU";
 }
 
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double load = -1;
+  return in >> load ? load : -1;
+}
+
 double peak_rss_mib() {
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;

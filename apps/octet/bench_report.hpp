@@ -102,5 +102,7 @@ nlohmann::ordered_json layer_info_json(const std::vector<LayerInfo>& layers);
 std::string cpu_model_name();
 // The process's peak resident set (getrusage), in MiB.
 double peak_rss_mib();
+// The 1-minute load average (/proc/loadavg); -1 where there is none.
+double load_average();
 
 }  // namespace octet::cli
