@@ -5,7 +5,7 @@
 #
 # Usage: bench/peers/compare.sh [BUILD_DIR]    (default: build; octet must be built there)
 # Environment: THREADS (2), ROUNDS (2), CONFIGS ("resnet50:1 resnet50:32 bert-base:1 bert-base:8"),
-#              ITER_SMALL (15, batch 1), ITER_LARGE (3, larger batches), TORCH_ENGINE (onednn),
+#              ITER_SMALL (10, batch 1), ITER_LARGE (3, larger batches), TORCH_ENGINE (onednn),
 #              SKIP ("pytorch:int8:resnet50:32": PyTorch's int8 convolutions take about a
 #              second per image on this AVX2 machine, so one batch-32 run alone would
 #              take most of the time budget; "" times everything).
@@ -19,7 +19,7 @@ work=$build/peers
 threads=${THREADS:-2}
 rounds=${ROUNDS:-2}
 configs=${CONFIGS:-"resnet50:1 resnet50:32 bert-base:1 bert-base:8"}
-iter_small=${ITER_SMALL:-15}
+iter_small=${ITER_SMALL:-10}
 iter_large=${ITER_LARGE:-3}
 engine=${TORCH_ENGINE:-onednn}
 skip=${SKIP-pytorch:int8:resnet50:32}
