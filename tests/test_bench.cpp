@@ -360,12 +360,12 @@ TEST_CASE("bench: bad flags are usage errors naming the flag") {
   }
   TempDir dir;
   const std::pair<const char*, const char*> cases[] = {
-      {"--percentile=abc", "--percentile"},    {"--percentile=101", "--percentile"},
-      {"--sweep cores=1", "--sweep"},          {"--sweep batch=0", "--sweep"},
-      {"--loadInputs=x", "--loadInputs"},      {"--shapes=x:0x3", "--shapes"},
-      {"--iterations=0", "--iterations"},      {"--warmUp=-5", "--warmUp"},
-      {"--duration=x", "--duration"},          {"--bogus", "--bogus"},
-      {"--compare --sweep batch=1", "--sweep"}};
+      {"--percentile=abc", "--percentile"},     {"--percentile=101", "--percentile"},
+      {"--sweep cores=1", "--sweep"},           {"--sweep batch=0", "--sweep"},
+      {"--loadInputs=x", "--loadInputs"},       {"--shapes=x:0x3", "--shapes"},
+      {"--iterations=0", "--iterations"},       {"--warmUp=-5", "--warmUp"},
+      {"--duration=x", "--duration"},           {"--bogus", "--bogus"},
+      {"--compare --sweep batch=1", "--sweep"}, {"--compare --dumpProfile", "--dumpProfile"}};
   for (const auto& [flags, flag] : cases) {
     CAPTURE(flags);
     const CliResult r = octet_cli(dir, std::string("bench model ") + flags);

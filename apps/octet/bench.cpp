@@ -1,5 +1,6 @@
 // octet bench NAME: latency and throughput, with trtexec's flag names and
 // summary lines (docs/bench.md).
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -226,23 +227,29 @@ Command add_bench(CLI::App& root) {
   fp32->excludes(int8);
   int8->excludes(fp32);
   both->excludes(fp32)->excludes(int8);
-  app->add_option("--sweep", args->sweep,
-                  "Time every combination: --sweep threads=1,2 batch=1,8,32 [seq=64,128]")
-      ->expected(1, 3)
-      ->check(value_check("KEY=V,V...", [](const std::string& s) { parse_sweep({s}); }))
-      ->excludes(both);
+  CLI::Option* sweep =
+      app->add_option("--sweep", args->sweep,
+                      "Time every combination: --sweep threads=1,2 batch=1,8,32 [seq=64,128]")
+          ->expected(1, 3)
+          ->check(value_check("KEY=V,V...", [](const std::string& s) { parse_sweep({s}); }))
+          ->excludes(both);
   app->add_option("--loadInputs", args->load_inputs, "Inputs from files: NAME:FILE.npy,...")
       ->delimiter(',')
       ->check(value_check("NAME:FILE.npy", [](const std::string& s) { parse_load_input(s); }));
-  app->add_option("--exportTimes", args->export_times, "Write every timed run to a JSON file");
-  app->add_option("--exportProfile", args->export_profile, "Write the per-layer profile as JSON");
-  app->add_flag("--dumpProfile", args->dump_profile, "Print trtexec's per-layer profile table");
-  app->add_flag("--separateProfileRun", args->separate_profile_run,
-                "Profile in a separate run, not while timing");
-  app->add_flag("--profile", args->old_profile, "Same as --dumpProfile --separateProfileRun");
-  app->add_flag("--dumpLayerInfo", args->dump_layer_info,
-                "Print each layer's precision, kernel and shape");
-  app->add_option("--exportLayerInfo", args->export_layer_info, "Write the layer info as JSON");
+  // One session's reports: --compare and --sweep print their own tables.
+  const std::vector<CLI::Option*> single_run = {
+      app->add_option("--exportTimes", args->export_times, "Write every timed run to a JSON file"),
+      app->add_option("--exportProfile", args->export_profile,
+                      "Write the per-layer profile as JSON"),
+      app->add_flag("--dumpProfile", args->dump_profile, "Print trtexec's per-layer profile table"),
+      app->add_flag("--separateProfileRun", args->separate_profile_run,
+                    "Profile in a separate run, not while timing"),
+      app->add_flag("--profile", args->old_profile, "Same as --dumpProfile --separateProfileRun"),
+      app->add_flag("--dumpLayerInfo", args->dump_layer_info,
+                    "Print each layer's precision, kernel and shape"),
+      app->add_option("--exportLayerInfo", args->export_layer_info,
+                      "Write the layer info as JSON")};
+  for (CLI::Option* option : single_run) option->excludes(both)->excludes(sweep);
   app->add_flag("--verbose", args->verbose, "Also print the layer info and every run's latency");
   app->add_flag("--json", args->json, "Print one JSON object instead of text");
   add_session_flags(*app, args->session);
