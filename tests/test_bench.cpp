@@ -302,6 +302,15 @@ TEST_CASE("bench: octet bench end to end on a tiny conv model") {
   CHECK(j["latency_ms"]["percentiles"].size() == 2);
   CHECK(j["latency_ms"]["percentiles"].contains("99.9"));
   CHECK(j["profile"][0]["count"] == 5);  // profiled while timed
+  // tools/demo.sh reads these three with `sed -n 's/.*"KEY": \([0-9.]*\).*/\1/p'`,
+  // which prints every line that has the key: each must occur once.
+  for (const char* key : {"\"median\": ", "\"p99\": ", "\"throughput_per_s\": "}) {
+    const std::regex line(std::string(".*") + key + "[0-9.]+.*");
+    std::istringstream lines(r.out);
+    int found = 0;
+    for (std::string l; std::getline(lines, l);) found += std::regex_match(l, line);
+    CHECK_MESSAGE(found == 1, key);
+  }
   const auto times = nlohmann::json::parse(slurp(dir.file("times.json")));
   REQUIRE(times.size() == 5);
   CHECK(times[4]["latencyMs"].get<double>() >= 0);
