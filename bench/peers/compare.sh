@@ -73,6 +73,8 @@ record() {  # round config-json < one JSON line per result
   while read -r line; do echo "{\"round\": $1, $2, \"result\": $line}" >>"$results"; done
 }
 iterations() { [ "$1" = 1 ] && echo "$iter_small" || echo "$iter_large"; }
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+start=$(date +%s)
 echo "compare.sh: $rounds rounds, $threads threads, configs: $configs" >&2
 for r in $(seq "$rounds"); do
   for m in $models; do
@@ -114,3 +116,7 @@ for r in $(seq "$rounds"); do
   done
 done
 $py "$peers/compare_table.py" "$results" --threads "$threads" --skipped "$skip"
+echo
+echo "$(date -u '+%F %H:%M') UTC, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(nproc) hardware threads; timed part $(($(date +%s) - start)) s; load average" \
+  "(1, 5, 15 min) at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
