@@ -1,173 +1,53 @@
-// octet bench NAME: latency and throughput on synthetic inputs.
+// octet bench NAME: latency and throughput, with trtexec's flag names and
+// summary lines (docs/bench.md).
 #include <algorithm>
+#include <fstream>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <thread>
 
-#include <nlohmann/json.hpp>
-
-#include "apps/octet/commands.hpp"
+#include "apps/octet/bench.hpp"
 #include "apps/octet/common.hpp"
-#include "apps/octet/stats.hpp"
 
 namespace octet::cli {
 namespace {
 
-constexpr uint64_t kSeed = 20240501;
+void write_json(const std::string& path, const nlohmann::ordered_json& j, const char* flag) {
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  out.close();
+  if (!out) throw Error(ErrorCode::io, std::string(flag) + ": cannot write '" + path + "'");
+}
 
-struct BenchArgs {
-  std::string model;
-  int64_t batch = 1;
-  int64_t seq = 128;
-  int iterations = 100;
-  int warmup = 10;
-  bool fp32 = false;
-  bool int8 = false;
-  bool json = false;
-  bool profile = false;
-  bool compare = false;
-  std::vector<std::string> shapes;
-  SessionFlags session;
-};
-
-// How many layers the session really runs in each precision.
-std::map<std::string, int> layer_precisions(const Session& session) {
+std::string precision_line(const Session& session, Precision requested) {
   std::map<std::string, int> counts;
   for (const LayerInfo& layer : session.layers()) ++counts[layer.precision];
-  return counts;
+  std::string text =
+      std::string(requested == Precision::fp32 ? "fp32" : "int8") + " requested; layers:";
+  for (const auto& [name, n] : counts) text += " " + std::to_string(n) + " " + name + ",";
+  text.pop_back();
+  return text;
 }
 
-std::string threads_text(int threads) {
-  if (threads > 0) return std::to_string(threads);
-  return "all cores (" + std::to_string(std::thread::hardware_concurrency()) + " hardware threads)";
-}
-
-// A separate profiling run (per-layer timing adds a clock read and a stream
-// wait per layer, so it is kept out of the latency figures): prints the
-// slowest layers and compares the sum of all layer times with the end-to-end
-// median, which shows what the executor itself costs.
-void print_profile(const Model& model, SessionOptions options,
-                   const std::map<std::string, Shape>& shapes, const BenchArgs& args,
-                   double median_ms) {
-  options.profile = true;
-  Session session(model, options);
+// Per-layer times over the timed runs of `session` (profiled while timed),
+// or over as many runs of a separate profiling session, which keeps the
+// clock read and stream wait per layer out of the latency figures.
+std::vector<ProfileRow> measure_profile(Session& timed, const Model& model,
+                                        const SessionOptions& options,
+                                        const std::map<std::string, Shape>& shapes,
+                                        const LoadedInputs& files, const BenchArgs& args,
+                                        int64_t& iterations) {
+  if (!args.separate_profile_run) {
+    return profile_rows(timed.layers(), timed.profile());
+  }
+  SessionOptions profiled = options;
+  profiled.profile = true;
+  Session session(model, profiled);
   session.prepare(shapes);
-  for (size_t i = 0; i < model.inputs().size(); ++i) {
-    fill_synthetic(session.input(i), model.inputs()[i].name, kSeed + i);
-  }
-  for (int i = 0; i < args.warmup; ++i) session.run();
+  fill_inputs(session, files);
+  for (int i = 0; i < args.warmup_runs; ++i) session.run();
   session.reset_profile();
-  for (int i = 0; i < args.iterations; ++i) session.run();
-  const std::vector<LayerInfo> layers = session.layers();
-  const std::vector<LayerTime> times = session.profile();
-  double sum = 0;
-  std::vector<size_t> order(times.size());
-  for (size_t i = 0; i < times.size(); ++i) {
-    order[i] = i;
-    sum += times[i].total_ms / std::max<int64_t>(1, times[i].count);
-  }
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return times[a].total_ms > times[b].total_ms; });
-  std::cout << "profile     " << args.iterations << " runs; slowest layers (avg ms, % of sum):\n";
-  for (size_t k = 0; k < std::min<size_t>(order.size(), 15); ++k) {
-    const size_t i = order[k];
-    const double avg = times[i].total_ms / std::max<int64_t>(1, times[i].count);
-    std::cout << "  " << format_ms(avg) << "  " << format_ms(100 * avg / sum, 1) << "%  "
-              << layers[i].name << " (" << layers[i].op << ", " << layers[i].precision << ", "
-              << layers[i].kernel << ")\n";
-  }
-  std::cout << "  sum of " << times.size() << " layers " << format_ms(sum)
-            << " ms; end-to-end median " << format_ms(median_ms) << " ms ("
-            << format_ms(median_ms / sum, 3) << "x)\n";
-}
-
-// Like trtexec with placeholder scales: a model without activation ranges
-// gets them from a max pass over random inputs, so its int8 speed can be
-// measured. The accuracy of such ranges means nothing.
-Model calibrate_on_the_fly(const Model& model, const std::map<std::string, Shape>& shapes,
-                           int threads) {
-  constexpr int kBatches = 2;
-  CalibrationOptions options;
-  options.threads = threads;
-  Calibrator calibrator(model, options);
-  for (int b = 0; b < kBatches; ++b) {
-    std::vector<Tensor> inputs;
-    for (size_t i = 0; i < model.inputs().size(); ++i) {
-      const TensorInfo& info = model.inputs()[i];
-      inputs.emplace_back(info.dtype, shapes.at(info.name));
-      fill_synthetic(inputs.back(), info.name, kSeed + 1000 * (b + 1) + i);
-    }
-    calibrator.add(inputs);
-  }
-  std::cerr << "note: the model has no activation ranges; calibrated them on the fly (max over "
-            << kBatches << " random batches) to measure int8 speed. Accuracy needs "
-            << "`octet calibrate` on real data.\n";
-  return calibrator.quantized_model();
-}
-
-// fp32 and int8 sessions of the same model, timed alternately in one loop so
-// that both see the same machine load: on a shared machine the ratio of the
-// medians is far steadier than either median.
-void compare(const BenchArgs& args, const Model& loaded, const SessionOptions& base) {
-  const auto shapes =
-      resolve_input_shapes(loaded.inputs(), args.batch, args.seq, parse_shape_specs(args.shapes));
-  const Model model = loaded.activation_range_count() == 0
-                          ? calibrate_on_the_fly(loaded, shapes, base.threads)
-                          : loaded;
-  std::vector<std::unique_ptr<Session>> sessions;
-  for (Precision p : {Precision::fp32, Precision::int8}) {
-    SessionOptions options = base;
-    options.precision = p;
-    sessions.push_back(std::make_unique<Session>(model, options));
-    sessions.back()->prepare(shapes);
-    for (size_t i = 0; i < model.inputs().size(); ++i) {
-      fill_synthetic(sessions.back()->input(i), model.inputs()[i].name, kSeed + i);
-    }
-  }
-  for (int i = 0; i < args.warmup; ++i) {
-    for (auto& s : sessions) s->run();
-  }
-  std::vector<double> samples[2];
-  for (int i = 0; i < args.iterations; ++i) {
-    for (size_t k = 0; k < 2; ++k) {
-      const auto start = Clock::now();
-      sessions[k]->run();
-      samples[k].push_back(ms_since(start));
-    }
-  }
-  const LatencyStats fp32 = compute_latency_stats(samples[0]);
-  const LatencyStats int8 = compute_latency_stats(samples[1]);
-  const double speedup = fp32.median_ms / int8.median_ms;
-  if (args.json) {
-    nlohmann::ordered_json j;
-    j["model"] = args.model;
-    j["batch"] = args.batch;
-    j["seq"] = args.seq;
-    j["threads"] = base.threads;
-    j["iterations"] = args.iterations;
-    j["fp32_median_ms"] = fp32.median_ms;
-    j["int8_median_ms"] = int8.median_ms;
-    j["int8_layers"] = layer_precisions(*sessions[1]);
-    j["speedup"] = speedup;
-    j["cpu_isa"] = cpu_isa();
-    std::cout << j.dump(2) << "\n";
-    return;
-  }
-  std::string layers;
-  for (const auto& [name, n] : layer_precisions(*sessions[1])) {
-    layers += (layers.empty() ? "" : ", ") + std::to_string(n) + " " + name;
-  }
-  std::cout << "model       " << args.model << " (batch " << args.batch << ")\n"
-            << "threads     " << threads_text(base.threads) << "\n"
-            << "int8 layers " << layers << "\n"
-            << "fp32        median " << format_ms(fp32.median_ms) << " ms  (min "
-            << format_ms(fp32.min_ms) << ", p90 " << format_ms(fp32.p90_ms) << ")\n"
-            << "int8        median " << format_ms(int8.median_ms) << " ms  (min "
-            << format_ms(int8.min_ms) << ", p90 " << format_ms(int8.p90_ms) << ")\n"
-            << "speedup     " << format_ms(speedup, 2) << "x (fp32 median / int8 median, "
-            << args.iterations << " alternating runs each)\n"
-            << "CPU ISA     " << cpu_isa() << (cpu_has_vnni() ? " (VNNI)" : " (no VNNI)") << "\n";
+  for (int64_t i = 0; i < iterations; ++i) session.run();
+  return profile_rows(session.layers(), session.profile());
 }
 
 void bench(const BenchArgs& args) {
@@ -178,98 +58,167 @@ void bench(const BenchArgs& args) {
   SessionOptions options = session_options(args.session);
   if (args.fp32) options.precision = Precision::fp32;
   if (args.int8) options.precision = Precision::int8;
-  if (args.compare) return compare(args, model, options);
-  const auto shapes =
-      resolve_input_shapes(model.inputs(), args.batch, args.seq, parse_shape_specs(args.shapes));
-  if (args.int8 && model.activation_range_count() == 0) {
-    model = calibrate_on_the_fly(model, shapes, options.threads);
-  }
-  Session session(model, options);
-  session.prepare(shapes);
-  for (size_t i = 0; i < model.inputs().size(); ++i) {
-    fill_synthetic(session.input(i), model.inputs()[i].name, kSeed + i);
-  }
+  if (args.compare) return bench_compare(args, model, options);
+  if (!args.sweep.empty()) return bench_sweep(args, model, options);
 
+  const LoadedInputs files = load_inputs(args.load_inputs);
+  const auto shapes = bench_shapes(model, args, files, args.batch, args.seq);
+  if (args.int8) model = with_ranges(model, shapes, options.threads);
+  const bool profiling = args.dump_profile || !args.export_profile.empty();
+  options.profile = profiling && !args.separate_profile_run;
+  if (!args.json) std::cout << bench_header(options.threads) << std::flush;
+
+  Session session(model, options);
+  start = Clock::now();
+  session.prepare(shapes);
+  const double prepare_ms = ms_since(start);
+  fill_inputs(session, files);
   start = Clock::now();
   session.run();
   const double first_ms = ms_since(start);
-  for (int i = 0; i < args.warmup; ++i) session.run();
-  std::vector<double> samples;
-  samples.reserve(args.iterations);
-  for (int i = 0; i < args.iterations; ++i) {
-    start = Clock::now();
-    session.run();
-    samples.push_back(ms_since(start));
+  const double cold_rss = peak_rss_mib();
+
+  const Timings t = time_runs({[&] { session.run(); }}, args);
+  const TimingSummary s =
+      summarize_timings(t.ms[0], parse_percentiles(args.percentiles), t.walltime_ms, args.batch);
+  std::vector<double> sorted = t.ms[0];
+  std::sort(sorted.begin(), sorted.end());
+  int64_t iterations = static_cast<int64_t>(s.count);
+  std::vector<ProfileRow> profile;
+  if (profiling) {
+    profile = measure_profile(session, model, options, shapes, files, args, iterations);
   }
-  const LatencyStats stats = compute_latency_stats(samples);
-  const double throughput = throughput_per_s(args.batch, stats.mean_ms);
-  const char* requested = options.precision == Precision::fp32 ? "fp32" : "int8";
-  const auto precisions = layer_precisions(session);
+  const std::vector<LayerInfo> layers = session.layers();
+
+  if (!args.export_times.empty()) {
+    nlohmann::ordered_json times = nlohmann::ordered_json::array();
+    for (size_t i = 0; i < t.ms[0].size(); ++i) {
+      times.push_back({{"startComputeMs", t.start_ms[i]},
+                       {"endComputeMs", t.start_ms[i] + t.ms[0][i]},
+                       {"computeMs", t.ms[0][i]},
+                       {"latencyMs", t.ms[0][i]}});
+    }
+    write_json(args.export_times, times, "--exportTimes");
+  }
+  if (!args.export_profile.empty()) {
+    write_json(args.export_profile, profile_json(profile, iterations), "--exportProfile");
+  }
+  if (!args.export_layer_info.empty()) {
+    write_json(args.export_layer_info, layer_info_json(layers), "--exportLayerInfo");
+  }
 
   if (args.json) {
     nlohmann::ordered_json j;
     j["model"] = args.model;
-    j["load_ms"] = load_ms;
-    j["prepare_ms"] = session.prepare_ms();
-    j["first_run_ms"] = first_ms;
     for (const TensorInfo& in : model.inputs()) j["inputs"][in.name] = shapes.at(in.name);
     j["batch"] = args.batch;
     j["seq"] = args.seq;
-    j["precision"] = requested;
-    j["layer_precisions"] = precisions;
+    j["precision"] = options.precision == Precision::fp32 ? "fp32" : "int8";
+    std::map<std::string, int> counts;
+    for (const LayerInfo& layer : layers) ++counts[layer.precision];
+    j["layer_precisions"] = counts;
+    j["device"] = bench_header_json(options.threads);
     j["threads"] = options.threads;
-    j["hardware_threads"] = std::thread::hardware_concurrency();
-    j["warmup"] = args.warmup;
-    j["iterations"] = args.iterations;
-    j["latency_ms"] = {{"min", stats.min_ms}, {"median", stats.median_ms}, {"mean", stats.mean_ms},
-                       {"p90", stats.p90_ms}, {"p99", stats.p99_ms},       {"max", stats.max_ms}};
-    j["throughput_per_s"] = throughput;
-    j["octet_version"] = version();
-    j["onednn_version"] = onednn_version();
-    j["cpu_isa"] = cpu_isa();
+    j["cold_start"] = {{"load_ms", load_ms},
+                       {"prepare_ms", prepare_ms},
+                       {"first_run_ms", first_ms},
+                       {"peak_rss_mib", cold_rss}};
+    j["warmup"] = t.warmup_runs;
+    j["warmup_ms"] = t.warmup_ms;
+    j["iterations"] = s.count;
+    nlohmann::ordered_json latency = summary_json(s);
+    // Fixed keys that scripts (tools/demo.sh) read whatever --percentile says.
+    latency["p90"] = trtexec_percentile(sorted, 90);
+    latency["p99"] = trtexec_percentile(sorted, 99);
+    j["latency_ms"] = latency;
+    j["throughput_qps"] = s.qps();
+    j["throughput_per_s"] = s.items_per_s();
+    j["walltime_s"] = s.walltime_ms / 1000;
+    j["peak_rss_mib"] = peak_rss_mib();
+    if (profiling) j["profile"] = profile_json(profile, iterations);
+    if (args.dump_layer_info || args.verbose) j["layers"] = layer_info_json(layers);
     std::cout << j.dump(2) << "\n";
     return;
   }
-  std::string precision = std::string(requested) + " requested; layers:";
-  for (const auto& [name, n] : precisions) precision += " " + std::to_string(n) + " " + name + ",";
-  precision.pop_back();
   std::string inputs;
   for (const TensorInfo& in : model.inputs()) {
     inputs += (inputs.empty() ? "" : ", ") + in.name + " " + to_string(shapes.at(in.name));
   }
-  std::cout << "model       " << args.model << "\n"
-            << "load        " << format_ms(load_ms, 1) << " ms\n"
-            << "inputs      " << inputs << "\n"
-            << "precision   " << precision << "\n"
-            << "threads     " << threads_text(options.threads) << "\n"
-            << "prepare     " << format_ms(session.prepare_ms(), 1) << " ms\n"
-            << "first run   " << format_ms(first_ms) << " ms\n"
-            << "latency     " << stats.count << " runs after " << args.warmup << " warmup: min "
-            << format_ms(stats.min_ms) << "  median " << format_ms(stats.median_ms) << "  mean "
-            << format_ms(stats.mean_ms) << "  p90 " << format_ms(stats.p90_ms) << "  p99 "
-            << format_ms(stats.p99_ms) << " ms\n"
-            << "throughput  " << format_ms(throughput, 1) << " items/s (batch " << args.batch
-            << ")\n"
-            << "octet " << version() << ", oneDNN " << onednn_version() << ", CPU ISA " << cpu_isa()
-            << "\n";
-  if (args.profile) print_profile(model, options, shapes, args, stats.median_ms);
+  std::cout << "=== Model ===\nModel: " << args.model << "\nInputs: " << inputs
+            << "\nPrecision: " << precision_line(session, options.precision) << "\n"
+            << "=== Cold start ===\nModel load: " << format_ms(load_ms, 1)
+            << " ms\nSession preparation: " << format_ms(prepare_ms, 1)
+            << " ms\nFirst inference: " << format_ms(first_ms)
+            << " ms\nPeak RSS: " << format_ms(cold_rss, 1) << " MiB\n";
+  if (args.dump_layer_info || args.verbose) {
+    std::cout << "=== Layer Information ===\n" << format_layer_info(layers);
+  }
+  std::cout << "Warmup completed " << t.warmup_runs << " queries over " << t.warmup_ms << " ms\n"
+            << "Timing trace has " << s.count << " queries over " << s.walltime_ms / 1000 << " s\n";
+  if (args.verbose) {
+    std::cout << "=== Trace details ===\n";
+    for (size_t i = 0; i < t.ms[0].size(); ++i) {
+      std::cout << "Run " << i << ": start " << format_ms(t.start_ms[i]) << " ms, latency "
+                << format_ms(t.ms[0][i]) << " ms\n";
+    }
+  }
+  std::cout << "\n"
+            << format_performance_summary(s) << "\nItems: " << format_ms(s.items_per_s(), 1)
+            << " items/s (batch " << args.batch << "); median " << format_ms(s.median_ms)
+            << " ms; peak RSS " << format_ms(peak_rss_mib(), 1) << " MiB\n";
+  if (profiling && args.dump_profile) {
+    double sum = 0;
+    for (const ProfileRow& r : profile) sum += r.total_ms / std::max<int64_t>(iterations, 1);
+    std::cout << "\n"
+              << format_profile_table(profile, iterations) << "Sum of layer averages "
+              << format_ms(sum) << " ms; end-to-end median " << format_ms(s.median_ms) << " ms ("
+              << format_ms(sum > 0 ? s.median_ms / sum : 0, 3) << "x)"
+              << (args.separate_profile_run ? "; profiled in a separate run\n"
+                                            : "; profiled while timed (adds a clock read and a "
+                                              "wait per layer to the latency above)\n");
+  }
+}
+
+// CLI11 check that runs `parse` on each value, so that a bad value is a
+// usage error (exit 2) naming the flag.
+template <typename Parse>
+CLI::Validator value_check(const char* description, Parse parse) {
+  return CLI::Validator(
+      [parse](std::string& value) {
+        try {
+          parse(value);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      },
+      description);
 }
 
 }  // namespace
 
 Command add_bench(CLI::App& root) {
   auto args = std::make_shared<BenchArgs>();
-  CLI::App* app = root.add_subcommand("bench", "Measure latency and throughput");
+  CLI::App* app = root.add_subcommand("bench", "Measure latency and throughput (docs/bench.md)");
   app->add_option("model", args->model, "Model NAME (NAME.octet.json) or a .onnx file")->required();
   app->add_option("--batch", args->batch, "Value of each input's first symbolic dimension")
       ->check(CLI::Range(1, 1 << 20));
   app->add_option("--seq", args->seq, "Value of each input's second symbolic dimension")
       ->check(CLI::Range(1, 1 << 20));
-  app->add_option("--shapes", args->shapes, "Explicit shapes: input=1x3x224x224,...")
-      ->delimiter(',');
-  app->add_option("--iterations", args->iterations, "Timed runs")->check(CLI::Range(1, 1000000));
-  app->add_option("--warmup", args->warmup, "Untimed runs before timing")
+  app->add_option("--shapes", args->shapes, "Explicit shapes: input_ids:1x128,... (or NAME=DIMS)")
+      ->delimiter(',')
+      ->check(value_check("NAME:DIMS",
+                          [](const std::string& s) { parse_shape_spec(normalize_shape_spec(s)); }));
+  app->add_option("--iterations", args->iterations, "At least this many timed runs (100)")
+      ->check(CLI::Range(1, 100000000));
+  app->add_option("--duration", args->duration_s, "And time for at least this many seconds (0)")
+      ->check(CLI::Range(0.0, 86400.0));
+  app->add_option("--warmup", args->warmup_runs, "At least this many untimed runs first (10)")
       ->check(CLI::Range(0, 1000000));
+  app->add_option("--warmUp", args->warmup_ms, "And warm up for at least this many ms (0)")
+      ->check(CLI::Range(0.0, 86400000.0));
+  app->add_option("--percentile", args->percentiles, "Latency percentiles to print (90,95,99)")
+      ->check(value_check("P[,P...]", [](const std::string& s) { parse_percentiles(s); }));
   CLI::Option* fp32 = app->add_flag("--fp32", args->fp32, "Run every layer in fp32");
   CLI::Option* int8 = app->add_flag("--int8", args->int8, "Run in int8 where there are scales");
   CLI::Option* both = app->add_flag(
@@ -278,11 +227,36 @@ Command add_bench(CLI::App& root) {
   fp32->excludes(int8);
   int8->excludes(fp32);
   both->excludes(fp32)->excludes(int8);
-  app->add_flag("--json", args->json, "Print the results as JSON");
-  app->add_flag("--profile", args->profile,
-                "Then time every layer in a separate run and print the slowest");
+  CLI::Option* sweep =
+      app->add_option("--sweep", args->sweep,
+                      "Time every combination: --sweep threads=1,2 batch=1,8,32 [seq=64,128]")
+          ->expected(1, 3)
+          ->check(value_check("KEY=V,V...", [](const std::string& s) { parse_sweep({s}); }))
+          ->excludes(both);
+  app->add_option("--loadInputs", args->load_inputs, "Inputs from files: NAME:FILE.npy,...")
+      ->delimiter(',')
+      ->check(value_check("NAME:FILE.npy", [](const std::string& s) { parse_load_input(s); }));
+  // One session's reports: --compare and --sweep print their own tables.
+  const std::vector<CLI::Option*> single_run = {
+      app->add_option("--exportTimes", args->export_times, "Write every timed run to a JSON file"),
+      app->add_option("--exportProfile", args->export_profile,
+                      "Write the per-layer profile as JSON"),
+      app->add_flag("--dumpProfile", args->dump_profile, "Print trtexec's per-layer profile table"),
+      app->add_flag("--separateProfileRun", args->separate_profile_run,
+                    "Profile in a separate run, not while timing"),
+      app->add_flag("--profile", args->old_profile, "Same as --dumpProfile --separateProfileRun"),
+      app->add_flag("--dumpLayerInfo", args->dump_layer_info,
+                    "Print each layer's precision, kernel and shape"),
+      app->add_option("--exportLayerInfo", args->export_layer_info,
+                      "Write the layer info as JSON")};
+  for (CLI::Option* option : single_run) option->excludes(both)->excludes(sweep);
+  app->add_flag("--verbose", args->verbose, "Also print the layer info and every run's latency");
+  app->add_flag("--json", args->json, "Print one JSON object instead of text");
   add_session_flags(*app, args->session);
-  return {app, [args] { bench(*args); }};
+  return {app, [args] {
+            if (args->old_profile) args->dump_profile = args->separate_profile_run = true;
+            bench(*args);
+          }};
 }
 
 }  // namespace octet::cli
