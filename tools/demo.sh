@@ -18,7 +18,9 @@ threads=2
 tools/setup.sh demo
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)"
+cmake --build build -j"$(nproc)" --target octet_cli resnet_demo bert_demo
+# oneDNN's no-VNNI warning is printed by every int8 run; the header says it once.
+exec 2> >(grep --line-buffered -v '^octet: warning: this CPU has no VNNI' >&2)
 octet=build/apps/octet
 work=build/demo
 mkdir -p "$work"
@@ -30,6 +32,10 @@ json() { jq -r "$1" "$2"; }  # filter file
 echo
 echo "== octet $($octet --version | head -1 | cut -d' ' -f2) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads threads"
 $octet --version | tail -n +2
+if $octet --version | grep -q 'no VNNI'; then
+  echo "   this CPU has no AVX512-VNNI/AVX-VNNI: int8 runs on slower kernels with 7-bit weights"
+  echo "   (docs/quantization.md); a VNNI CPU is where int8 pays off most."
+fi
 
 echo
 echo "== 1. resnet_demo: Fashion-MNIST ResNet-20 (apps/models), two bundled test images"
@@ -89,7 +95,8 @@ bench() {  # label model extra-args...
   row "$label, median latency" \
     "$(json '.fp32_median_ms * 100 | round / 100 | "\(.) ms"' "$work/bench-$model.json")" \
     "$(json '"\(.int8_median_ms * 100 | round / 100) ms (\(.speedup * 100 | round / 100)x)"' "$work/bench-$model.json")"
-  echo "   $label: fp32 $(json .fp32_median_ms "$work/bench-$model.json") ms, int8 $(json .int8_median_ms "$work/bench-$model.json") ms"
+  echo "   $label: fp32 $(json '.fp32_median_ms * 100 | round / 100' "$work/bench-$model.json") ms," \
+    "int8 $(json '.int8_median_ms * 100 | round / 100' "$work/bench-$model.json") ms"
 }
 bench "ResNet-50, batch 1" resnet50 --batch 1
 bench "BERT-base, batch 1, seq 128" bert-base --batch 1 --seq 128
@@ -100,6 +107,5 @@ printf '| %-44s | %-22s | %-22s |\n' "" "fp32" "int8"
 echo "|----------------------------------------------|------------------------|------------------------|"
 printf '%s\n' "${rows[@]}"
 echo
-echo "int8 is judged by accuracy against fp32 (rows 1-5) and by speed (last rows)."
-echo "On a CPU without AVX512-VNNI/AVX-VNNI (see octet --version), oneDNN's int8"
-echo "kernels are slower than on a VNNI CPU: docs/quantization.md."
+echo "The rows above the last two judge int8 by its answers next to fp32's; the last"
+echo "two by speed. Next: README.md (quantize your own model), docs/demos.md."
