@@ -24,6 +24,23 @@ SessionOptions session_options(const SessionFlags& flags) {
   return options;
 }
 
+std::vector<std::pair<std::string, std::unique_ptr<Session>>> eval_sessions(
+    const Model& model, const SessionFlags& flags, bool fp32_only, std::string& int8_note) {
+  std::vector<std::pair<std::string, std::unique_ptr<Session>>> sessions;
+  SessionOptions options = session_options(flags);
+  options.precision = Precision::fp32;
+  sessions.emplace_back("fp32", std::make_unique<Session>(model, options));
+  if (fp32_only) {
+    int8_note = "skipped (--fp32-only)";
+  } else if (model.activation_range_count() == 0) {
+    int8_note = "skipped: the model has no activation ranges (calibrate it first)";
+  } else {
+    options.precision = Precision::int8;
+    sessions.emplace_back("int8", std::make_unique<Session>(model, options));
+  }
+  return sessions;
+}
+
 Model load_model(const std::string& name) {
   const std::string ext = ".onnx";
   if (name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0) {

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -40,6 +42,12 @@ struct SessionFlags {
 };
 void add_session_flags(CLI::App& app, SessionFlags& flags);
 SessionOptions session_options(const SessionFlags& flags);
+
+// The sessions `octet eval` compares, by name: "fp32", then "int8" unless
+// `fp32_only` or the model has no activation ranges, when `int8_note` says
+// why int8 is skipped.
+std::vector<std::pair<std::string, std::unique_ptr<Session>>> eval_sessions(
+    const Model& model, const SessionFlags& flags, bool fp32_only, std::string& int8_note);
 
 // "foo", "foo.octet.json" or "foo.octet.bin" load a saved model; "foo.onnx"
 // is imported.

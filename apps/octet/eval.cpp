@@ -130,16 +130,8 @@ void eval(const EvalArgs& args) {
 
   std::vector<Tally> tallies;
   std::string int8_note;
-  SessionOptions options = session_options(args.session);
-  options.precision = Precision::fp32;
-  tallies.emplace_back("fp32", std::make_unique<Session>(model, options));
-  if (args.fp32_only) {
-    int8_note = "skipped (--fp32-only)";
-  } else if (model.activation_range_count() == 0) {
-    int8_note = "skipped: the model has no activation ranges (calibrate it first)";
-  } else {
-    options.precision = Precision::int8;
-    tallies.emplace_back("int8", std::make_unique<Session>(model, options));
+  for (auto& [name, session] : eval_sessions(model, args.session, args.fp32_only, int8_note)) {
+    tallies.emplace_back(name, std::move(session));
   }
   // One untimed run each: the first run of a session pays one-time costs.
   for (Tally& t : tallies) {
@@ -202,7 +194,7 @@ void eval(const EvalArgs& args) {
       j["int8_note"] = int8_note;
     }
     j["agreement_top1"] = agree ? nlohmann::ordered_json(double(*agree) / n) : nullptr;
-    j["threads"] = options.threads;
+    j["threads"] = args.session.threads;
     j["octet_version"] = version();
     j["cpu_isa"] = cpu_isa();
     std::cout << j.dump(2) << "\n";

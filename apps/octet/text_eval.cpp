@@ -104,16 +104,8 @@ void eval_text(const TextEvalArgs& args) {
                                                   : 128;
   std::vector<Tally> tallies;
   std::string int8_note;
-  SessionOptions options = session_options(args.session);
-  options.precision = Precision::fp32;
-  tallies.emplace_back("fp32", std::make_unique<Session>(model, options));
-  if (args.fp32_only) {
-    int8_note = "skipped (--fp32-only)";
-  } else if (model.activation_range_count() == 0) {
-    int8_note = "skipped: the model has no activation ranges (calibrate it first)";
-  } else {
-    options.precision = Precision::int8;
-    tallies.emplace_back("int8", std::make_unique<Session>(model, options));
+  for (auto& [name, session] : eval_sessions(model, args.session, args.fp32_only, int8_note)) {
+    tallies.emplace_back(name, std::move(session));
   }
 
   std::vector<BertEncoding> encodings;

@@ -17,7 +17,6 @@ flips. See tools/train/README.md for the commands and the accuracy reached.
 
 import argparse
 import gzip
-import json
 import os
 import sys
 import time
@@ -29,7 +28,9 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tools", "cifar"))
-import resnet_cifar  # noqa: E402  (needs the path tweak above)
+sys.path.insert(0, HERE)
+import onnx_metadata  # noqa: E402
+import resnet_cifar  # noqa: E402  (needs the path tweaks above)
 
 DATA = "/usr/share/datasets/fashion-mnist"
 LABELS = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -132,7 +133,6 @@ def train(args):
 
 
 def export(model, history, x_test, args):
-    import onnx
     model.set_shortcut_mode("conv")  # octet has no Pad op; see resnet_cifar.py
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     sample = x_test[:2]
@@ -140,23 +140,14 @@ def export(model, history, x_test, args):
                       dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
                       opset_version=13, training=torch.onnx.TrainingMode.EVAL,
                       do_constant_folding=True)
-    m = onnx.load(args.output)
-    meta = {
-        "octet.preprocess": json.dumps(PREPROCESS),
-        "octet.labels": json.dumps(list(LABELS)),
-        "octet.source": json.dumps({
+    onnx_metadata.finish_export(args.output, {
+        "octet.preprocess": PREPROCESS,
+        "octet.labels": list(LABELS),
+        "octet.source": {
             "recipe": "tools/train/fashion_resnet.py", "data": "Fashion-MNIST (dataset-fashion-mnist)",
             "seed": args.seed, "epochs": args.epochs,
-            "test_top1_torch": round(history[-1]["test_top1"], 2) if history else None}),
-    }
-    for k, v in meta.items():
-        entry = m.metadata_props.add()
-        entry.key, entry.value = k, v
-    onnx.checker.check_model(m)
-    onnx.save(m, args.output)
-    with open(os.path.splitext(args.output)[0] + ".history.json", "w") as f:
-        json.dump(history, f, indent=1)
-    print(f"wrote {args.output}")
+            "test_top1_torch": round(history[-1]["test_top1"], 2) if history else None},
+    }, history)
 
 
 def main(argv=None):

@@ -19,7 +19,6 @@ See tools/train/README.md for the accuracy reached.
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -34,7 +33,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tools", "export"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
-import models  # noqa: E402  (needs the path tweak above)
+sys.path.insert(0, HERE)
+import models  # noqa: E402  (needs the path tweaks above)
+import onnx_metadata  # noqa: E402
 import wordpiece_reference as wordpiece  # noqa: E402
 
 LABELS = ("negative", "positive")
@@ -125,7 +126,7 @@ def train(args, vocab):
     warmup = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
-    history, best = [], None
+    history = []
     for epoch in range(args.epochs):
         model.train()
         start, total, count = time.time(), 0.0, 0
@@ -146,7 +147,6 @@ def train(args, vocab):
 
 
 def export(model, history, args):
-    import onnx
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     x = torch.ones(2, 16, dtype=torch.long)
     names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -157,24 +157,15 @@ def export(model, history, args):
         torch.onnx.export(model, (x, x, torch.zeros_like(x)), args.output, input_names=names,
                           output_names=["logits"], dynamic_axes=axes, opset_version=17,
                           do_constant_folding=True, training=torch.onnx.TrainingMode.EVAL)
-    m = onnx.load(args.output)
-    meta = {
-        "octet.labels": json.dumps(list(LABELS)),
-        "octet.tokenizer": json.dumps({"vocab": "bert-base-uncased", "vocab_size": CONFIG.vocab_size,
-                                       "lowercase": True, "max_length": CONFIG.max_position_embeddings}),
-        "octet.source": json.dumps({
+    onnx_metadata.finish_export(args.output, {
+        "octet.labels": list(LABELS),
+        "octet.tokenizer": {"vocab": "bert-base-uncased", "vocab_size": CONFIG.vocab_size,
+                            "lowercase": True, "max_length": CONFIG.max_position_embeddings},
+        "octet.source": {
             "recipe": "tools/train/sst2_bert.py", "data": "GLUE SST-2", "seed": args.seed,
             "epochs": args.epochs,
-            "dev_accuracy_torch": round(history[-1]["dev_accuracy"], 2) if history else None}),
-    }
-    for k, v in meta.items():
-        entry = m.metadata_props.add()
-        entry.key, entry.value = k, v
-    onnx.checker.check_model(m)
-    onnx.save(m, args.output)
-    with open(os.path.splitext(args.output)[0] + ".history.json", "w") as f:
-        json.dump(history, f, indent=1)
-    print(f"wrote {args.output}")
+            "dev_accuracy_torch": round(history[-1]["dev_accuracy"], 2) if history else None},
+    }, history)
 
 
 def main(argv=None):
