@@ -40,6 +40,18 @@ def drop_unused_initializers(g):
     g.initializer.extend(keep)
 
 
+def save_rewritten(model, nodes, initializers, dst):
+    """Replaces the graph's nodes with ``nodes`` (in order), adds
+    ``initializers``, drops the ones nothing reads any more, checks, saves."""
+    g = model.graph
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.extend(initializers)
+    drop_unused_initializers(g)
+    onnx.checker.check_model(model)
+    onnx.save(model, dst)
+
+
 def expose(src, dst):
     model = onnx.load(src)
     have = {o.name for o in model.graph.output}
@@ -115,12 +127,7 @@ def static(src, ranges_path, dst):
         ordered.append(n)
         for o in n.output:
             ordered += new_nodes.get(o, [])
-    del g.node[:]
-    g.node.extend(ordered)
-    g.initializer.extend(extra)
-    drop_unused_initializers(g)
-    onnx.checker.check_model(model)
-    onnx.save(model, dst)
+    save_rewritten(model, ordered, extra, dst)
 
 
 def dynamic(src, dst):
@@ -148,12 +155,7 @@ def dynamic(src, dst):
             helper.make_node("Cast", [p + "_i32"], [p + "_f32"], to=TensorProto.FLOAT),
             helper.make_node("Mul", [p + "_a_scale", p + "_w_scale"], [p + "_scale"]),
             helper.make_node("Mul", [p + "_f32", p + "_scale"], [n.output[0]])]
-    del g.node[:]
-    g.node.extend(ordered)
-    g.initializer.extend(extra)
-    drop_unused_initializers(g)
-    onnx.checker.check_model(model)
-    onnx.save(model, dst)
+    save_rewritten(model, ordered, extra, dst)
 
 
 if __name__ == "__main__":
