@@ -56,12 +56,7 @@ std::string fixed(double x, int decimals) {
   return buf;
 }
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 Model load_demo_model(const std::string& path) {
-  if (ends_with(path, ".onnx")) return Model::import_onnx(path);
   const bool exists = std::filesystem::exists(path) ||
                       std::filesystem::exists(path + ".octet.json") ||
                       std::filesystem::exists(path + ".octet.bin");
@@ -72,7 +67,7 @@ Model load_demo_model(const std::string& path) {
             ".octet.json: the default model is not there; pass --model NAME "
             "(an octet model or a .onnx file), e.g. one from `octet zoo bert-tiny -o NAME`");
   }
-  return Model::load(path);
+  return load_model(path);
 }
 
 BertTokenizer load_vocab(const std::string& path) {

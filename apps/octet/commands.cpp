@@ -41,14 +41,6 @@ std::vector<std::pair<std::string, std::unique_ptr<Session>>> eval_sessions(
   return sessions;
 }
 
-Model load_model(const std::string& name) {
-  const std::string ext = ".onnx";
-  if (name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0) {
-    return Model::import_onnx(name);
-  }
-  return Model::load(name);
-}
-
 Model with_fp32_layers(const Model& model, const std::vector<std::string>& layers,
                        const std::vector<std::string>& ops) {
   if (layers.empty() && ops.empty()) return model;

@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/octet/common.hpp"
 #include "octet/octet.hpp"
 
 namespace octet::cli {
@@ -48,10 +49,6 @@ SessionOptions session_options(const SessionFlags& flags);
 // why int8 is skipped.
 std::vector<std::pair<std::string, std::unique_ptr<Session>>> eval_sessions(
     const Model& model, const SessionFlags& flags, bool fp32_only, std::string& int8_note);
-
-// "foo", "foo.octet.json" or "foo.octet.bin" load a saved model; "foo.onnx"
-// is imported.
-Model load_model(const std::string& name);
 
 // `model` with `layers` and `ops` added to the fp32 blacklist of its
 // quantization section, so that they are saved with it.

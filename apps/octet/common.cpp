@@ -209,4 +209,12 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+Model load_model(const std::string& name) {
+  const std::string ext = ".onnx";
+  if (name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0) {
+    return Model::import_onnx(name);
+  }
+  return Model::load(name);
+}
+
 }  // namespace octet::cli

@@ -21,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "apps/octet/common.hpp"
 #include "apps/octet/data_flags.hpp"
 #include "apps/octet/stats.hpp"
 #include "loaders/image.hpp"
@@ -224,15 +225,8 @@ void print_json(const Args& args, const std::vector<std::string>& labels,
   std::cout << out.dump(1) << "\n";
 }
 
-octet::Model load_model(const std::string& path) {
-  const std::string onnx = ".onnx";
-  const bool is_onnx =
-      path.size() >= onnx.size() && path.compare(path.size() - onnx.size(), onnx.size(), onnx) == 0;
-  return is_onnx ? octet::Model::import_onnx(path) : octet::Model::load(path);
-}
-
 void run(const Args& args) {
-  const octet::Model model = load_model(args.model);
+  const octet::Model model = octet::cli::load_model(args.model);
   if (model.inputs().size() != 1) {
     throw Error(ErrorCode::invalid_argument,
                 args.model + ": resnet_demo needs a model with one image input, this one has " +
