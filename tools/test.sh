@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds octet and runs every test: the Release build's full CTest suite, then
-# the C++ suite again under AddressSanitizer + UndefinedBehaviorSanitizer, then
-# the libFuzzer targets (clang-14, tests/fuzz) for 60 s each.
+# the C++ suite again under AddressSanitizer + UndefinedBehaviorSanitizer, a
+# leak check, the concurrency tests under ThreadSanitizer, then the libFuzzer
+# targets (clang-14, tests/fuzz) for 60 s each.
 # Usage: tools/test.sh [--no-sanitizers] [--no-fuzz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,14 @@ if [ "$sanitizers" = 1 ]; then
       --compare --iterations 1 --warmup 0 --seq 32 >/dev/null
   done
   echo "tools/test.sh: leak check of resnet50 and bert-base took $(($(date +%s) - stage_start)) s"
+  # ThreadSanitizer on the concurrency tests (8 threads sharing one Model,
+  # concurrent prepares), built alone: the library and that one test file.
+  stage_start=$(date +%s)
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+    -DOCTET_SANITIZE=thread
+  cmake --build build-tsan -j"$jobs" --target octet_concurrency_tests
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/tests/octet_concurrency_tests
+  echo "tools/test.sh: ThreadSanitizer stage took $(($(date +%s) - stage_start)) s"
 fi
 
 if [ "$fuzz" = 1 ]; then
