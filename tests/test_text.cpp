@@ -318,4 +318,70 @@ TEST_CASE("text: octet eval on bad text data fails with the file and line") {
   CHECK_MESSAGE(has(r.err, "no output 'start_logits'"), r.err);
 }
 
+TEST_CASE("text: octet calibrate on sentences (.txt, .tsv) gives the tokenized arrays' table") {
+  TempDir dir;
+  const std::string model = dir.file("bert");
+  REQUIRE(octet_cli(dir, "zoo bert-tiny -o " + model).code == 0);
+  std::ofstream(dir.file("vocab.txt")) << "[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\nfilm\nvery\n";
+  const std::string vocab = " --vocab " + dir.file("vocab.txt");
+  std::ofstream(dir.file("s.txt"))
+      << "good film\nvery bad film\n\n  \nbad\r\nvery very good film\n";
+  std::ofstream(dir.file("s.tsv"))
+      << "sentence\tlabel\ngood film\t1\nvery bad film\t0\nbad\t0\nvery very good film\t1\n";
+  std::ofstream(dir.file("s.jsonl"))
+      << "\"good film\"\n\"very bad film\"\n\"bad\"\n\"very very good film\"\n";
+  const auto calibrate = [&](const std::string& data, const std::string& table,
+                             const std::string& more = "") {
+    return octet_cli(dir, "calibrate " + model + " --data " + data + " -o " + dir.file(table) +
+                              " --method max,entropy --quiet --threads 1" + more);
+  };
+  // The longest text, [CLS] very very good film [SEP], sets the length of all.
+  REQUIRE(octet_cli(dir, "tokenize" + vocab + " --jsonl " + dir.file("s.jsonl") +
+                             " --max-length 6 -o " + dir.file("ids"))
+              .code == 0);
+  const std::string arrays = "input_ids=" + dir.file("ids/input_ids.npy") +
+                             ",attention_mask=" + dir.file("ids/attention_mask.npy") +
+                             ",token_type_ids=" + dir.file("ids/token_type_ids.npy");
+  CliResult r = calibrate(arrays, "arrays.json");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const nlohmann::json want = nlohmann::json::parse(slurp(dir.file("arrays.json")));
+  REQUIRE(want.at("data").at("samples") == 4);
+  for (const auto& [data, batch] :
+       {std::pair<std::string, std::string>{"s.txt", "1"}, {"s.txt", "3"}, {"s.tsv", "2"}}) {
+    CAPTURE(data);
+    CAPTURE(batch);
+    r = calibrate(dir.file(data) + vocab, "text.json", " --batch " + batch);
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    const nlohmann::json got = nlohmann::json::parse(slurp(dir.file("text.json")));
+    CHECK(got.at("data").at("fingerprint") == want.at("data").at("fingerprint"));
+    CHECK(got.at("tensors") == want.at("tensors"));
+    CHECK(got.at("histograms") == want.at("histograms"));
+    CHECK_MESSAGE(has(got.at("data").at("source").get<std::string>(), "6 tokens a sample"),
+                  got.at("data").dump());
+  }
+  // --max-length truncates, and then the data differ.
+  r = calibrate(dir.file("s.txt") + vocab, "short.json", " --max-length 4");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(slurp(dir.file("short.json"))).at("data").at("fingerprint") !=
+        want.at("data").at("fingerprint"));
+
+  std::ofstream(dir.file("bad.txt")) << "good\nbad \xff film\n";
+  std::ofstream(dir.file("empty.txt")) << "\n \n";
+  const std::pair<std::string, std::string> errors[] = {
+      {dir.file("s.txt"), "is text: give --vocab"},
+      {dir.file("bad.txt") + vocab, "bad.txt:2: "},
+      {dir.file("empty.txt") + vocab, "empty.txt: no text in the file"},
+      {dir.file("missing.txt") + vocab, "missing.txt: cannot open"},
+      {dir.file("s.txt") + vocab + " --per-class-samples 1", "need labeled images"},
+      {dir.file("s.txt") + vocab + " --skip 4", "no samples selected"},
+      {std::string(OCTET_SOURCE_DIR) + "/tests/text/squad_tiny.json" + vocab,
+       "SQuAD .json is for octet eval"},
+  };
+  for (const auto& [data, message] : errors) {
+    r = calibrate(data, "x.json");
+    CHECK(r.code == 1);
+    CHECK_MESSAGE(has(r.err, message), r.err);
+  }
+}
+
 #endif  // OCTET_HAVE_CLI_LIB

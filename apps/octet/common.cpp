@@ -217,4 +217,8 @@ Model load_model(const std::string& name) {
   return Model::load(name);
 }
 
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 }  // namespace octet::cli

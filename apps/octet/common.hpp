@@ -42,6 +42,8 @@ std::string output_file_name(const std::string& output_name);
 // and is followed by a rule.
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
+bool ends_with(const std::string& s, const std::string& tail);
+
 // "foo", "foo.octet.json" or "foo.octet.bin" load a saved model; "foo.onnx"
 // is imported.
 Model load_model(const std::string& name);

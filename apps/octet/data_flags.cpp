@@ -92,11 +92,31 @@ void add_data_flags(CLI::App& app, DataFlags& flags) {
                  "Image folder (class subfolders give labels), list file, .npy file, folder "
                  "of .npy files or IDX images (MNIST's *-images-idx3-ubyte[.gz], labels from "
                  "*-labels-idx1-ubyte[.gz]); calibrate also takes name=X.npy,name=Y.npy (one "
-                 "array per model input, e.g. BERT token ids from octet tokenize -o); eval "
-                 "also takes text: sentence<TAB>label .tsv or SQuAD v1.1 .json, with --vocab")
+                 "array per model input, e.g. BERT token ids from octet tokenize -o), and "
+                 "text, with --vocab: sentence<TAB>label .tsv, one text a line .txt "
+                 "(calibrate, sensitivity), SQuAD v1.1 .json (eval)")
       ->required();
   add_selection_flags(app, flags.selection);
   add_preprocess_flags(app, flags.preprocess);
+  app.add_option("--vocab", flags.vocab, "Text data: the model's WordPiece vocab.txt");
+  app.add_option("--max-length", flags.max_length,
+                 "Text data: tokens a text at most (default: the model's metadata, else 128; "
+                 "384 for SQuAD)")
+      ->check(CLI::Range(size_t(3), size_t(1) << 16));
+}
+
+std::pair<size_t, size_t> selected_range(const SelectionFlags& flags, size_t n,
+                                         const std::string& what) {
+  if (flags.per_class()) {
+    throw Error(ErrorCode::invalid_argument,
+                "--per-class-samples/--per-class-skip need labeled "
+                "images; " +
+                    what + " has no classes: use --samples/--skip");
+  }
+  const size_t first = std::min(n, static_cast<size_t>(std::max<int64_t>(0, flags.skip)));
+  const size_t count =
+      flags.samples < 0 ? n - first : std::min(n - first, static_cast<size_t>(flags.samples));
+  return {first, first + count};
 }
 
 ImagePreprocess apply_preprocess_flags(ImagePreprocess p, const PreprocessFlags& flags) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -37,12 +38,21 @@ struct SelectionFlags {
 };
 void add_selection_flags(CLI::App& app, SelectionFlags& flags);
 
+// [skip, skip + samples) of n samples in file order, as --skip/--samples say;
+// the per-class flags are an Error(invalid_argument) (`what` has no classes).
+std::pair<size_t, size_t> selected_range(const SelectionFlags& flags, size_t n,
+                                         const std::string& what);
+
 struct DataFlags {
   std::string data;
   SelectionFlags selection;
   PreprocessFlags preprocess;
+  // Text data: the WordPiece vocabulary, and tokens a text (0: the model's
+  // metadata, else a default that depends on the task).
+  std::string vocab;
+  size_t max_length = 0;
 };
-// --data PATH (required) and both groups above.
+// --data PATH (required), both groups above, --vocab and --max-length.
 void add_data_flags(CLI::App& app, DataFlags& flags);
 
 // The model's metadata "preprocess" object (defaults if it has none: one

