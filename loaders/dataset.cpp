@@ -226,7 +226,7 @@ Dataset Dataset::open_npy(const std::string& path) {
   Dataset d;
   d.path_ = path;
   d.kind_ = Kind::npy_rows;
-  d.rows_ = read_npy(path);
+  d.rows_ = map_npy(path);  // pages in as rows are read, not all at once
   if (d.rows_.dtype() != DataType::f32) {
     fail(ErrorCode::invalid_argument,
          path + ": holds " + to_string(d.rows_.dtype()) + " data; samples must be f32");

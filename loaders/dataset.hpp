@@ -101,7 +101,7 @@ class Dataset {
   std::vector<Sample> samples_;
   std::vector<std::string> class_names_;
   std::vector<std::pair<std::string, uintmax_t>> files_;  // relative path, bytes
-  Tensor rows_;  // npy_rows: the whole file; idx_images: the images, u8 [N, H, W]
+  Tensor rows_;  // npy_rows: the file, mapped; idx_images: the images, u8 [N, H, W]
 };
 
 }  // namespace octet

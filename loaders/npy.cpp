@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -359,18 +360,15 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
-}  // namespace
-
-Tensor parse_npy(const void* data, size_t size, const std::string& name_for_errors) {
-  const std::string& name = name_for_errors;
-  const auto* p = static_cast<const unsigned char*>(data);
+// The header of an in-memory .npy image, and where its data starts; the data
+// size is checked against the image's.
+std::pair<NpyHeader, size_t> locate_data(const unsigned char* p, size_t size,
+                                         const std::string& name) {
   const std::string_view header = find_header(p, size, name);
   const NpyHeader h = parse_npy_header(header, name);
   const size_t offset =
       static_cast<size_t>(header.data() + header.size() - reinterpret_cast<const char*>(p));
   const uint64_t available = size - offset;
-  // Checked before allocating, so a header cannot make us allocate more than
-  // the file holds.
   if (available != h.data_bytes) {
     invalid(name,
             std::string(available < h.data_bytes ? "truncated data" : "unexpected trailing data") +
@@ -379,6 +377,35 @@ Tensor parse_npy(const void* data, size_t size, const std::string& name_for_erro
                 std::to_string(available) + " after the " + std::to_string(offset) +
                 "-byte header");
   }
+  return {h, offset};
+}
+
+// The file mapped read-only, unmapped when the last user lets go.
+std::shared_ptr<const void> map_file(const std::string& path, size_t& size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(ErrorCode::io, path, "cannot open: " + errno_text());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(ErrorCode::io, path, "not a regular file");
+  }
+  size = static_cast<size_t>(st.st_size);
+  void* map = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
+  const std::string map_error = map == MAP_FAILED ? errno_text() : "";
+  ::close(fd);
+  if (map == MAP_FAILED) fail(ErrorCode::io, path, "cannot map: " + map_error);
+  return std::shared_ptr<const void>(map, [size](const void* m) {
+    if (m) ::munmap(const_cast<void*>(m), size);
+  });
+}
+
+}  // namespace
+
+Tensor parse_npy(const void* data, size_t size, const std::string& name_for_errors) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  // Checked before allocating, so a header cannot make us allocate more than
+  // the file holds.
+  const auto [h, offset] = locate_data(p, size, name_for_errors);
   Tensor t(h.dtype, h.shape);
   if (t.nbytes()) std::memcpy(t.raw(), p + offset, t.nbytes());
   // numpy writes bools as 0/1, but any other byte would make reading the
@@ -391,27 +418,23 @@ Tensor parse_npy(const void* data, size_t size, const std::string& name_for_erro
 }
 
 Tensor read_npy(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(ErrorCode::io, path, "cannot open: " + errno_text());
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(ErrorCode::io, path, "not a regular file");
-  }
   // Mapping rather than reading avoids holding the data twice.
-  const auto size = static_cast<size_t>(st.st_size);
-  void* map = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
-  const std::string map_error = map == MAP_FAILED ? errno_text() : "";
-  ::close(fd);
-  if (map == MAP_FAILED) fail(ErrorCode::io, path, "cannot map: " + map_error);
-  try {
-    Tensor t = parse_npy(map, size, path);
-    if (map) ::munmap(map, size);
-    return t;
-  } catch (...) {
-    if (map) ::munmap(map, size);
-    throw;
+  size_t size = 0;
+  const std::shared_ptr<const void> map = map_file(path, size);
+  return parse_npy(map.get(), size, path);
+}
+
+Tensor map_npy(const std::string& path) {
+  size_t size = 0;
+  std::shared_ptr<const void> map = map_file(path, size);
+  const auto* p = static_cast<const unsigned char*>(map.get());
+  const auto [h, offset] = locate_data(p, size, path);
+  // Bools are normalized to 0/1 on a copy; numpy aligns the data to 64 bytes,
+  // an unaligned file is copied too.
+  if (h.dtype == DataType::boolean || offset % size_of(h.dtype) != 0) {
+    return parse_npy(p, size, path);
   }
+  return Tensor::wrap(h.dtype, h.shape, std::move(map), p + offset);
 }
 
 void write_npy(const std::string& path, const Tensor& t) {

@@ -17,6 +17,10 @@ namespace octet {
 
 // Reads a whole .npy file into a new (owning) tensor. Throws octet::Error.
 Tensor read_npy(const std::string& path);
+// The same checks, but the tensor is a read-only view of the file mapped into
+// memory (kept mapped while any copy of the tensor lives), so a large sample
+// file costs page cache, not the process's own memory. Never write through it.
+Tensor map_npy(const std::string& path);
 
 // Parses an in-memory .npy image; `name_for_errors` prefixes error messages.
 // Safe on arbitrary bytes: the declared size is checked against `size` before

@@ -1,6 +1,7 @@
 // loaders/npy: round trips, interoperability with numpy, and every rejection.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -334,4 +335,50 @@ assert s.shape == () and s == 2.5
 )PY";
   std::ofstream(dir.file("check.py")) << check;
   CHECK(std::system(("/usr/bin/python3 " + dir.file("check.py") + " " + dir.path()).c_str()) == 0);
+}
+
+namespace {
+// The process's resident memory (VmRSS), in bytes.
+size_t resident_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  size_t kb = 0;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      status >> kb;
+      return kb * 1024;
+    }
+    status.ignore(1 << 10, '\n');
+  }
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("npy: map_npy reads the file in place, read_npy copies it") {
+  TempDir dir;
+  const std::string path = dir.file("big.npy");
+  constexpr int64_t rows = 4096, cols = 4096;  // 64 MiB of f32
+  {
+    Tensor t(DataType::f32, {rows, cols});
+    for (int64_t r = 0; r < rows; ++r) t.data<float>()[r * cols + r] = static_cast<float>(r);
+    octet::write_npy(path, t);
+  }
+  const size_t before = resident_bytes();
+  const Tensor mapped = octet::map_npy(path);
+  REQUIRE(mapped.shape() == octet::Shape{rows, cols});
+  CHECK(mapped.data<float>()[77 * cols + 77] == 77.f);
+  CHECK(mapped.data<float>()[77 * cols + 78] == 0.f);
+  const Tensor view = mapped;  // a copy shares the mapping
+  // One row touched: a few pages (and, under ASan, at most the shadow of the
+  // mapping, 8 MiB), nowhere near the file's 64 MiB.
+  const size_t mapped_growth = resident_bytes() - std::min(before, resident_bytes());
+  CHECK_MESSAGE(mapped_growth < (16u << 20), mapped_growth);
+  const Tensor copied = octet::read_npy(path);
+  CHECK(std::memcmp(copied.raw(), view.raw(), copied.nbytes()) == 0);
+  // The measurement would see a copy: read_npy's tensor is resident.
+  CHECK(resident_bytes() - before > (48u << 20));
+  // Errors are read_npy's.
+  CHECK_THROWS_AS(octet::map_npy(dir.file("missing.npy")), octet::Error);
+  std::ofstream(dir.file("bad.npy")) << "not numpy";
+  CHECK_THROWS_AS(octet::map_npy(dir.file("bad.npy")), octet::Error);
 }

@@ -69,7 +69,7 @@ Source named_arrays_source(const Model& model, const DataFlags& flags) {
     if (k == model.inputs().size()) {
       throw Error(ErrorCode::invalid_argument, "--data: the model has no input '" + name + "'");
     }
-    (*arrays)[k] = read_npy(item.substr(eq + 1));
+    (*arrays)[k] = map_npy(item.substr(eq + 1));  // read row by row, not held
   }
   size_t count = 0;
   for (size_t k = 0; k < arrays->size(); ++k) {
