@@ -1,11 +1,12 @@
 // The importer's rewrite passes, run through import_onnx_bytes: Identity and
 // Dropout removal, BatchNormalization folding, Conv / MatMul fusions,
-// LayerNorm and GELU recognition; plus real torch exports when available.
+// LayerNorm and GELU recognition, constant folding; plus real torch exports when available.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <filesystem>
 
+#include "runtime/model.hpp"
 #include "tests/onnx_builder.hpp"
 
 using namespace octet;
@@ -439,6 +440,42 @@ TEST_CASE("onnx passes: MatMul + Relu, and bias adds that are not fused") {
     b.output("y");
     CHECK(b.import().graph.nodes.size() == 2);
   }
+}
+
+// ---------------------------------------------------------------- constant folding
+
+TEST_CASE("onnx passes: constant subgraphs fold at import, bounded in size") {
+  OnnxBuilder b;
+  b.input("x", {2, 3});
+  b.weight("A", {2, 3}, {1, 2, 3, 4, 5, 6});
+  // Transpose(A) + Transpose(A) = 2 A^T: two nodes on constants only.
+  onnx::NodeProto* t = b.node("Transpose", {"A"}, {"At"}, "at");
+  OnnxBuilder::attr_ints(t, "perm", {1, 0});
+  b.node("Add", {"At", "At"}, {"W"}, "w");
+  b.node("MatMul", {"x", "W"}, {"y"}, "fc");
+  // Shape(x) depends on the input: it stays, for the session to evaluate.
+  b.node("Shape", {"x"}, {"s"}, "shape_of_x");
+  // A 128 MiB ConstantOfShape stays a node: folding must not bloat the model.
+  b.weight_s64("big_shape", {2}, {8192, 4096});
+  b.node("ConstantOfShape", {"big_shape"}, {"big"}, "big");
+  b.output("y");
+  b.output("s");
+  b.output("big");
+  ImportResult r = b.import();
+  REQUIRE(r.graph.nodes.size() == 5);
+  CHECK(fold_constants(r.graph, r.log) == 2);
+  CHECK(has_line(r, "folded 2 constant nodes"));
+  REQUIRE(r.graph.nodes.size() == 3);
+  CHECK(find_node(r.graph, "Transpose") == nullptr);
+  CHECK(find_node(r.graph, "Add") == nullptr);
+  CHECK(find_node(r.graph, "Shape") != nullptr);
+  CHECK(find_node(r.graph, "ConstantOfShape") != nullptr);
+  const Node* fc = find_node(r.graph, "MatMul");
+  REQUIRE(fc != nullptr);
+  const Value& w = r.graph.values[fc->inputs[1]];
+  REQUIRE(w.is_initializer());
+  CHECK(w.data.shape() == Shape{3, 2});
+  CHECK(floats_of(w.data) == std::vector<float>{2, 8, 4, 10, 6, 12});
 }
 
 // ---------------------------------------------------------------- real exports
