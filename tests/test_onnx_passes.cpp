@@ -480,24 +480,28 @@ TEST_CASE("onnx passes: constant subgraphs fold at import, bounded in size") {
 
 // ---------------------------------------------------------------- real exports
 
-// Models exported by torch 1.13 (torch.onnx.export, opset 13), looked up in
-// $OCTET_ONNX_MODELS (default /tmp/octet_onnx_models); skipped when absent:
-//   resnet18.onnx     torchvision.models.resnet18().eval() (torch folds the BNs)
-//   resnet18_bn.onnx  the same with training=TrainingMode.PRESERVE and
-//                     do_constant_folding=False: 20 BatchNormalization nodes
-//   transformer.onnx  2 x torch.nn.TransformerEncoderLayer(64, 4, 128,
-//                     activation="gelu", batch_first=True), input [N, 16, 64]
-TEST_CASE("onnx import: torch exports (skipped when absent)") {
-  const char* env = std::getenv("OCTET_ONNX_MODELS");
-  const std::filesystem::path dir = env ? env : "/tmp/octet_onnx_models";
-  for (const char* name : {"resnet18.onnx", "resnet18_bn.onnx"}) {
-    const std::filesystem::path path = dir / name;
+// The exports of tests/python/torch_parity.py (torch 1.13, seeded weights),
+// which CTest's torch_zoo_layers runs this with after making them, in
+// $OCTET_TORCH_REF: ResNet-18 with its 20 BatchNormalization nodes kept
+// (--keep-batchnorm), and the 2-layer BERT at opset 13, where LayerNorm and
+// GELU come decomposed.
+TEST_CASE("torch: the import passes on real exports") {
+  const char* env = std::getenv("OCTET_TORCH_REF");
+  if (!env || !*env) {
+    MESSAGE("skipped: set OCTET_TORCH_REF to tests/python/torch_parity.py's exports");
+    return;
+  }
+  const std::filesystem::path dir = env;
+  const std::filesystem::path resnet = dir / "resnet18-bn" / "resnet18.onnx";
+  const std::filesystem::path bert = dir / "bert-tiny-op13" / "bert-tiny.onnx";
+  for (const auto& path : {resnet, bert}) {
     if (!std::filesystem::exists(path)) {
-      MESSAGE("skipped: no " << path.string());
-      continue;
+      MESSAGE("skipped: no " << path.string() << " (torch absent?)");
+      return;
     }
-    CAPTURE(name);
-    const ImportResult r = import_onnx_file(path.string());
+  }
+  {
+    const ImportResult r = import_onnx_file(resnet.string());
     const Graph& g = r.graph;
     CHECK(count_ops(g, "BatchNormalization") == 0);
     CHECK(count_ops(g, "Identity") == 0);
@@ -508,16 +512,18 @@ TEST_CASE("onnx import: torch exports (skipped when absent)") {
     CHECK(residual == 8);
     CHECK(count_ops(g, "Conv") == 20);
     CHECK(g.nodes.size() == 24);  // + MaxPool, GlobalAveragePool, Flatten, Gemm
+    int folded_bn = 0;
+    for (const std::string& line : r.log)
+      folded_bn += line.rfind("folded BatchNormalization", 0) == 0;
+    CHECK(folded_bn == 20);
   }
-  const std::filesystem::path transformer = dir / "transformer.onnx";
-  if (std::filesystem::exists(transformer)) {
-    const Graph g = import_onnx_file(transformer.string()).graph;
-    CHECK(count_ops(g, "LayerNormalization") == 4);
+  {
+    const Graph g = import_onnx_file(bert.string()).graph;
+    CHECK(count_ops(g, "LayerNormalization") == 5);  // embeddings + 2 per layer
+    CHECK(count_ops(g, "ReduceMean") == 0);
     CHECK(count_ops(g, "Erf") == 0);
     int gelu = 0;
     for (const Node& n : g.nodes) gelu += n.op == "MatMul" && attr_or(n, "activation") == "gelu";
     CHECK(gelu == 2);
-  } else {
-    MESSAGE("skipped: no " << transformer.string());
   }
 }
