@@ -273,6 +273,54 @@ TEST_CASE("cli: usage errors exit 2 and name the flag") {
 
 #endif  // OCTET_HAVE_CLI_LIB
 
+TEST_CASE("cli: octet calibrate on an image folder and a list file: one table, exact scales") {
+  if (!std::filesystem::exists(octet_exe())) {
+    MESSAGE("skipped: " << octet_exe() << " is not built");
+    return;
+  }
+  // The demo's Fashion-MNIST ResNet-20 and its 10 bundled images, read as a
+  // folder and as a list file in reverse order, in batches of 3 and 4.
+  test::TempDir dir;
+  const std::string models = std::string(OCTET_SOURCE_DIR) + "/apps/models";
+  std::vector<std::string> images;
+  for (const auto& e : std::filesystem::directory_iterator(models + "/images")) {
+    images.push_back(e.path().string());
+  }
+  REQUIRE(images.size() == 10);
+  std::sort(images.rbegin(), images.rend());
+  {
+    std::ofstream list(dir.file("list.txt"));
+    for (const std::string& i : images) list << i << "\n";
+  }
+  const auto calibrate = [&](const std::string& data, const std::string& batch,
+                             const std::string& table) {
+    const CliResult r =
+        octet_cli(dir, "calibrate " + models + "/fashion-resnet20 --data " + data + " --batch " +
+                           batch + " --quiet --threads 1 -o " + dir.file(table));
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    nlohmann::json j = nlohmann::json::parse(slurp(dir.file(table)));
+    j["data"].erase("source");                            // names the folder or the list
+    CHECK(j.at("date").get<std::string>().size() == 20);  // 2026-11-26T07:00:00Z
+    j.erase("date");
+    return j;
+  };
+  const nlohmann::json folder = calibrate(models + "/images", "3", "folder.json");
+  const nlohmann::json list = calibrate(dir.file("list.txt"), "4", "list.json");
+  CHECK(folder == list);
+  CHECK(folder.at("data").at("samples") == 10);
+  CHECK(folder.at("octet_version").get<std::string>().size() > 0);
+  int tensors = 0;
+  for (const auto& [name, t] : folder.at("tensors").items()) {
+    CAPTURE(name);
+    // The scale is the float amax / 127 (s8) or / 255 (u8), written exactly.
+    const float levels = t.at("dtype") == "u8" ? 255.f : 127.f;
+    CHECK(t.at("scale").get<float>() == t.at("amax").get<float>() / levels);
+    CHECK(t.at("amax") == t.at("amax_by_method").at(t.at("method").get<std::string>()));
+    ++tensors;
+  }
+  CHECK(tensors > 10);
+}
+
 TEST_CASE("cli: octet calibrate and quantize, from .npy samples and from named arrays") {
   if (!std::filesystem::exists(octet_exe())) {
     MESSAGE("skipped: " << octet_exe() << " is not built");

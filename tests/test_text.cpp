@@ -368,7 +368,8 @@ TEST_CASE("text: octet calibrate on sentences (.txt, .tsv) gives the tokenized a
   std::ofstream(dir.file("bad.txt")) << "good\nbad \xff film\n";
   std::ofstream(dir.file("empty.txt")) << "\n \n";
   const std::pair<std::string, std::string> errors[] = {
-      {dir.file("s.txt"), "is text: give --vocab"},
+      {dir.file("s.tsv"), "is text: give --vocab"},
+      {dir.file("s.txt"), "takes token ids: give --vocab"},  // else a list of image files
       {dir.file("bad.txt") + vocab, "bad.txt:2: "},
       {dir.file("empty.txt") + vocab, "empty.txt: no text in the file"},
       {dir.file("missing.txt") + vocab, "missing.txt: cannot open"},

@@ -93,8 +93,8 @@ void add_data_flags(CLI::App& app, DataFlags& flags) {
                  "of .npy files or IDX images (MNIST's *-images-idx3-ubyte[.gz], labels from "
                  "*-labels-idx1-ubyte[.gz]); calibrate also takes name=X.npy,name=Y.npy (one "
                  "array per model input, e.g. BERT token ids from octet tokenize -o), and "
-                 "text, with --vocab: sentence<TAB>label .tsv, one text a line .txt "
-                 "(calibrate, sensitivity), SQuAD v1.1 .json (eval)")
+                 "text, with --vocab: sentence<TAB>label .tsv, SQuAD v1.1 .json (eval), "
+                 "any other file one text a line (calibrate, sensitivity)")
       ->required();
   add_selection_flags(app, flags.selection);
   add_preprocess_flags(app, flags.preprocess);

@@ -113,8 +113,8 @@ Source named_arrays_source(const Model& model, const DataFlags& flags) {
   return s;
 }
 
-// The texts of a .txt file (one a line, blank lines skipped) or of a
-// sentence<TAB>label .tsv file (with its labels).
+// The texts of a sentence<TAB>label .tsv file (with its labels), or of any
+// other file, one a line (blank lines skipped).
 std::vector<LabeledText> read_texts(const std::string& path, bool tsv) {
   if (tsv) return read_labeled_tsv(path);
   std::ifstream in(path, std::ios::binary);
@@ -131,7 +131,8 @@ std::vector<LabeledText> read_texts(const std::string& path, bool tsv) {
   return texts;
 }
 
-// --data X.tsv|X.txt --vocab V: texts for a BERT-style model, tokenized once
+// --data X.tsv|X.txt --vocab V (.tsv: sentence<TAB>label; any other file:
+// one text a line): texts for a BERT-style model, tokenized once
 // and padded to one length for every batch (the model's fixed sequence
 // length, else the longest selected text), so that the batch size does not
 // change what the model sees.
@@ -183,14 +184,22 @@ Source text_source(const Model& model, const std::string& model_name, const Data
 Source open_source(const Model& model, const std::string& model_name, const DataFlags& flags,
                    const std::string& command) {
   if (flags.data.find('=') != std::string::npos) return named_arrays_source(model, flags);
-  if (ends_with(flags.data, ".tsv") || ends_with(flags.data, ".txt")) {
-    return text_source(model, model_name, flags);
-  }
   if (ends_with(flags.data, ".json")) {
     throw Error(ErrorCode::invalid_argument,
                 flags.data + ": SQuAD .json is for octet eval; " + command +
                     " takes the texts as .txt (one a line) or .tsv, or token ids as "
                     "name=X.npy arrays");
+  }
+  // A list file of images may be a .txt too: --vocab is what says text.
+  if (!flags.vocab.empty() || ends_with(flags.data, ".tsv")) {
+    return text_source(model, model_name, flags);
+  }
+  for (const TensorInfo& in : model.inputs()) {
+    if (in.name == "input_ids") {
+      throw Error(ErrorCode::invalid_argument,
+                  model_name + " takes token ids: give --vocab vocab.txt to read " + flags.data +
+                      " as text (one a line), or --data input_ids=X.npy,... arrays");
+    }
   }
   return dataset_source(model, model_name, flags, command);
 }
