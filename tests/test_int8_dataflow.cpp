@@ -1,0 +1,196 @@
+// int8 data through the ops that move or combine it without a kernel of
+// their own in int8 (Transpose, Concat, the residual Add): between int8
+// producers and readers, each runs on int8 data, with no dequantize or
+// quantize step around it, and gives
+//   - against fp32 (the same model with SessionOptions::precision fp32): the
+//     quantization error of the int8 convs around it, cosine >= 0.999 and a
+//     max error within 3% of the largest output;
+//   - against the same int8 session with the op forced to fp32 (fp32_ops):
+//     the same integers, bit for bit where the op only moves integers on one
+//     scale (Transpose, Concat on one scale), within one unit of the output's
+//     scale where it rescales (Concat across scales, Add).
+// Every producer in these graphs also has a second int8 reader ("side"
+// convs), so it writes int8 whether the op under test reads int8 or not and
+// the two sessions see the same integers.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "tests/int8_reference.hpp"
+#include "tests/op_harness.hpp"
+#include "tests/test_graph.hpp"
+
+using namespace octet;
+using test::TestGraph;
+
+namespace {
+
+const Shape kImage{1, 8, 10, 12};
+
+// A 3x3 convolution (pad 1) with seeded weights, `cin` -> `cout` channels.
+int conv(TestGraph& tg, const std::string& name, int in, int64_t cin, int64_t cout, bool relu,
+         uint32_t seed) {
+  const float bound = 1.f / std::sqrt(static_cast<float>(cin * 9));
+  const Tensor w = test::random_tensor(DataType::f32, {cout, cin, 3, 3}, seed, -bound, bound);
+  const Tensor b = test::random_tensor(DataType::f32, {cout}, seed + 1, -0.1f, 0.1f);
+  std::map<std::string, AttrValue> attrs{{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  if (relu) attrs["activation"] = std::string("relu");
+  return tg.node("Conv", name, {in, tg.constant(name + ".w", w), tg.constant(name + ".b", b)},
+                 attrs);
+}
+
+// A MatMul with a constant [k, n] weight and a bias: a Linear layer.
+int linear(TestGraph& tg, const std::string& name, int in, int64_t k, int64_t n, uint32_t seed) {
+  const float bound = 1.f / std::sqrt(static_cast<float>(k));
+  const Tensor w = test::random_tensor(DataType::f32, {k, n}, seed, -bound, bound);
+  const Tensor b = test::random_tensor(DataType::f32, {n}, seed + 1, -0.1f, 0.1f);
+  return tg.node("MatMul", name, {in, tg.constant(name + ".w", w), tg.constant(name + ".b", b)});
+}
+
+std::vector<Tensor> run(const Model& m, const Tensor& x, SessionOptions options = {},
+                        Session* keep = nullptr) {
+  options.threads = 2;
+  Session s(m, options);
+  std::vector<Tensor> out;
+  for (const Tensor& t : s.run({x})) out.push_back(t.clone());
+  if (keep) *keep = std::move(s);
+  return out;
+}
+
+// max|v| of the input "x" and of every named value in an fp32 run, to set
+// ranges from (what a max calibration on this one input would give).
+std::map<std::string, float> fp32_amax(const TestGraph& tg, const Tensor& x,
+                                       const std::vector<std::string>& names) {
+  SessionOptions fp32;
+  fp32.precision = Precision::fp32;
+  const std::vector<Tensor> got = run(tg.model().with_outputs(names), x, fp32);
+  std::map<std::string, float> amax{{"x", static_cast<float>(test::max_abs(x))}};
+  const size_t first = tg.g.outputs.size();
+  for (size_t i = 0; i < names.size(); ++i) {
+    amax[names[i]] = static_cast<float>(test::max_abs(got[first + i]));
+  }
+  return amax;
+}
+
+LayerInfo layer_named(const Session& s, const std::string& name) {
+  for (const LayerInfo& l : s.layers()) {
+    if (l.name == name) return l;
+  }
+  FAIL("no layer " << name);
+  return {};
+}
+
+std::map<std::string, int> count_layers(const Session& s) {
+  std::map<std::string, int> n;
+  for (const LayerInfo& l : s.layers()) ++n[l.op + ":" + l.precision];
+  return n;
+}
+
+// The int8 dataflow around `op_name`: it runs int8 on int8 data, the input is
+// quantized once and nothing is dequantized (the final convs write f32).
+void check_int8_around(const Session& s, const std::string& op_name, const std::string& op) {
+  const LayerInfo l = layer_named(s, op_name);
+  INFO(op_name << ": " << l.precision << " " << l.kernel << " (" << l.reason << ")");
+  CHECK(l.precision == "int8");
+  CHECK(l.kernel != "ref");
+  std::map<std::string, int> n = count_layers(s);
+  CHECK(n["Quantize:int8"] == 1);  // the graph input, once
+  CHECK(n["Dequantize:fp32"] == 0);
+  CHECK(n[op + ":fp32"] == 0);
+  CHECK(n["Conv:fp32"] == 0);
+  CHECK(n["MatMul:fp32"] == 0);
+}
+
+// Against fp32: the quantization error of the int8 layers around the op.
+void check_against_fp32(const Model& m, const Tensor& x, const std::vector<Tensor>& got) {
+  SessionOptions fp32;
+  fp32.precision = Precision::fp32;
+  const std::vector<Tensor> ref = run(m, x, fp32);
+  REQUIRE(ref.size() == got.size());
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double cos = test::cosine(got[i], ref[i]);
+    const double err = test::max_abs_diff(got[i], ref[i]);
+    MESSAGE("output " << i << ": cosine " << cos << ", max error " << err << " of max "
+                      << test::max_abs(ref[i]));
+    CHECK(cos >= 0.999);
+    CHECK(err <= 0.03 * test::max_abs(ref[i]));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("int8 dataflow: Transpose between int8 convs moves the integers on their scale") {
+  // x -> c1 (relu, u8) -> Transpose(H, W) -> c2 -> out;  c1 -> side -> out2.
+  TestGraph tg;
+  const int x = tg.input("x", kImage);
+  const int t1 = conv(tg, "c1", x, 8, 8, true, 1);
+  const int tt =
+      tg.node("Transpose", "transpose", {t1}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  tg.output(conv(tg, "c2", tt, 8, 6, false, 3));
+  tg.output(conv(tg, "side", t1, 8, 4, false, 5));
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 7, -2.f, 2.f);
+  const auto amax = fp32_amax(tg, in, {"c1.out", "transpose.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  tg.range(t1, amax.at("c1.out"), DataType::u8);
+  tg.range(tt, amax.at("transpose.out"), DataType::u8);
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "transpose", "Transpose");
+  CHECK(layer_named(s, "transpose").reason == "int8 data passes through");
+  check_against_fp32(m, in, got);
+
+  // The transposed values are c1's, exactly (both dequantized on c1's scale).
+  const std::vector<Tensor> views = run(m.with_outputs({"c1.out", "transpose.out"}), in);
+  const Tensor& a = views[2];
+  const Tensor& t = views[3];
+  int64_t mismatches = 0;
+  for (int64_t c = 0; c < 8; ++c)
+    for (int64_t h = 0; h < 10; ++h)
+      for (int64_t w = 0; w < 12; ++w)
+        mismatches +=
+            a.data<float>()[(c * 10 + h) * 12 + w] != t.data<float>()[(c * 12 + w) * 10 + h];
+  CHECK(mismatches == 0);
+
+  // Forced to fp32: it reads c1 dequantized and c2 quantizes its output on
+  // the same scale, so c2 sees the same integers.
+  SessionOptions fp32_transpose;
+  fp32_transpose.fp32_ops = {"Transpose"};
+  Session f(m);
+  const std::vector<Tensor> forced = run(m, in, fp32_transpose, &f);
+  CHECK(layer_named(f, "transpose").precision == "fp32");
+  CHECK(layer_named(f, "transpose").reason == "blacklisted: fp32 op type Transpose");
+  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
+  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+}
+
+TEST_CASE("int8 dataflow: Transpose after an int8 Linear (BERT's head split) stays int8") {
+  // x [2,8,16] -> fc1 (s8) -> Transpose [2,16,8] -> fc2 -> out;  fc1 -> side -> out2.
+  TestGraph tg;
+  const int x = tg.input("x", {2, 8, 16});
+  const int h = linear(tg, "fc1", x, 16, 16, 11);
+  const int ht = tg.node("Transpose", "transpose", {h}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+  tg.output(linear(tg, "fc2", ht, 8, 12, 13));
+  tg.output(linear(tg, "side", h, 16, 4, 15));
+  const Tensor in = test::random_tensor(DataType::f32, {2, 8, 16}, 17, -2.f, 2.f);
+  const auto amax = fp32_amax(tg, in, {"fc1.out", "transpose.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  tg.range(h, amax.at("fc1.out"), DataType::s8);
+  tg.range(ht, amax.at("transpose.out"), DataType::s8);
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "transpose", "Transpose");
+  CHECK(count_layers(s)["MatMul:int8"] == 3);
+  check_against_fp32(m, in, got);
+
+  SessionOptions fp32_transpose;
+  fp32_transpose.fp32_ops = {"Transpose"};
+  const std::vector<Tensor> forced = run(m, in, fp32_transpose);
+  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
+  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+}
