@@ -74,6 +74,10 @@ std::map<std::string, float> fp32_amax(const TestGraph& tg, const Tensor& x,
   return amax;
 }
 
+void set_range(TestGraph& tg, const std::string& value, float amax, DataType dtype) {
+  tg.range(tg.g.find_value(value), amax, dtype);
+}
+
 LayerInfo layer_named(const Session& s, const std::string& name) {
   for (const LayerInfo& l : s.layers()) {
     if (l.name == name) return l;
@@ -117,6 +121,25 @@ void check_against_fp32(const Model& m, const Tensor& x, const std::vector<Tenso
     CHECK(cos >= 0.999);
     CHECK(err <= 0.03 * test::max_abs(ref[i]));
   }
+}
+
+// The integers of `v` on scale `s`: from an int8 session's dequantized
+// output, or quantized from an f32 one, as its int8 reader would.
+std::vector<int> integers(const Tensor& v, float s, DataType dtype) {
+  const std::vector<double> q = test::to_doubles(test::quantize_ref(v, s, dtype));
+  return std::vector<int>(q.begin(), q.end());
+}
+
+int max_integer_difference(const std::vector<int>& a, const std::vector<int>& b, int* ones) {
+  REQUIRE(a.size() == b.size());
+  int worst = 0;
+  *ones = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const int d = std::abs(a[i] - b[i]);
+    worst = std::max(worst, d);
+    *ones += d == 1;
+  }
+  return worst;
 }
 
 }  // namespace
@@ -193,4 +216,96 @@ TEST_CASE("int8 dataflow: Transpose after an int8 Linear (BERT's head split) sta
   const std::vector<Tensor> forced = run(m, in, fp32_transpose);
   CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
   CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+}
+
+TEST_CASE("int8 dataflow: Concat of int8 inputs on one scale joins the integers as they are") {
+  // x -> a (relu), x -> b (relu), Concat(a, b) on channels -> c -> out; a, b -> sides.
+  TestGraph tg;
+  const int x = tg.input("x", kImage);
+  const int a = conv(tg, "a", x, 8, 8, true, 21);
+  const int b = conv(tg, "b", x, 8, 4, true, 23);
+  const int cat = tg.node("Concat", "concat", {a, b}, {{"axis", int64_t{1}}});
+  tg.output(conv(tg, "c", cat, 12, 6, false, 25));
+  tg.output(conv(tg, "side_a", a, 8, 2, false, 27));
+  tg.output(conv(tg, "side_b", b, 4, 2, false, 29));
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 31, -2.f, 2.f);
+  const auto amax = fp32_amax(tg, in, {"concat.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  for (int v : {a, b, cat}) tg.range(v, amax.at("concat.out"), DataType::u8);  // one scale
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "concat", "Concat");
+  CHECK(layer_named(s, "concat").kernel.rfind("reorders:", 0) != 0);  // oneDNN's concat
+  check_against_fp32(m, in, got);
+
+  SessionOptions fp32_concat;
+  fp32_concat.fp32_ops = {"Concat"};
+  Session f(m);
+  const std::vector<Tensor> forced = run(m, in, fp32_concat, &f);
+  CHECK(layer_named(f, "concat").precision == "fp32");
+  for (size_t i = 0; i < got.size(); ++i) CHECK(test::max_abs_diff(forced[i], got[i]) == 0);
+}
+
+TEST_CASE("int8 dataflow: Concat across scales requantizes each input to the output's scale") {
+  // x -> a (relu, u8), x -> b (s8), and x itself (f32, quantized into the
+  // concat): Concat(a, b, x) -> c -> out; a, b -> sides. Three scales.
+  // Built a second time without c: the Concat is then read in fp32 only.
+  auto build = [](bool int8_reader) {
+    TestGraph tg;
+    const int x = tg.input("x", kImage);
+    const int a = conv(tg, "a", x, 8, 8, true, 41);
+    const int b = conv(tg, "b", x, 8, 4, false, 43);
+    const int cat = tg.node("Concat", "concat", {a, b, x}, {{"axis", int64_t{1}}});
+    tg.output(int8_reader ? conv(tg, "c", cat, 20, 6, false, 45) : cat);
+    tg.output(conv(tg, "side_a", a, 8, 2, false, 47));
+    tg.output(conv(tg, "side_b", b, 4, 2, false, 49));
+    return tg;
+  };
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 51, -2.f, 2.f);
+  TestGraph tg = build(true), t2 = build(false);
+  const auto amax = fp32_amax(tg, in, {"a.out", "b.out", "concat.out"});
+  for (TestGraph* g : {&tg, &t2}) {
+    set_range(*g, "x", amax.at("x"), DataType::s8);
+    set_range(*g, "a.out", amax.at("a.out"), DataType::u8);
+    set_range(*g, "b.out", amax.at("b.out"), DataType::s8);
+    set_range(*g, "concat.out", amax.at("concat.out"), DataType::s8);
+  }
+  const float s_cat = amax.at("concat.out") / 127.f;
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "concat", "Concat");
+  CHECK(layer_named(s, "concat").kernel.rfind("reorders:", 0) == 0);
+  check_against_fp32(m, in, got);
+
+  // The concatenation's integers against those c reads when Concat runs fp32
+  // (its f32 output quantized on the same scale): one rounding each way.
+  SessionOptions fp32_concat;
+  fp32_concat.fp32_ops = {"Concat"};
+  const Model exposed = m.with_outputs({"concat.out"});
+  const Tensor int8_cat = run(exposed, in)[3];
+  Session f(m);
+  const Tensor fp32_cat = run(exposed, in, fp32_concat, &f)[3];
+  CHECK(layer_named(f, "concat").precision == "fp32");
+  int ones = 0;
+  const int worst = max_integer_difference(test::integers_of(int8_cat, s_cat),
+                                           integers(fp32_cat, s_cat, DataType::s8), &ones);
+  MESSAGE("concat across scales: max integer difference " << worst << ", " << ones << " of "
+                                                          << int8_cat.numel() << " off by one");
+  CHECK(worst <= 1);
+  CHECK(ones <= int8_cat.numel() / 100);
+  const std::vector<Tensor> forced = run(m, in, fp32_concat);
+  CHECK(test::cosine(forced[0], got[0]) >= 0.99999);
+
+  // Without an int8 reader there is no common scale to write: it runs fp32
+  // on dequantized inputs.
+  const Model m2 = t2.model();
+  Session s2(m2);
+  const std::vector<Tensor> got2 = run(m2, in, {}, &s2);
+  CHECK(layer_named(s2, "concat").precision == "fp32");
+  CHECK(count_layers(s2)["Dequantize:fp32"] == 2);
+  check_against_fp32(m2, in, got2);
 }
