@@ -309,3 +309,67 @@ TEST_CASE("int8 dataflow: Concat across scales requantizes each input to the out
   CHECK(count_layers(s2)["Dequantize:fp32"] == 2);
   check_against_fp32(m2, in, got2);
 }
+
+TEST_CASE("int8 dataflow: a residual Add of two int8 tensors runs int8 with per-input scales") {
+  // x -> a (s8), x -> b (relu, u8), Add(a, b) -> y (s8) -> c -> out; a, b -> sides.
+  // Built a second time without c: the Add is then read in fp32 only.
+  auto build = [](bool int8_reader) {
+    TestGraph tg;
+    const int x = tg.input("x", kImage);
+    const int a = conv(tg, "a", x, 8, 8, false, 61);
+    const int b = conv(tg, "b", x, 8, 8, true, 63);
+    const int y = tg.node("Add", "add", {a, b});
+    tg.output(int8_reader ? conv(tg, "c", y, 8, 6, false, 65) : y);
+    tg.output(conv(tg, "side_a", a, 8, 2, false, 67));
+    tg.output(conv(tg, "side_b", b, 8, 2, false, 69));
+    return tg;
+  };
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 71, -2.f, 2.f);
+  TestGraph tg = build(true), t2 = build(false);
+  const auto amax = fp32_amax(tg, in, {"a.out", "b.out", "add.out"});
+  for (TestGraph* g : {&tg, &t2}) {
+    set_range(*g, "x", amax.at("x"), DataType::s8);
+    set_range(*g, "a.out", amax.at("a.out"), DataType::s8);
+    set_range(*g, "b.out", amax.at("b.out"), DataType::u8);
+    set_range(*g, "add.out", amax.at("add.out"), DataType::s8);
+  }
+  const float s_y = amax.at("add.out") / 127.f;
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "add", "Add");
+  check_against_fp32(m, in, got);
+
+  // y's integers against those c reads when Add runs fp32 (on dequantized
+  // inputs, its f32 output quantized on the same scale).
+  SessionOptions fp32_add;
+  fp32_add.fp32_ops = {"Add"};
+  const Model exposed = m.with_outputs({"add.out"});
+  const Tensor int8_y = run(exposed, in)[3];
+  Session f(m);
+  const Tensor fp32_y = run(exposed, in, fp32_add, &f)[3];
+  CHECK(layer_named(f, "add").precision == "fp32");
+  int ones = 0;
+  const int worst = max_integer_difference(test::integers_of(int8_y, s_y),
+                                           integers(fp32_y, s_y, DataType::s8), &ones);
+  MESSAGE("add: max integer difference " << worst << ", " << ones << " of " << int8_y.numel()
+                                         << " off by one");
+  CHECK(worst <= 1);
+  CHECK(ones <= int8_y.numel() / 100);
+  const std::vector<Tensor> forced = run(m, in, fp32_add);
+  CHECK(test::cosine(forced[0], got[0]) >= 0.99999);
+
+  // Read only in fp32, the Add reads its int8 inputs with their scales and
+  // writes f32 itself: no dequantize step, and the values of dequantize +
+  // f32 Add to within f32 rounding.
+  const Model m2 = t2.model();
+  Session s2(m2);
+  const std::vector<Tensor> got2 = run(m2, in, {}, &s2);
+  CHECK(layer_named(s2, "add").kernel != "ref");
+  CHECK(count_layers(s2)["Dequantize:fp32"] == 0);
+  const std::vector<Tensor> forced2 = run(m2, in, fp32_add);
+  const double diff = test::max_abs_diff(got2[0], forced2[0]);
+  MESSAGE("add read in fp32: max difference " << diff << " against dequantize + f32 add");
+  CHECK(diff <= 1e-6 * test::max_abs(forced2[0]));
+}
