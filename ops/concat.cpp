@@ -13,9 +13,10 @@
 //     q_in * s_in / s_out)), one rounding, saturating where the output's range
 //     is narrower than an input's. oneDNN 2.6's concat takes no per-input
 //     scales, hence the reorders;
-//   - scales differ and every reader wants f32: the reference kernel, on
-//     inputs the session dequantizes (no int8 scale could hold them all
-//     without a range for the output).
+//   - scales differ and every reader wants f32: the same reorders dequantize
+//     each input into its slice of an f32 output (x = s_in * q_in, as the
+//     session's dequantize steps would, without them).
+// Only f32 inputs with no int8 reader take the reference kernel.
 #include <algorithm>
 #include <cstring>
 
@@ -26,9 +27,9 @@ namespace octet {
 namespace {
 
 // One scaled reorder per input into its slice of a plain output.
-class RequantizeConcatKernel final : public Kernel {
+class ConcatReordersKernel final : public Kernel {
  public:
-  explicit RequantizeConcatKernel(const dnnl::engine& engine) : engine_(engine) {}
+  explicit ConcatReordersKernel(const dnnl::engine& engine) : engine_(engine) {}
 
   void add(const dnnl::memory::desc& src, const dnnl::memory::desc& slice, float scale) {
     dnnl::primitive_attr attr = default_attr();
@@ -110,17 +111,18 @@ class Concat final : public Op {
   bool accepts_int8() const override { return true; }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
-    bool same_scale = true;
+    bool same_scale = true, any_int8 = false;
     for (size_t i = 0; i < ctx.src.size(); ++i) {
       if (ctx.src[i].constant || ctx.src_md[i].is_zero()) return make_reference_kernel(*this, ctx);
       const QuantView& h = ctx.src_have[i];
       same_scale = same_scale && h.is_int8() && h.dtype == ctx.src_have[0].dtype &&
                    h.scale == ctx.src_have[0].scale;
+      any_int8 = any_int8 || h.is_int8();
     }
     const int axis = static_cast<int>(normalize_axis(node(), axis_, ctx.dst_shape[0].size()));
     try {
       if (same_scale) return make_int8_concat(ctx, axis);
-      if (ctx.dst_int8[0].is_int8()) return make_requantize(ctx, axis);
+      if (any_int8 || ctx.dst_int8[0].is_int8()) return make_rescale(ctx, axis);
     } catch (const dnnl::error&) {
       // A layout mix oneDNN does not take (nothing in ctx is set yet): the
       // f32 reference on dequantized inputs.
@@ -168,13 +170,14 @@ class Concat final : public Op {
     return kernel;
   }
 
-  // Each input (int8 on its own scale, or f32) quantized into its slice of a
-  // plain int8 output on the output's calibrated scale.
-  std::unique_ptr<Kernel> make_requantize(KernelContext& ctx, int axis) const {
+  // Each input (int8 on its own scale, or f32) reordered into its slice of a
+  // plain output: int8 on the output's calibrated scale when a reader wants
+  // int8, else f32 (scale 1).
+  std::unique_ptr<Kernel> make_rescale(KernelContext& ctx, int axis) const {
     const QuantView out = ctx.dst_int8[0];
     const dnnl::memory::desc dst = plain_md(ctx.dst_shape[0], out.dtype);
     if (dst.is_zero()) return make_reference_kernel(*this, ctx);
-    auto kernel = std::make_unique<RequantizeConcatKernel>(ctx.engine);
+    auto kernel = std::make_unique<ConcatReordersKernel>(ctx.engine);
     dnnl::memory::dims offsets(ctx.dst_shape[0].size(), 0);
     for (size_t i = 0; i < ctx.src.size(); ++i) {
       const dnnl::memory::dims dims = to_dnnl_dims(ctx.src[i].shape);
