@@ -1,7 +1,7 @@
 // Concat: joins inputs (one dtype, any) along attribute `axis`; every other
 // dim must match. Reference kernel for f32 and integer data (in the models
 // octet runs, Concat mostly builds shape tensors and is folded at prepare).
-// int8 data (inputs their producers wrote as s8/u8) stays int8:
+// int8 data (inputs their producers wrote as s8/u8) is read as it is:
 //   - every input int8 of one dtype and one scale: oneDNN's `concat` joins
 //     the integers as they are (inputs read in their layouts as produced,
 //     output in the layout oneDNN picks), and the output keeps that scale,
