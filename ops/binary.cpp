@@ -14,6 +14,13 @@
 //     the full-shape input as src0 (swapped for Add/Mul; for Sub swapped with a
 //     negating post-op; Div with a broadcast dividend stays on the reference).
 //   - Pow with a constant scalar exponent: eltwise_pow on the base's layout.
+// int8 (Add only, a residual that is not fused into a Conv): each input is
+// read as produced, int8 with its own scale or f32, and the output is int8 on
+// its calibrated scale when a reader consumes int8 (f32 otherwise). The
+// scales fold into the binary primitive's per-source scales, s_a / s_y and
+// s_b / s_y, so y = sat(round(s_a/s_y * q_a + s_b/s_y * q_b)) with one
+// rounding, as dequantize, f32 Add and quantize would give (up to one unit
+// where f32 reassociation moves a tie). Two scales never need to agree.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -106,6 +113,9 @@ class Binary final : public Op {
     }
   }
 
+  // The residual Add reads int8 inputs directly (see the top of this file).
+  bool accepts_int8() const override { return kind_ == Kind::add; }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (kind_ == Kind::pow) return make_pow_kernel(ctx);
     const Shape& out = ctx.dst_shape[0];
@@ -126,16 +136,32 @@ class Binary final : public Op {
     if (same) {
       for (size_t i : {ia, ib}) {
         if (!ctx.src[i].constant && !ctx.src_md[i].is_zero()) {
-          layout = ctx.src_md[i];
+          layout = with_dtype(ctx.src_md[i], DataType::f32);
           break;
         }
       }
     }
     Shape b_dims(out.size() - ctx.src[ib].shape.size(), 1);
     b_dims.insert(b_dims.end(), ctx.src[ib].shape.begin(), ctx.src[ib].shape.end());
-    const dnnl::memory::desc md_b = same ? layout : plain_md(b_dims, DataType::f32);
+    // The dtype each input is read in (int8 as produced, else f32) and the
+    // output's: int8 only for an Add whose reader consumes int8.
+    auto read_dtype = [&](size_t i) {
+      return ctx.src_have[i].is_int8() ? ctx.src_have[i].dtype : DataType::f32;
+    };
+    const QuantView y = kind_ == Kind::add ? ctx.dst_int8[0] : QuantView{};
+    const dnnl::memory::desc md_a = with_dtype(layout, read_dtype(ia));
+    const dnnl::memory::desc md_b =
+        same ? with_dtype(layout, read_dtype(ib)) : plain_md(b_dims, read_dtype(ib));
+    const dnnl::memory::desc md_y = with_dtype(layout, y.dtype);
 
     dnnl::primitive_attr attr = default_attr();
+    const int args[2] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1};
+    const size_t order[2] = {ia, ib};
+    for (size_t r = 0; r < 2; ++r) {
+      const QuantView& have = ctx.src_have[order[r]];
+      const float scale = (have.is_int8() ? have.scale : 1.f) / (y.is_int8() ? y.scale : 1.f);
+      if (scale != 1.f) attr.set_scales(args[r], 0, {scale});
+    }
     if (negate) {
       dnnl::post_ops ops;
       ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, -1.f, 0.f);
@@ -147,16 +173,14 @@ class Binary final : public Op {
                                                      : dnnl::algorithm::binary_div;
     dnnl::binary::primitive_desc pd;
     try {
-      pd = dnnl::binary::primitive_desc(dnnl::binary::desc(alg, layout, md_b, layout), attr,
-                                        ctx.engine);
+      pd =
+          dnnl::binary::primitive_desc(dnnl::binary::desc(alg, md_a, md_b, md_y), attr, ctx.engine);
     } catch (const dnnl::error&) {
       return make_reference_kernel(*this, ctx);  // layout or broadcast oneDNN does not take
     }
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::binary(pd), impl_name(pd),
                                                     pd.scratchpad_desc().get_size());
-    const int args[2] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1};
-    const dnnl::memory::desc mds[2] = {layout, md_b};
-    const size_t order[2] = {ia, ib};
+    const dnnl::memory::desc mds[2] = {md_a, md_b};
     for (size_t r = 0; r < 2; ++r) {
       const size_t i = order[r];
       if (ctx.src[i].constant) {
@@ -164,12 +188,13 @@ class Binary final : public Op {
         kernel->set_const(args[r], reorder_constant(ctx.engine, *ctx.src[i].constant, own, mds[r]));
       } else {
         // Same bytes as mds[r]; a broadcast input keeps its own rank.
-        ctx.src_want[i] = same ? layout : plain_md(ctx.src[i].shape, DataType::f32);
+        ctx.src_want[i] = same ? mds[r] : plain_md(ctx.src[i].shape, read_dtype(i));
         kernel->map_src(i, args[r], mds[r]);
       }
     }
-    ctx.dst_md[0] = layout;
-    kernel->map_dst(0, DNNL_ARG_DST, layout);
+    ctx.dst_md[0] = md_y;
+    ctx.dst_scale[0] = y.is_int8() ? y.scale : 1.f;
+    kernel->map_dst(0, DNNL_ARG_DST, md_y);
     return kernel;
   }
 

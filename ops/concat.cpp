@@ -1,12 +1,80 @@
 // Concat: joins inputs (one dtype, any) along attribute `axis`; every other
-// dim must match. Reference kernel only (in the models octet runs, Concat
-// builds shape tensors and is folded at prepare).
+// dim must match. Reference kernel for f32 and integer data (in the models
+// octet runs, Concat mostly builds shape tensors and is folded at prepare).
+// int8 data (inputs their producers wrote as s8/u8) is read as it is:
+//   - every input int8 of one dtype and one scale: oneDNN's `concat` joins
+//     the integers as they are (inputs read in their layouts as produced,
+//     output in the layout oneDNN picks), and the output keeps that scale,
+//     exactly as pooling keeps its input's;
+//   - scales (or dtypes) differ and a reader wants the output in int8 (so it
+//     has a calibrated range): each input is requantized straight into its
+//     slice of the output on the output's own scale, one scaled `reorder`
+//     per input (f32 inputs are quantized there too): q_out = sat(round(
+//     q_in * s_in / s_out)), one rounding, saturating where the output's range
+//     is narrower than an input's. oneDNN 2.6's concat takes no per-input
+//     scales, hence the reorders;
+//   - scales differ and every reader wants f32: the same reorders dequantize
+//     each input into its slice of an f32 output (x = s_in * q_in, as the
+//     session's dequantize steps would, without them).
+// Only f32 inputs with no int8 reader take the reference kernel.
+#include <algorithm>
 #include <cstring>
 
 #include "ops/broadcast.hpp"
+#include "ops/dnnl_kernel.hpp"
 
 namespace octet {
 namespace {
+
+// One scaled reorder per input into its slice of a plain output.
+class ConcatReordersKernel final : public Kernel {
+ public:
+  explicit ConcatReordersKernel(const dnnl::engine& engine) : engine_(engine) {}
+
+  void add(const dnnl::memory::desc& src, const dnnl::memory::desc& slice, float scale) {
+    dnnl::primitive_attr attr = default_attr();
+    if (scale != 1.f) attr.set_output_scales(0, {scale});
+    const dnnl::reorder::primitive_desc pd(engine_, src, engine_, slice, attr);
+    if (impl_.empty()) impl_ = "reorders:" + impl_name(pd);
+    scratchpad_bytes_ = std::max(scratchpad_bytes_, pd.scratchpad_desc().get_size());
+    parts_.push_back({dnnl::reorder(pd), src, slice, {}, {}, {}});
+  }
+
+  void bind(const std::vector<const void*>& src, const std::vector<void*>& dst,
+            void* scratchpad) override {
+    dnnl::memory scratch;
+    if (scratchpad_bytes_ > 0) {
+      const dnnl::memory::desc md({static_cast<dnnl::memory::dim>(scratchpad_bytes_)},
+                                  dnnl::memory::data_type::u8, dnnl::memory::format_tag::a);
+      scratch = dnnl::memory(md, engine_, scratchpad);
+    }
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      Part& p = parts_[i];
+      p.from = dnnl::memory(p.src_md, engine_, const_cast<void*>(src.at(i)));
+      p.to = dnnl::memory(p.slice_md, engine_, dst.at(0));
+      p.args = {{DNNL_ARG_FROM, p.from}, {DNNL_ARG_TO, p.to}};
+      if (scratchpad_bytes_ > 0) p.args[DNNL_ARG_SCRATCHPAD] = scratch;
+    }
+  }
+
+  void execute(dnnl::stream& stream) override {
+    for (Part& p : parts_) p.reorder.execute(stream, p.args);
+  }
+  std::string name() const override { return impl_; }
+  size_t scratchpad_bytes() const override { return scratchpad_bytes_; }
+
+ private:
+  struct Part {
+    dnnl::reorder reorder;
+    dnnl::memory::desc src_md, slice_md;
+    dnnl::memory from, to;
+    std::unordered_map<int, dnnl::memory> args;
+  };
+  dnnl::engine engine_;
+  std::vector<Part> parts_;
+  std::string impl_;
+  size_t scratchpad_bytes_ = 0;
+};
 
 class Concat final : public Op {
  public:
@@ -40,6 +108,28 @@ class Concat final : public Op {
     ctx.set(0, out, ctx.dtype(0));
   }
 
+  bool accepts_int8() const override { return true; }
+
+  std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
+    bool same_scale = true, any_int8 = false;
+    for (size_t i = 0; i < ctx.src.size(); ++i) {
+      if (ctx.src[i].constant || ctx.src_md[i].is_zero()) return make_reference_kernel(*this, ctx);
+      const QuantView& h = ctx.src_have[i];
+      same_scale = same_scale && h.is_int8() && h.dtype == ctx.src_have[0].dtype &&
+                   h.scale == ctx.src_have[0].scale;
+      any_int8 = any_int8 || h.is_int8();
+    }
+    const int axis = static_cast<int>(normalize_axis(node(), axis_, ctx.dst_shape[0].size()));
+    try {
+      if (same_scale) return make_int8_concat(ctx, axis);
+      if (any_int8 || ctx.dst_int8[0].is_int8()) return make_rescale(ctx, axis);
+    } catch (const dnnl::error&) {
+      // A layout mix oneDNN does not take (nothing in ctx is set yet): the
+      // f32 reference on dequantized inputs.
+    }
+    return make_reference_kernel(*this, ctx);
+  }
+
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
     Tensor& y = dst[0];
     const size_t axis = static_cast<size_t>(normalize_axis(node(), axis_, y.rank()));
@@ -63,6 +153,43 @@ class Concat final : public Op {
   }
 
  private:
+  // Every input int8 on one scale: oneDNN's concat joins the integers as they are.
+  std::unique_ptr<Kernel> make_int8_concat(KernelContext& ctx, int axis) const {
+    const QuantView have = ctx.src_have[0];
+    const dnnl::memory::desc dst_any(to_dnnl_dims(ctx.dst_shape[0]), to_dnnl(have.dtype),
+                                     dnnl::memory::format_tag::any);
+    const dnnl::concat::primitive_desc pd(dst_any, axis, ctx.src_md, ctx.engine, default_attr());
+    auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::concat(pd), impl_name(pd),
+                                                    pd.scratchpad_desc().get_size());
+    for (size_t i = 0; i < ctx.src.size(); ++i) {
+      kernel->map_src(i, DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), ctx.src_md[i]);
+    }
+    ctx.dst_md[0] = pd.dst_desc();
+    ctx.dst_scale[0] = have.scale;
+    kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
+    return kernel;
+  }
+
+  // Each input (int8 on its own scale, or f32) reordered into its slice of a
+  // plain output: int8 on the output's calibrated scale when a reader wants
+  // int8, else f32 (scale 1).
+  std::unique_ptr<Kernel> make_rescale(KernelContext& ctx, int axis) const {
+    const QuantView out = ctx.dst_int8[0];
+    const dnnl::memory::desc dst = plain_md(ctx.dst_shape[0], out.dtype);
+    if (dst.is_zero()) return make_reference_kernel(*this, ctx);
+    auto kernel = std::make_unique<ConcatReordersKernel>(ctx.engine);
+    dnnl::memory::dims offsets(ctx.dst_shape[0].size(), 0);
+    for (size_t i = 0; i < ctx.src.size(); ++i) {
+      const dnnl::memory::dims dims = to_dnnl_dims(ctx.src[i].shape);
+      const float s_in = ctx.src_have[i].is_int8() ? ctx.src_have[i].scale : 1.f;
+      kernel->add(ctx.src_md[i], dst.submemory_desc(dims, offsets), s_in / out.scale);
+      offsets[axis] += dims[axis];
+    }
+    ctx.dst_md[0] = dst;
+    ctx.dst_scale[0] = out.scale;
+    return kernel;
+  }
+
   int64_t axis_ = 0;
 };
 

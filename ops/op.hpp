@@ -90,7 +90,8 @@ struct KernelContext {
   // Whether this node computes in int8 (only for ops with has_int8_kernel()).
   bool int8 = false;
   // Per input: how the producer stored it (src_md's dtype and scale). Ops that
-  // do not accept_int8() see f32 here and in src_md: the session dequantizes.
+  // do not accept_int8() (and int8-transparent ops a blacklist sends to fp32)
+  // see f32 here and in src_md: the session dequantizes.
   std::vector<QuantView> src_have;
   // Per input: the int8 form the session can give the kernel (the producer's
   // own int8 buffer, or the value quantized with its calibrated range); dtype
@@ -151,8 +152,10 @@ class Op {
     (void)src;
     return "";
   }
-  // Ops that move int8 data as it is (pooling, reshapes, transposes) or
-  // compute in int8 read int8 inputs directly; others get f32.
+  // Ops that move int8 data as it is (pooling, reshapes, transposes,
+  // concat), combine it with per-input scales (Add) or compute in int8 read
+  // int8 inputs directly (see src_have); others get f32. For ops without an
+  // int8 kernel a blacklist entry turns this off for the node.
   virtual bool accepts_int8() const { return has_int8_kernel(); }
 
   const Node& node() const { return *node_; }

@@ -2,6 +2,8 @@
 // oneDNN path (f32, s8, u8, s32, bool as u8; ranks 1..12, no empty dims): one
 // `reorder` from the input described with permuted axes (its layout as
 // produced, blocked or plain, so no reorder before it) to a plain output.
+// int8 data (an f32 value its producer wrote as s8/u8) moves as it is: the
+// output is int8 on the input's scale, exactly, with no dequantize around it.
 #include <algorithm>
 #include <numeric>
 
@@ -49,8 +51,14 @@ class Transpose final : public Op {
     strided_copy(dst[0].raw(), x.raw(), dst[0].shape(), strides, 0, size_of(x.dtype()));
   }
 
+  bool accepts_int8() const override { return true; }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
-    const DataType dtype = ctx.src[0].dtype == DataType::boolean ? DataType::u8 : ctx.src[0].dtype;
+    const QuantView have = ctx.src_have[0];
+    const DataType logical = ctx.src[0].dtype;
+    const DataType dtype = have.is_int8()                 ? have.dtype
+                           : logical == DataType::boolean ? DataType::u8
+                                                          : logical;
     const dnnl::memory::desc out_md = plain_md(ctx.dst_shape[0], dtype);
     if (ctx.src[0].constant || !dnnl_supports(dtype) || out_md.is_zero()) {
       return make_reference_kernel(*this, ctx);
@@ -74,7 +82,8 @@ class Transpose final : public Op {
                                                     pd.scratchpad_desc().get_size());
     // A bool input stays described as the session describes it (no md).
     ctx.src_want[0] = produced;
-    ctx.dst_md[0] = plain_md(ctx.dst_shape[0], ctx.dst_dtype[0]);
+    ctx.dst_md[0] = have.is_int8() ? out_md : plain_md(ctx.dst_shape[0], ctx.dst_dtype[0]);
+    ctx.dst_scale[0] = have.scale;
     kernel->map_src(0, DNNL_ARG_FROM, from);
     kernel->map_dst(0, DNNL_ARG_TO, out_md);
     return kernel;

@@ -316,7 +316,6 @@ class Planner {
 
   KernelContext kernel_context(size_t i) {
     const Node& n = g_.nodes[i];
-    const Op& op = *model_.ops[i];
     std::vector<Shape> dst_shape;
     std::vector<DataType> dst_dtype;
     for (int id : n.outputs) {
@@ -345,19 +344,22 @@ class Planner {
       const Buffer& b = plan_->buffers[values_[id].buffer];
       QuantView have{dtype_of(b.md, values_[id].dtype), b.scale};
       dnnl::memory::desc md = b.md;
-      if (have.is_int8() && !op.accepts_int8()) {  // it reads f32: dequantized by a reorder
+      const bool reads_int8 = precision_.nodes[i].reads_int8;
+      if (have.is_int8() && !reads_int8) {  // it reads f32: dequantized by a reorder
         md = with_dtype(md, DataType::f32);
         have = {};
       }
       ctx.src_md.push_back(md);
       ctx.src_have.push_back(have);
-      ctx.src_int8.push_back(op.accepts_int8() ? int8_view(id) : QuantView{});
+      ctx.src_int8.push_back(reads_int8 ? int8_view(id) : QuantView{});
     }
     ctx.src_want = ctx.src_md;
+    // An int8-transparent op that a blacklist sends to fp32 writes f32 too.
+    const bool may_write_int8 = model_.ops[i]->has_int8_kernel() || precision_.nodes[i].reads_int8;
     for (int id : n.outputs) {
       const std::optional<ActivationQuant>& q = g_.values[id].quant;
-      ctx.dst_int8.push_back(q && precision_.value_wants_int8[id] ? QuantView{q->dtype, q->scale()}
-                                                                  : QuantView{});
+      const bool int8 = may_write_int8 && q && precision_.value_wants_int8[id];
+      ctx.dst_int8.push_back(int8 ? QuantView{q->dtype, q->scale()} : QuantView{});
     }
     return ctx;
   }

@@ -33,20 +33,27 @@ NodePrecision decide(const ModelData& m, size_t i, const SessionOptions& options
                      const std::vector<SrcInfo>& src) {
   const Node& node = m.graph.nodes[i];
   const Op& op = *m.ops[i];
-  if (!op.has_int8_kernel()) return {false, ""};
-  if (options.precision == Precision::fp32) return {false, "fp32 requested"};
+  const bool reads_int8 = op.accepts_int8();
+  if (!reads_int8) return {false, "", false};
   const std::string listed = blacklisted(node, options, m.graph.quantization);
-  if (!listed.empty()) return {false, "blacklisted: " + listed};
+  if (!op.has_int8_kernel()) {
+    // An int8-transparent op (pooling, reshapes, Transpose, Concat, Add): a
+    // blacklist makes it read f32 like any other fp32 layer.
+    if (listed.empty()) return {false, "", true};
+    return {false, "blacklisted: " + listed, false};
+  }
+  if (options.precision == Precision::fp32) return {false, "fp32 requested", reads_int8};
+  if (!listed.empty()) return {false, "blacklisted: " + listed, reads_int8};
   const std::string unavailable = op.int8_unavailable(src);
-  if (!unavailable.empty()) return {false, unavailable};
+  if (!unavailable.empty()) return {false, unavailable, reads_int8};
   const std::vector<int> inputs = op.int8_inputs(src);
   for (size_t j = 0; j < op.int8_required_inputs(src) && j < inputs.size(); ++j) {
     const int id = node.inputs.at(inputs[j]);
     if (!m.graph.values[id].quant) {
-      return {false, "no activation range for input '" + m.graph.values[id].name + "'"};
+      return {false, "no activation range for input '" + m.graph.values[id].name + "'", reads_int8};
     }
   }
-  return {true, ""};
+  return {true, "", reads_int8};
 }
 
 }  // namespace
@@ -62,7 +69,8 @@ PrecisionPlan plan_precision(const ModelData& m, const SessionOptions& options,
   }
   // A value is worth producing in int8 when a reader consumes int8: an int8
   // layer reading it as a quantized input, or an int8-transparent op (pool,
-  // reshape) whose own output is worth int8. Readers follow writers in node
+  // reshape, transpose, concat, add) whose own output is worth int8: then
+  // each of its f32 activation inputs is. Readers follow writers in node
   // order, so one backward sweep settles it.
   plan.value_wants_int8.assign(g.values.size(), false);
   for (size_t i = g.nodes.size(); i-- > 0;) {
@@ -71,10 +79,14 @@ PrecisionPlan plan_precision(const ModelData& m, const SessionOptions& options,
     const Op& op = *m.ops[i];
     if (plan.nodes[i].int8) {
       for (int k : op.int8_inputs(src[i])) plan.value_wants_int8[node.inputs[k]] = true;
-    } else if (op.accepts_int8() && !op.has_int8_kernel()) {
+    } else if (plan.nodes[i].reads_int8 && !op.has_int8_kernel()) {
       const bool out_int8 = std::any_of(node.outputs.begin(), node.outputs.end(),
                                         [&](int v) { return plan.value_wants_int8[v]; });
-      if (out_int8 && node.has_input(0)) plan.value_wants_int8[node.inputs[0]] = true;
+      for (size_t k = 0; out_int8 && k < node.inputs.size(); ++k) {
+        const SrcInfo& s = src[i][k];
+        if (s.present && !s.constant && s.dtype == DataType::f32)
+          plan.value_wants_int8[node.inputs[k]] = true;
+      }
     }
   }
   return plan;

@@ -12,6 +12,9 @@ namespace detail {
 struct NodePrecision {
   bool int8 = false;
   std::string reason;  // why the node runs in this precision, for `octet inspect`
+  // Whether the node reads int8 inputs as produced (Op::accepts_int8, unless
+  // a blacklist sends an int8-transparent op to fp32); else it reads f32.
+  bool reads_int8 = false;
 };
 
 struct PrecisionPlan {

@@ -1,0 +1,377 @@
+// int8 data through the ops that move or combine it without a kernel of
+// their own in int8 (Transpose, Concat, the residual Add): between int8
+// producers and readers, each runs on int8 data, with no dequantize or
+// quantize step around it, and gives
+//   - against fp32 (the same model with SessionOptions::precision fp32): the
+//     quantization error of the int8 convs around it, cosine >= 0.999 and a
+//     max error within 3% of the largest output;
+//   - against the same int8 session with the op forced to fp32 (fp32_ops):
+//     the same integers, bit for bit where the op only moves integers on one
+//     scale (Transpose, Concat on one scale), within one unit of the output's
+//     scale where it rescales (Concat across scales, Add).
+// Every producer in these graphs also has a second int8 reader ("side"
+// convs), so it writes int8 whether the op under test reads int8 or not and
+// the two sessions see the same integers.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "tests/int8_reference.hpp"
+#include "tests/op_harness.hpp"
+#include "tests/test_graph.hpp"
+
+using namespace octet;
+using test::TestGraph;
+
+namespace {
+
+const Shape kImage{1, 8, 10, 12};
+
+// A 3x3 convolution (pad 1) with seeded weights, `cin` -> `cout` channels.
+int conv(TestGraph& tg, const std::string& name, int in, int64_t cin, int64_t cout, bool relu,
+         uint32_t seed) {
+  const float bound = 1.f / std::sqrt(static_cast<float>(cin * 9));
+  const Tensor w = test::random_tensor(DataType::f32, {cout, cin, 3, 3}, seed, -bound, bound);
+  const Tensor b = test::random_tensor(DataType::f32, {cout}, seed + 1, -0.1f, 0.1f);
+  std::map<std::string, AttrValue> attrs{{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  if (relu) attrs["activation"] = std::string("relu");
+  return tg.node("Conv", name, {in, tg.constant(name + ".w", w), tg.constant(name + ".b", b)},
+                 attrs);
+}
+
+// A MatMul with a constant [k, n] weight and a bias: a Linear layer.
+int linear(TestGraph& tg, const std::string& name, int in, int64_t k, int64_t n, uint32_t seed) {
+  const float bound = 1.f / std::sqrt(static_cast<float>(k));
+  const Tensor w = test::random_tensor(DataType::f32, {k, n}, seed, -bound, bound);
+  const Tensor b = test::random_tensor(DataType::f32, {n}, seed + 1, -0.1f, 0.1f);
+  return tg.node("MatMul", name, {in, tg.constant(name + ".w", w), tg.constant(name + ".b", b)});
+}
+
+std::vector<Tensor> run(const Model& m, const Tensor& x, SessionOptions options = {},
+                        Session* keep = nullptr) {
+  options.threads = 2;
+  Session s(m, options);
+  std::vector<Tensor> out;
+  for (const Tensor& t : s.run({x})) out.push_back(t.clone());
+  if (keep) *keep = std::move(s);
+  return out;
+}
+
+// max|v| of the input "x" and of every named value in an fp32 run, to set
+// ranges from (what a max calibration on this one input would give).
+std::map<std::string, float> fp32_amax(const TestGraph& tg, const Tensor& x,
+                                       const std::vector<std::string>& names) {
+  SessionOptions fp32;
+  fp32.precision = Precision::fp32;
+  const std::vector<Tensor> got = run(tg.model().with_outputs(names), x, fp32);
+  std::map<std::string, float> amax{{"x", static_cast<float>(test::max_abs(x))}};
+  const size_t first = tg.g.outputs.size();
+  for (size_t i = 0; i < names.size(); ++i) {
+    amax[names[i]] = static_cast<float>(test::max_abs(got[first + i]));
+  }
+  return amax;
+}
+
+void set_range(TestGraph& tg, const std::string& value, float amax, DataType dtype) {
+  tg.range(tg.g.find_value(value), amax, dtype);
+}
+
+LayerInfo layer_named(const Session& s, const std::string& name) {
+  for (const LayerInfo& l : s.layers()) {
+    if (l.name == name) return l;
+  }
+  FAIL("no layer " << name);
+  return {};
+}
+
+std::map<std::string, int> count_layers(const Session& s) {
+  std::map<std::string, int> n;
+  for (const LayerInfo& l : s.layers()) ++n[l.op + ":" + l.precision];
+  return n;
+}
+
+// The int8 dataflow around `op_name`: it runs int8 on int8 data, the input is
+// quantized once and nothing is dequantized (the final convs write f32).
+void check_int8_around(const Session& s, const std::string& op_name, const std::string& op) {
+  const LayerInfo l = layer_named(s, op_name);
+  INFO(op_name << ": " << l.precision << " " << l.kernel << " (" << l.reason << ")");
+  CHECK(l.precision == "int8");
+  CHECK(l.kernel != "ref");
+  std::map<std::string, int> n = count_layers(s);
+  CHECK(n["Quantize:int8"] == 1);  // the graph input, once
+  CHECK(n["Dequantize:fp32"] == 0);
+  CHECK(n[op + ":fp32"] == 0);
+  CHECK(n["Conv:fp32"] == 0);
+  CHECK(n["MatMul:fp32"] == 0);
+}
+
+// Against fp32: the quantization error of the int8 layers around the op.
+void check_against_fp32(const Model& m, const Tensor& x, const std::vector<Tensor>& got) {
+  SessionOptions fp32;
+  fp32.precision = Precision::fp32;
+  const std::vector<Tensor> ref = run(m, x, fp32);
+  REQUIRE(ref.size() == got.size());
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double cos = test::cosine(got[i], ref[i]);
+    const double err = test::max_abs_diff(got[i], ref[i]);
+    MESSAGE("output " << i << ": cosine " << cos << ", max error " << err << " of max "
+                      << test::max_abs(ref[i]));
+    CHECK(cos >= 0.999);
+    CHECK(err <= 0.03 * test::max_abs(ref[i]));
+  }
+}
+
+// The integers of `v` on scale `s`: from an int8 session's dequantized
+// output, or quantized from an f32 one, as its int8 reader would.
+std::vector<int> integers(const Tensor& v, float s, DataType dtype) {
+  const std::vector<double> q = test::to_doubles(test::quantize_ref(v, s, dtype));
+  return std::vector<int>(q.begin(), q.end());
+}
+
+int max_integer_difference(const std::vector<int>& a, const std::vector<int>& b, int* ones) {
+  REQUIRE(a.size() == b.size());
+  int worst = 0;
+  *ones = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const int d = std::abs(a[i] - b[i]);
+    worst = std::max(worst, d);
+    *ones += d == 1;
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("int8 dataflow: Transpose between int8 convs moves the integers on their scale") {
+  // x -> c1 (relu, u8) -> Transpose(H, W) -> c2 -> out;  c1 -> side -> out2.
+  TestGraph tg;
+  const int x = tg.input("x", kImage);
+  const int t1 = conv(tg, "c1", x, 8, 8, true, 1);
+  const int tt =
+      tg.node("Transpose", "transpose", {t1}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  tg.output(conv(tg, "c2", tt, 8, 6, false, 3));
+  tg.output(conv(tg, "side", t1, 8, 4, false, 5));
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 7, -2.f, 2.f);
+  const auto amax = fp32_amax(tg, in, {"c1.out", "transpose.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  tg.range(t1, amax.at("c1.out"), DataType::u8);
+  tg.range(tt, amax.at("transpose.out"), DataType::u8);
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "transpose", "Transpose");
+  CHECK(layer_named(s, "transpose").reason == "int8 data passes through");
+  check_against_fp32(m, in, got);
+
+  // The transposed values are c1's, exactly (both dequantized on c1's scale).
+  const std::vector<Tensor> views = run(m.with_outputs({"c1.out", "transpose.out"}), in);
+  const Tensor& a = views[2];
+  const Tensor& t = views[3];
+  int64_t mismatches = 0;
+  for (int64_t c = 0; c < 8; ++c)
+    for (int64_t h = 0; h < 10; ++h)
+      for (int64_t w = 0; w < 12; ++w)
+        mismatches +=
+            a.data<float>()[(c * 10 + h) * 12 + w] != t.data<float>()[(c * 12 + w) * 10 + h];
+  CHECK(mismatches == 0);
+
+  // Forced to fp32: it reads c1 dequantized and c2 quantizes its output on
+  // the same scale, so c2 sees the same integers.
+  SessionOptions fp32_transpose;
+  fp32_transpose.fp32_ops = {"Transpose"};
+  Session f(m);
+  const std::vector<Tensor> forced = run(m, in, fp32_transpose, &f);
+  CHECK(layer_named(f, "transpose").precision == "fp32");
+  CHECK(layer_named(f, "transpose").reason == "blacklisted: fp32 op type Transpose");
+  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
+  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+}
+
+TEST_CASE("int8 dataflow: Transpose after an int8 Linear (BERT's head split) stays int8") {
+  // x [2,8,16] -> fc1 (s8) -> Transpose [2,16,8] -> fc2 -> out;  fc1 -> side -> out2.
+  TestGraph tg;
+  const int x = tg.input("x", {2, 8, 16});
+  const int h = linear(tg, "fc1", x, 16, 16, 11);
+  const int ht = tg.node("Transpose", "transpose", {h}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+  tg.output(linear(tg, "fc2", ht, 8, 12, 13));
+  tg.output(linear(tg, "side", h, 16, 4, 15));
+  const Tensor in = test::random_tensor(DataType::f32, {2, 8, 16}, 17, -2.f, 2.f);
+  const auto amax = fp32_amax(tg, in, {"fc1.out", "transpose.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  tg.range(h, amax.at("fc1.out"), DataType::s8);
+  tg.range(ht, amax.at("transpose.out"), DataType::s8);
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "transpose", "Transpose");
+  CHECK(count_layers(s)["MatMul:int8"] == 3);
+  check_against_fp32(m, in, got);
+
+  SessionOptions fp32_transpose;
+  fp32_transpose.fp32_ops = {"Transpose"};
+  const std::vector<Tensor> forced = run(m, in, fp32_transpose);
+  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
+  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+}
+
+TEST_CASE("int8 dataflow: Concat of int8 inputs on one scale joins the integers as they are") {
+  // x -> a (relu), x -> b (relu), Concat(a, b) on channels -> c -> out; a, b -> sides.
+  TestGraph tg;
+  const int x = tg.input("x", kImage);
+  const int a = conv(tg, "a", x, 8, 8, true, 21);
+  const int b = conv(tg, "b", x, 8, 4, true, 23);
+  const int cat = tg.node("Concat", "concat", {a, b}, {{"axis", int64_t{1}}});
+  tg.output(conv(tg, "c", cat, 12, 6, false, 25));
+  tg.output(conv(tg, "side_a", a, 8, 2, false, 27));
+  tg.output(conv(tg, "side_b", b, 4, 2, false, 29));
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 31, -2.f, 2.f);
+  const auto amax = fp32_amax(tg, in, {"concat.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  for (int v : {a, b, cat}) tg.range(v, amax.at("concat.out"), DataType::u8);  // one scale
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "concat", "Concat");
+  CHECK(layer_named(s, "concat").kernel.rfind("reorders:", 0) != 0);  // oneDNN's concat
+  check_against_fp32(m, in, got);
+
+  SessionOptions fp32_concat;
+  fp32_concat.fp32_ops = {"Concat"};
+  Session f(m);
+  const std::vector<Tensor> forced = run(m, in, fp32_concat, &f);
+  CHECK(layer_named(f, "concat").precision == "fp32");
+  for (size_t i = 0; i < got.size(); ++i) CHECK(test::max_abs_diff(forced[i], got[i]) == 0);
+}
+
+TEST_CASE("int8 dataflow: Concat across scales requantizes each input to the output's scale") {
+  // x -> a (relu, u8), x -> b (s8), and x itself (f32, quantized into the
+  // concat): Concat(a, b, x) -> c -> out; a, b -> sides. Three scales.
+  // Built a second time without c: the Concat is then read in fp32 only.
+  auto build = [](bool int8_reader) {
+    TestGraph tg;
+    const int x = tg.input("x", kImage);
+    const int a = conv(tg, "a", x, 8, 8, true, 41);
+    const int b = conv(tg, "b", x, 8, 4, false, 43);
+    const int cat = tg.node("Concat", "concat", {a, b, x}, {{"axis", int64_t{1}}});
+    tg.output(int8_reader ? conv(tg, "c", cat, 20, 6, false, 45) : cat);
+    tg.output(conv(tg, "side_a", a, 8, 2, false, 47));
+    tg.output(conv(tg, "side_b", b, 4, 2, false, 49));
+    return tg;
+  };
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 51, -2.f, 2.f);
+  TestGraph tg = build(true), t2 = build(false);
+  const auto amax = fp32_amax(tg, in, {"a.out", "b.out", "concat.out"});
+  for (TestGraph* g : {&tg, &t2}) {
+    set_range(*g, "x", amax.at("x"), DataType::s8);
+    set_range(*g, "a.out", amax.at("a.out"), DataType::u8);
+    set_range(*g, "b.out", amax.at("b.out"), DataType::s8);
+    set_range(*g, "concat.out", amax.at("concat.out"), DataType::s8);
+  }
+  const float s_cat = amax.at("concat.out") / 127.f;
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "concat", "Concat");
+  CHECK(layer_named(s, "concat").kernel.rfind("reorders:", 0) == 0);
+  check_against_fp32(m, in, got);
+
+  // The concatenation's integers against those c reads when Concat runs fp32
+  // (its f32 output quantized on the same scale): one rounding each way.
+  SessionOptions fp32_concat;
+  fp32_concat.fp32_ops = {"Concat"};
+  const Model exposed = m.with_outputs({"concat.out"});
+  const Tensor int8_cat = run(exposed, in)[3];
+  Session f(m);
+  const Tensor fp32_cat = run(exposed, in, fp32_concat, &f)[3];
+  CHECK(layer_named(f, "concat").precision == "fp32");
+  int ones = 0;
+  const int worst = max_integer_difference(test::integers_of(int8_cat, s_cat),
+                                           integers(fp32_cat, s_cat, DataType::s8), &ones);
+  MESSAGE("concat across scales: max integer difference " << worst << ", " << ones << " of "
+                                                          << int8_cat.numel() << " off by one");
+  CHECK(worst <= 1);
+  CHECK(ones <= int8_cat.numel() / 100);
+  const std::vector<Tensor> forced = run(m, in, fp32_concat);
+  CHECK(test::cosine(forced[0], got[0]) >= 0.99999);
+
+  // Read only in fp32, it dequantizes each int8 input into its slice of an
+  // f32 output itself: no dequantize steps, the values of dequantize + concat.
+  const Model m2 = t2.model();
+  Session s2(m2);
+  const std::vector<Tensor> got2 = run(m2, in, {}, &s2);
+  CHECK(layer_named(s2, "concat").precision == "fp32");
+  CHECK(layer_named(s2, "concat").kernel.rfind("reorders:", 0) == 0);
+  CHECK(count_layers(s2)["Dequantize:fp32"] == 0);
+  check_against_fp32(m2, in, got2);
+  CHECK(test::max_abs_diff(got2[0], run(m2, in, fp32_concat)[0]) == 0);
+}
+
+TEST_CASE("int8 dataflow: a residual Add of two int8 tensors runs int8 with per-input scales") {
+  // x -> a (s8), x -> b (relu, u8), Add(a, b) -> y (s8) -> c -> out; a, b -> sides.
+  // Built a second time without c: the Add is then read in fp32 only.
+  auto build = [](bool int8_reader) {
+    TestGraph tg;
+    const int x = tg.input("x", kImage);
+    const int a = conv(tg, "a", x, 8, 8, false, 61);
+    const int b = conv(tg, "b", x, 8, 8, true, 63);
+    const int y = tg.node("Add", "add", {a, b});
+    tg.output(int8_reader ? conv(tg, "c", y, 8, 6, false, 65) : y);
+    tg.output(conv(tg, "side_a", a, 8, 2, false, 67));
+    tg.output(conv(tg, "side_b", b, 8, 2, false, 69));
+    return tg;
+  };
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 71, -2.f, 2.f);
+  TestGraph tg = build(true), t2 = build(false);
+  const auto amax = fp32_amax(tg, in, {"a.out", "b.out", "add.out"});
+  for (TestGraph* g : {&tg, &t2}) {
+    set_range(*g, "x", amax.at("x"), DataType::s8);
+    set_range(*g, "a.out", amax.at("a.out"), DataType::s8);
+    set_range(*g, "b.out", amax.at("b.out"), DataType::u8);
+    set_range(*g, "add.out", amax.at("add.out"), DataType::s8);
+  }
+  const float s_y = amax.at("add.out") / 127.f;
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "add", "Add");
+  check_against_fp32(m, in, got);
+
+  // y's integers against those c reads when Add runs fp32 (on dequantized
+  // inputs, its f32 output quantized on the same scale).
+  SessionOptions fp32_add;
+  fp32_add.fp32_ops = {"Add"};
+  const Model exposed = m.with_outputs({"add.out"});
+  const Tensor int8_y = run(exposed, in)[3];
+  Session f(m);
+  const Tensor fp32_y = run(exposed, in, fp32_add, &f)[3];
+  CHECK(layer_named(f, "add").precision == "fp32");
+  int ones = 0;
+  const int worst = max_integer_difference(test::integers_of(int8_y, s_y),
+                                           integers(fp32_y, s_y, DataType::s8), &ones);
+  MESSAGE("add: max integer difference " << worst << ", " << ones << " of " << int8_y.numel()
+                                         << " off by one");
+  CHECK(worst <= 1);
+  CHECK(ones <= int8_y.numel() / 100);
+  const std::vector<Tensor> forced = run(m, in, fp32_add);
+  CHECK(test::cosine(forced[0], got[0]) >= 0.99999);
+
+  // Read only in fp32, the Add reads its int8 inputs with their scales and
+  // writes f32 itself: no dequantize step, and the values of dequantize +
+  // f32 Add to within f32 rounding.
+  const Model m2 = t2.model();
+  Session s2(m2);
+  const std::vector<Tensor> got2 = run(m2, in, {}, &s2);
+  CHECK(layer_named(s2, "add").kernel != "ref");
+  CHECK(count_layers(s2)["Dequantize:fp32"] == 0);
+  const std::vector<Tensor> forced2 = run(m2, in, fp32_add);
+  const double diff = test::max_abs_diff(got2[0], forced2[0]);
+  MESSAGE("add read in fp32: max difference " << diff << " against dequantize + f32 add");
+  CHECK(diff <= 1e-6 * test::max_abs(forced2[0]));
+}
