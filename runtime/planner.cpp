@@ -407,15 +407,27 @@ class Planner {
       if (acc >= 0)
         sharing_.accumulates.push_back({plan_->steps.size(), k, static_cast<size_t>(acc)});
     }
-    const NodePrecision& p = precision_.nodes[i];
     step.precision = ctx.int8 || int8_out
                          ? "int8"
                          : precision_name(ctx.dst_dtype.empty() ? DataType::f32 : ctx.dst_dtype[0]);
-    step.reason = p.int8 && !ctx.int8     ? "the int8 kernel does not cover this case"
-                  : !p.reason.empty()     ? p.reason
-                  : !ctx.int8 && int8_out ? "int8 data passes through"
-                                          : "";
+    step.reason = reason(i, step.precision, ctx.int8, int8_out);
     plan_->steps.push_back(std::move(step));
+  }
+
+  // Why node `i` runs in `precision`, for `octet inspect`: every fp32 layer
+  // says why it is not int8. Steps on integers (shapes, ids, masks) need no
+  // reason, nor do int8 layers.
+  std::string reason(size_t i, const std::string& precision, bool kernel_int8,
+                     bool int8_out) const {
+    const NodePrecision& p = precision_.nodes[i];
+    const Op& op = *model_.ops[i];
+    if (p.int8 && !kernel_int8) return "the int8 kernel does not cover this case";
+    if (!p.reason.empty()) return p.reason;
+    if (!kernel_int8 && int8_out) return "int8 data passes through";
+    if (precision != "fp32") return "";
+    if (!op.accepts_int8()) return "op has no int8 kernel";
+    if (!op.has_int8_kernel()) return "moves data in its input's precision: the input is fp32";
+    return "";
   }
 
   void finish_outputs() {

@@ -18,6 +18,13 @@ double at_int(const Tensor& t, int64_t i) {
   }
 }
 
+// The integers of `t` as int32, read once so that the loops below stay plain.
+std::vector<int32_t> ints_of(const Tensor& t) {
+  std::vector<int32_t> v(static_cast<size_t>(t.numel()));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int32_t>(at_int(t, i));
+  return v;
+}
+
 }  // namespace
 
 Tensor quantize_ref(const Tensor& x, float scale, DataType dtype) {
@@ -86,6 +93,7 @@ Tensor conv_int8_ref(const Tensor& qx, float sx, const Tensor& qw, const std::ve
   const int64_t oc = qw.dim(0), icg = qw.dim(1), kh = qw.dim(2), kw = qw.dim(3);
   const int64_t oh = (h + 2 * p.pad - kh) / p.stride + 1, ow = (w + 2 * p.pad - kw) / p.stride + 1;
   const int64_t ocg = oc / p.group;
+  const std::vector<int32_t> x = ints_of(qx);
   Tensor y(DataType::f32, {n, oc, oh, ow});
   for (int64_t b = 0; b < n; ++b) {
     for (int64_t o = 0; o < oc; ++o) {
@@ -100,7 +108,7 @@ Tensor conv_int8_ref(const Tensor& qx, float sx, const Tensor& qw, const std::ve
               for (int64_t kx = 0; kx < kw; ++kx) {
                 const int64_t ix = xx * p.stride - p.pad + kx;
                 if (ix < 0 || ix >= w) continue;
-                acc += static_cast<int32_t>(at_int(qx, ((b * c + g * icg + i) * h + iy) * w + ix)) *
+                acc += x[((b * c + g * icg + i) * h + iy) * w + ix] *
                        qw.data<int8_t>()[((o * icg + i) * kh + ky) * kw + kx];
               }
             }
@@ -123,11 +131,12 @@ Tensor matmul_int8_ref(const Tensor& qa, float sa, const Tensor& qb, const std::
   Shape out = qa.shape();
   out.back() = n;
   Tensor y(DataType::f32, out);
+  const std::vector<int32_t> a = ints_of(qa);
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
       int32_t acc = 0;
       for (int64_t kk = 0; kk < k; ++kk) {
-        acc += static_cast<int32_t>(at_int(qa, i * k + kk)) * qb.data<int8_t>()[kk * n + j];
+        acc += a[i * k + kk] * qb.data<int8_t>()[kk * n + j];
       }
       const double sbj = sb.size() == 1 ? sb[0] : sb[j];
       y.data<float>()[i * n + j] = static_cast<float>(static_cast<double>(sa) * sbj * acc +

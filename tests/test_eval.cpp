@@ -224,6 +224,23 @@ TEST_CASE("cli: octet eval on a classifier of solid colors") {
   CHECK(has(r.out, "images/s"));
   CHECK(has(r.out, "resize 4, crop 4x4, rgb, [0,1], NCHW"));
 
+  // --verbose: each session's precision report on stderr, the results unchanged.
+  CHECK_FALSE(has(r.err, "=== Precision report"));
+  r = octet_cli(dir, "eval " + dir.file("int8") + data + " --batch 4 --verbose");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(has(r.out, "agreement   100.00% (13/13)"));
+  const size_t fp32_report = r.err.find("=== Precision report: " + dir.file("int8") + ", fp32");
+  const size_t int8_report = r.err.find("=== Precision report: " + dir.file("int8") + ", int8");
+  REQUIRE(fp32_report != std::string::npos);
+  REQUIRE(int8_report != std::string::npos);
+  CHECK(has(r.err.substr(fp32_report, int8_report - fp32_report), "fp32 requested"));
+  const size_t fc = r.err.find("\nfc ", int8_report);
+  REQUIRE(fc != std::string::npos);
+  const std::string fc_row = r.err.substr(fc + 1, r.err.find('\n', fc + 1) - fc - 1);
+  CAPTURE(fc_row);
+  CHECK(has(fc_row, " Gemm "));
+  CHECK(has(fc_row, " int8 "));
+
   // Per class: samples [1, 3) of each leave the impostor (blue's 4th) out;
   // [3, end) has blue's 4th and 5th, red's and green's 4th.
   r = octet_cli(

@@ -1,6 +1,7 @@
 // int8 Conv through oneDNN against the integer reference (tests/int8_reference):
 // u8 and s8 sources, per-channel weights, f32 and int8 destinations, fused
-// residual and relu, on ResNet-50 layer shapes.
+// residual and relu, on ResNet-50 layer shapes; then MaxPool and
+// GlobalAveragePool on int8 data.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -154,6 +155,202 @@ TEST_CASE("int8 conv: int8 output, fused residual and relu match the integer ref
       CHECK(off_by_one <= static_cast<int>(q.size() / 1000));
     }
   }
+}
+
+namespace {
+
+// Integers equal to the reference's, or one apart where the real value sits on
+// a rounding boundary (float vs double scaling), on at most 0.1% of them.
+void check_integers(const Tensor& dequantized, const Tensor& reference_q, float scale) {
+  const std::vector<int> q = test::integers_of(dequantized, scale);
+  const std::vector<double> r = test::to_doubles(reference_q);
+  REQUIRE(q.size() == r.size());
+  int off_by_one = 0, worse = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    const double d = std::fabs(q[i] - r[i]);
+    off_by_one += d == 1;
+    worse += d > 1;
+  }
+  CHECK(worse == 0);
+  CHECK(off_by_one <= static_cast<int>(q.size() / 1000));
+}
+
+}  // namespace
+
+TEST_CASE("int8 conv: int8 destination (requantized) matches the integer reference (ResNet-50)") {
+  // conv -> y (int8, range below the largest value so that some saturate) ->
+  // a small 1x1 conv that reads y in int8; y is also a graph output, so its
+  // integers can be read back.
+  struct DstCase {
+    const char* name;
+    Shape x;
+    int64_t oc, k, pad;
+    DataType src, dst;
+    bool relu;
+  };
+  const DstCase cases[] = {
+      {"layer1 1x1 256->64 at 56x56, u8 -> u8 relu",
+       {1, 256, 56, 56},
+       64,
+       1,
+       0,
+       DataType::u8,
+       DataType::u8,
+       true},
+      {"layer1 1x1 256->64 at 56x56, s8 -> s8",
+       {1, 256, 56, 56},
+       64,
+       1,
+       0,
+       DataType::s8,
+       DataType::s8,
+       false},
+      {"layer2 3x3 128->128 at 28x28, u8 -> u8 relu",
+       {1, 128, 28, 28},
+       128,
+       3,
+       1,
+       DataType::u8,
+       DataType::u8,
+       true},
+      {"layer2 3x3 128->128 at 28x28, s8 -> s8",
+       {1, 128, 28, 28},
+       128,
+       3,
+       1,
+       DataType::s8,
+       DataType::s8,
+       false},
+  };
+  uint32_t seed = 41;
+  for (const DstCase& c : cases) {
+    INFO(std::string(c.name));
+    const Tensor x = source({c.name, c.x, c.oc, c.k, 1, c.pad, c.src}, seed++);
+    const float bound = 1.f / std::sqrt(static_cast<float>(c.x[1] * c.k * c.k));
+    const Tensor w =
+        test::random_tensor(DataType::f32, {c.oc, c.x[1], c.k, c.k}, seed++, -bound, bound);
+    const Tensor b = test::random_tensor(DataType::f32, {c.oc}, seed++, -0.2f, 0.2f);
+    const Tensor w2 = test::random_tensor(DataType::f32, {8, c.oc, 1, 1}, seed++, -0.1f, 0.1f);
+
+    const float sx = amax_of(x) / qmax(c.src);
+    const test::EffectiveWeights ew = test::effective_weights_ref(w, c.src, test::Kernel::conv);
+    const Tensor y_real = test::conv_int8_ref(test::quantize_ref(x, sx, c.src), sx, ew.q, ew.scales,
+                                              b, {1, c.pad, 1, c.relu});
+    const float ay = 0.9f * amax_of(y_real);
+
+    TestGraph tg;
+    const int in = tg.input("x", c.x);
+    tg.range(in, amax_of(x), c.src);
+    const int y = tg.node("Conv", "conv", {in, tg.constant("w", w), tg.constant("b", b)},
+                          conv_attrs(1, c.pad, c.relu));
+    tg.range(y, ay, c.dst);
+    tg.output(tg.node("Conv", "next", {y, tg.constant("w2", w2)}, conv_attrs(1, 0, false)));
+    tg.output(y);
+    Session s(tg.model());
+    const std::vector<Tensor> got = s.run({x});
+    CHECK(layer_named(s, "conv").precision == "int8");
+    CHECK(layer_named(s, "next").precision == "int8");
+    // y was written in int8 (and dequantized only for the graph output).
+    CHECK(layer_named(s, "dequantize:conv.out").op == "Dequantize");
+
+    const float sy = ay / qmax(c.dst);
+    check_integers(got[1], test::quantize_ref(y_real, sy, c.dst), sy);
+  }
+}
+
+namespace {
+
+// Max pooling of integers (exact).
+Tensor max_pool_ref(const std::vector<int>& q, const Shape& s, int64_t k, int64_t stride,
+                    int64_t pad) {
+  const int64_t c = s[1], h = s[2], w = s[3];
+  const int64_t oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+  Tensor y(DataType::f32, {1, c, oh, ow});
+  for (int64_t ch = 0; ch < c; ++ch) {
+    for (int64_t i = 0; i < oh; ++i) {
+      for (int64_t j = 0; j < ow; ++j) {
+        int best = -1000;
+        for (int64_t dy = 0; dy < k; ++dy) {
+          for (int64_t dx = 0; dx < k; ++dx) {
+            const int64_t yy = i * stride - pad + dy, xx = j * stride - pad + dx;
+            if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+            best = std::max(best, q[static_cast<size_t>((ch * h + yy) * w + xx)]);
+          }
+        }
+        y.data<float>()[(ch * oh + i) * ow + j] = static_cast<float>(best);
+      }
+    }
+  }
+  return y;
+}
+
+// The exact average of each channel's integers.
+std::vector<double> global_average_ref(const std::vector<int>& q, const Shape& s) {
+  const int64_t c = s[1], hw = s[2] * s[3];
+  std::vector<double> y(static_cast<size_t>(c));
+  for (int64_t ch = 0; ch < c; ++ch) {
+    int64_t sum = 0;
+    for (int64_t i = 0; i < hw; ++i) sum += q[static_cast<size_t>(ch * hw + i)];
+    y[static_cast<size_t>(ch)] = static_cast<double>(sum) / static_cast<double>(hw);
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("int8 pool: MaxPool and GlobalAveragePool on int8 data match the integer reference") {
+  // x(u8) -> a: conv relu -> t(u8) -> MaxPool 3x3 s2 -> p -> b: conv 1x1 relu
+  // -> q(u8) -> GlobalAveragePool -> g -> c: conv 1x1 -> out. The pools read
+  // and write int8 on their input's scale; t, p, q and g are graph outputs.
+  const Shape xs{1, 64, 56, 56};
+  const Tensor x = test::random_tensor(DataType::f32, xs, 51, 0.f, 2.f);
+  const float bound = 1.f / std::sqrt(64.f * 9.f);
+  const Tensor wa = test::random_tensor(DataType::f32, {64, 64, 3, 3}, 52, -bound, bound);
+  const Tensor wb = test::random_tensor(DataType::f32, {64, 64, 1, 1}, 53, -0.125f, 0.125f);
+  const Tensor wc = test::random_tensor(DataType::f32, {16, 64, 1, 1}, 54, -0.125f, 0.125f);
+  const float ax = amax_of(x), at = 1.5f, aq = 1.f;
+  TestGraph tg;
+  const int in = tg.input("x", xs);
+  tg.range(in, ax, DataType::u8);
+  const int t = tg.node("Conv", "a", {in, tg.constant("wa", wa)}, conv_attrs(1, 1, true));
+  tg.range(t, at, DataType::u8);
+  const int p = tg.node("MaxPool", "maxpool", {t},
+                        {{"kernel_shape", std::vector<int64_t>{3, 3}},
+                         {"strides", std::vector<int64_t>{2, 2}},
+                         {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  tg.range(p, at, DataType::u8);
+  const int q = tg.node("Conv", "b", {p, tg.constant("wb", wb)}, conv_attrs(1, 0, true));
+  tg.range(q, aq, DataType::u8);
+  const int g = tg.node("GlobalAveragePool", "avgpool", {q});
+  tg.range(g, aq, DataType::u8);
+  tg.output(tg.node("Conv", "c", {g, tg.constant("wc", wc)}, conv_attrs(1, 0, false)));
+  for (int v : {t, p, q, g}) tg.output(v);
+  Session s(tg.model());
+  const std::vector<Tensor> got = s.run({x});
+  for (const char* name : {"a", "maxpool", "b", "avgpool", "c"}) {
+    INFO(name);
+    CHECK(layer_named(s, name).precision == "int8");
+  }
+  const float st = at / 255.f, sq = aq / 255.f;
+  // The pools' inputs as the session computed them (the convs are checked
+  // against the reference above); the pools themselves must be exact up to
+  // the average's rounding.
+  const std::vector<int> qt = test::integers_of(got[1], st), qq = test::integers_of(got[3], sq);
+  const Tensor p_ref = max_pool_ref(qt, got[1].shape(), 3, 2, 1);
+  CHECK(got[2].shape() == p_ref.shape());
+  CHECK(test::integers_of(got[2], st) == test::integers_of(p_ref, 1.f));
+  // The average is rounded once: to an integer nearest the exact average.
+  const std::vector<double> avg = global_average_ref(qq, got[3].shape());
+  const std::vector<int> qg = test::integers_of(got[4], sq);
+  REQUIRE(qg.size() == avg.size());
+  int inside = 0;
+  for (size_t i = 0; i < qg.size(); ++i) {
+    CAPTURE(i);
+    CHECK(std::fabs(qg[i] - avg[i]) <= 0.5 + 1e-6);
+    // Not trivially so: the averages are not all zero or saturated.
+    inside += qg[i] > 0 && qg[i] < 255;
+  }
+  CHECK(inside > 8);
 }
 
 TEST_CASE(

@@ -1,10 +1,15 @@
 // int8 MatMul / Gemm through oneDNN against the integer reference, on
 // BERT-base and ResNet-50 shapes: Linear layers (s8 source, per-channel s8
-// weights, bias, GELU, f32 or s8 destination), the attention matmuls (both
-// operands int8) and the classifier Gemm (u8 source, alpha, beta).
+// weights, bias, GELU, f32 or s8 destination; u8 sources), the attention
+// matmuls (both operands int8) and the classifier Gemm (u8 source, alpha,
+// beta); then the rounding of runtime activation and weight quantization.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "tests/int8_reference.hpp"
 #include "tests/op_harness.hpp"
@@ -194,4 +199,141 @@ TEST_CASE("int8 gemm: ResNet-50 classifier (u8 source, transB, alpha, beta)") {
     ref.data<float>()[i] = 0.5f * ref.data<float>()[i] + 2.f * c.data<float>()[i % 1000];
   }
   CHECK(test::max_abs_diff(got, ref) <= 1e-5 * test::max_abs(ref) + 1e-6);
+}
+
+TEST_CASE("int8 matmul: BERT-base Linear layers, u8 source and int8 destination (seq 32)") {
+  // linear -> h (int8 unless f32, range below the largest value so that some
+  // saturate) -> a small Linear that reads h in int8; h is a graph output too.
+  struct Case {
+    const char* name;
+    int64_t k, n;
+    DataType src, dst;  // dst f32: the Linear writes f32 (nothing reads it in int8)
+    bool gelu;
+  };
+  const int64_t m = 32;
+  uint32_t seed = 41;
+  for (const Case& c :
+       {Case{"QKV 768x768, u8 -> f32", 768, 768, DataType::u8, DataType::f32, false},
+        Case{"QKV 768x768, s8 -> s8", 768, 768, DataType::s8, DataType::s8, false},
+        Case{"attention output 768x768, u8 -> s8", 768, 768, DataType::u8, DataType::s8, false},
+        Case{"FFN in 768x3072 + GELU, s8 -> s8", 768, 3072, DataType::s8, DataType::s8, true},
+        Case{"FFN out 3072x768, u8 -> s8", 3072, 768, DataType::u8, DataType::s8, false}}) {
+    INFO(std::string(c.name));
+    const bool u8 = c.src == DataType::u8;
+    const Tensor x = test::random_tensor(DataType::f32, {1, m, c.k}, seed++, u8 ? 0.f : -2.f, 2.f);
+    const float bound = 1.f / std::sqrt(static_cast<float>(c.k));
+    const Tensor w = test::random_tensor(DataType::f32, {c.k, c.n}, seed++, -bound, bound);
+    const Tensor b = test::random_tensor(DataType::f32, {c.n}, seed++, -0.1f, 0.1f);
+    const Tensor w2 = test::random_tensor(DataType::f32, {c.n, 8}, seed++, -0.05f, 0.05f);
+
+    const float sx = amax_of(x) / (u8 ? 255.f : 127.f);
+    const test::EffectiveWeights ew =
+        test::effective_weights_ref(w, c.src, test::Kernel::linear, 1);
+    Tensor h_real =
+        test::matmul_int8_ref(test::quantize_ref(x, sx, c.src), sx, ew.q, ew.scales, &b);
+    if (c.gelu) h_real = gelu(h_real);
+    const float ah = 0.9f * amax_of(h_real);
+
+    TestGraph tg;
+    const int in = tg.input("x", {1, m, c.k});
+    tg.range(in, amax_of(x), c.src);
+    std::map<std::string, AttrValue> attrs;
+    if (c.gelu) attrs["activation"] = std::string("gelu");
+    const int h =
+        tg.node("MatMul", "linear", {in, tg.constant("w", w), tg.constant("b", b)}, attrs);
+    const bool int8_dst = c.dst != DataType::f32;
+    if (int8_dst) {
+      tg.range(h, ah, c.dst);
+      tg.output(tg.node("MatMul", "next", {h, tg.constant("w2", w2)}));
+    }
+    tg.output(h);
+    Session s(tg.model());
+    const std::vector<Tensor> got = s.run({x});
+    CHECK(layer_named(s, "linear").precision == "int8");
+    if (!int8_dst) {
+      CHECK(test::max_abs_diff(got[0], h_real) <= 1e-5 * test::max_abs(h_real) + 1e-6);
+      continue;
+    }
+    CHECK(layer_named(s, "next").precision == "int8");
+    CHECK(layer_named(s, "dequantize:linear.out").op == "Dequantize");  // h was int8
+    const float sh = ah / 127.f;
+    check_integers(got[1], test::quantize_ref(h_real, sh, c.dst), sh);
+  }
+}
+
+namespace {
+
+// Round half to even, spelled out (independent of the FPU's rounding mode).
+double half_even(double v) {
+  const double f = std::floor(v), d = v - f;
+  if (d != 0.5) return d < 0.5 ? f : f + 1;
+  return std::fmod(f, 2.0) == 0 ? f : f + 1;
+}
+
+}  // namespace
+
+TEST_CASE("int8 rounding: runtime activation quantization rounds exact ties half to even") {
+  // x = (j + 0.5) * s with s = 1/16 (a power of two, so x * (1/s) is exactly
+  // j + 0.5). A MatMul by the identity shows the integers: y = s * q.
+  const float s = 1.f / 16;
+  for (DataType dtype : {DataType::s8, DataType::u8}) {
+    INFO(to_string(dtype));
+    const bool u8 = dtype == DataType::u8;
+    std::vector<double> ties;
+    for (int j = u8 ? -3 : -131; j <= (u8 ? 257 : 129); ++j) ties.push_back(j + 0.5);
+    const int64_t n = static_cast<int64_t>(ties.size());
+    Tensor x(DataType::f32, {1, n});
+    for (int64_t i = 0; i < n; ++i) x.data<float>()[i] = static_cast<float>(ties[i]) * s;
+    Tensor eye(DataType::f32, {n, n});
+    for (int64_t i = 0; i < n * n; ++i) eye.data<float>()[i] = i % (n + 1) == 0 ? 1.f : 0.f;
+    TestGraph tg;
+    const int in = tg.input("x", {1, n});
+    tg.range(in, s * (u8 ? 255.f : 127.f), dtype);
+    tg.output(tg.node("MatMul", "identity", {in, tg.constant("eye", eye)}));
+    Session session(tg.model());
+    const Tensor y = session.run({x})[0].clone();
+    CHECK(layer_named(session, "identity").precision == "int8");
+    const std::vector<int> q = test::integers_of(y, s);
+    const double lo = u8 ? 0 : -128, hi = u8 ? 255 : 127;
+    int ties_to_odd = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      CAPTURE(ties[i]);
+      const double want = std::clamp(half_even(ties[i]), lo, hi);
+      CHECK(q[i] == want);
+      ties_to_odd += q[i] % 2 != 0 && q[i] != lo && q[i] != hi;
+    }
+    CHECK(ties_to_odd == 0);
+  }
+}
+
+TEST_CASE("int8 rounding: runtime weight quantization rounds exact ties half to even") {
+  // Each weight column's largest magnitude is L/64 (L the weight levels on
+  // this CPU), so its scale is 1/64 and w / scale = j + 0.5 exactly. x is the
+  // identity (s8, scale 1), so y = x.W = q_w / 64 row by row.
+  const int levels = cpu_has_vnni() ? 127 : 63;
+  const float s = 1.f / 64;
+  std::vector<double> ties;
+  for (int j = -levels; j < levels; ++j) ties.push_back(j + 0.5);
+  ties.push_back(levels);  // the column's amax
+  const int64_t k = static_cast<int64_t>(ties.size());
+  Tensor w(DataType::f32, {k, 2});  // column 1 is column 0 negated
+  for (int64_t i = 0; i < k; ++i) {
+    w.data<float>()[i * 2] = static_cast<float>(ties[i]) * s;
+    w.data<float>()[i * 2 + 1] = -static_cast<float>(ties[i]) * s;
+  }
+  Tensor eye(DataType::f32, {k, k});
+  for (int64_t i = 0; i < k * k; ++i) eye.data<float>()[i] = i % (k + 1) == 0 ? 1.f : 0.f;
+  TestGraph tg;
+  const int in = tg.input("x", {k, k});
+  tg.range(in, 127.f, DataType::s8);
+  tg.output(tg.node("MatMul", "linear", {in, tg.constant("w", w)}));
+  Session session(tg.model());
+  const Tensor y = session.run({eye})[0].clone();
+  CHECK(layer_named(session, "linear").precision == "int8");
+  const std::vector<int> q = test::integers_of(y, s);
+  for (int64_t i = 0; i < k; ++i) {
+    CAPTURE(ties[i]);
+    CHECK(q[i * 2] == half_even(ties[i]));
+    CHECK(q[i * 2 + 1] == half_even(-ties[i]));
+  }
 }

@@ -136,7 +136,7 @@ void bench(const BenchArgs& args) {
     j["walltime_s"] = s.walltime_ms / 1000;
     j["peak_rss_mib"] = peak_rss_mib();
     if (profiling) j["profile"] = profile_json(profile, iterations);
-    if (args.dump_layer_info || args.verbose) j["layers"] = layer_info_json(layers);
+    if (args.dump_layer_info || args.session.verbose) j["layers"] = layer_info_json(layers);
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -150,12 +150,12 @@ void bench(const BenchArgs& args) {
             << " ms\nSession preparation: " << format_ms(prepare_ms, 1)
             << " ms\nFirst inference: " << format_ms(first_ms)
             << " ms\nPeak RSS: " << format_ms(cold_rss, 1) << " MiB\n";
-  if (args.dump_layer_info || args.verbose) {
-    std::cout << "=== Layer Information ===\n" << format_layer_info(layers);
+  if (args.dump_layer_info || args.session.verbose) {
+    std::cout << "=== Layer Information ===\n" << format_precision_report(session);
   }
   std::cout << "Warmup completed " << t.warmup_runs << " queries over " << t.warmup_ms << " ms\n"
             << "Timing trace has " << s.count << " queries over " << s.walltime_ms / 1000 << " s\n";
-  if (args.verbose) {
+  if (args.session.verbose) {
     std::cout << "=== Trace details ===\n";
     for (size_t i = 0; i < t.ms[0].size(); ++i) {
       std::cout << "Run " << i << ": start " << format_ms(t.start_ms[i]) << " ms, latency "
@@ -250,9 +250,9 @@ Command add_bench(CLI::App& root) {
       app->add_option("--exportLayerInfo", args->export_layer_info,
                       "Write the layer info as JSON")};
   for (CLI::Option* option : single_run) option->excludes(both)->excludes(sweep);
-  app->add_flag("--verbose", args->verbose, "Also print the layer info and every run's latency");
   app->add_flag("--json", args->json, "Print one JSON object instead of text");
-  add_session_flags(*app, args->session);
+  add_session_flags(*app, args->session,
+                    "Also print the precision report (the layer info) and every run's latency");
   return {app, [args] {
             if (args->old_profile) args->dump_profile = args->separate_profile_run = true;
             bench(*args);

@@ -31,7 +31,6 @@ struct BenchArgs {
   bool separate_profile_run = false;
   bool old_profile = false;  // --profile: --dumpProfile --separateProfileRun
   bool dump_layer_info = false;
-  bool verbose = false;
   std::string export_times, export_profile, export_layer_info;
   std::vector<std::string> shapes;       // NAME=DIMS or NAME:DIMS
   std::vector<std::string> load_inputs;  // NAME:FILE.npy

@@ -265,7 +265,7 @@ void bench_sweep(const BenchArgs& args, const Model& loaded, const SessionOption
     r["throughput_qps"] = s.qps();
     r["throughput_per_s"] = s.items_per_s();
     results.push_back(r);
-    if (args.verbose) std::cerr << "sweep: " << r.dump() << "\n";
+    if (args.session.verbose) std::cerr << "sweep: " << r.dump() << "\n";
   }
   if (args.json) {
     nlohmann::ordered_json j;

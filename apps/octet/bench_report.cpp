@@ -252,15 +252,6 @@ nlohmann::ordered_json profile_json(const std::vector<ProfileRow>& rows, int64_t
   return j;
 }
 
-std::string format_layer_info(const std::vector<LayerInfo>& layers) {
-  std::vector<std::vector<std::string>> rows = {
-      {"Layer", "Op", "Precision", "Kernel", "Output shape", "Why this precision"}};
-  for (const LayerInfo& l : layers) {
-    rows.push_back({l.name, l.op, l.precision, l.kernel, l.shape, l.reason});
-  }
-  return format_table(rows);
-}
-
 nlohmann::ordered_json layer_info_json(const std::vector<LayerInfo>& layers) {
   nlohmann::ordered_json j = nlohmann::ordered_json::array();
   for (const LayerInfo& l : layers) {

@@ -94,8 +94,8 @@ std::string format_profile_table(const std::vector<ProfileRow>& rows, int64_t it
 // "averageMs", "percentage", "precision", "kernel"}, ...].
 nlohmann::ordered_json profile_json(const std::vector<ProfileRow>& rows, int64_t iterations);
 
-// --dumpLayerInfo / --exportLayerInfo: every executed step of the session.
-std::string format_layer_info(const std::vector<LayerInfo>& layers);
+// --exportLayerInfo: every executed step of the session (--dumpLayerInfo
+// prints format_precision_report() of common.hpp).
 nlohmann::ordered_json layer_info_json(const std::vector<LayerInfo>& layers);
 
 // "AMD EPYC 7B13" from /proc/cpuinfo; "unknown CPU" elsewhere.

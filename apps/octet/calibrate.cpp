@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "apps/octet/commands.hpp"
@@ -23,6 +24,7 @@ struct CalibrateArgs {
   int bins = 2048;
   int threads = 0;
   bool quiet = false;
+  bool verbose = false;
   std::string output;
 };
 
@@ -100,6 +102,17 @@ void calibrate(const CalibrateArgs& args) {
             << "methods: " << methods << "; chosen: " << table.method << "\n"
             << "next: octet quantize " << args.model << " --table " << args.output
             << " -o NAME-int8\n";
+  if (args.verbose) {
+    // What `octet quantize` makes of this table, for the shapes calibration ran.
+    SessionOptions session_options;
+    session_options.threads = args.threads;
+    Session session(quantize(model, table), session_options);
+    std::map<std::string, Shape> shapes;
+    const std::vector<Tensor> first = source.batch(0, std::min(source.count, step));
+    for (size_t k = 0; k < first.size(); ++k) shapes[model.inputs()[k].name] = first[k].shape();
+    session.prepare(shapes);
+    print_precision_report(args.model + " quantized with " + args.output, session);
+  }
 }
 
 }  // namespace
@@ -126,6 +139,8 @@ Command add_calibrate(CLI::App& root) {
   app->add_option("--threads", args->threads, "Threads to run on (0: every core)")
       ->check(CLI::Range(0, 4096));
   app->add_flag("--quiet", args->quiet, "No progress on stderr");
+  add_verbose_flag(*app, args->verbose,
+                   "Print the precision report of the model quantized with this table on stderr");
   app->add_option("-o,--output", args->output, "The table to write (JSON)")->required();
   return {app, [args] { calibrate(*args); }};
 }

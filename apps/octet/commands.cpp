@@ -6,7 +6,14 @@
 
 namespace octet::cli {
 
-void add_session_flags(CLI::App& app, SessionFlags& flags) {
+void add_verbose_flag(CLI::App& app, bool& verbose, const std::string& help) {
+  app.add_flag("--verbose", verbose,
+               help.empty() ? "Print the precision report (every layer's precision, kernel and "
+                              "why) on stderr"
+                            : help);
+}
+
+void add_session_flags(CLI::App& app, SessionFlags& flags, const std::string& verbose_help) {
   app.add_option("--threads", flags.threads, "Threads to run on (0: every core)")
       ->check(CLI::Range(0, 4096));
   app.add_option("--fp32-layers", flags.fp32_layers,
@@ -14,6 +21,7 @@ void add_session_flags(CLI::App& app, SessionFlags& flags) {
       ->delimiter(',');
   app.add_option("--fp32-ops", flags.fp32_ops, "Comma-separated op types to keep in fp32")
       ->delimiter(',');
+  add_verbose_flag(app, flags.verbose, verbose_help);
 }
 
 SessionOptions session_options(const SessionFlags& flags) {

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
 #include <random>
 
 namespace octet::cli {
@@ -219,6 +222,30 @@ Model load_model(const std::string& name) {
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+std::string format_precision_report(const Session& session) {
+  const std::vector<LayerInfo> layers = session.layers();
+  std::vector<std::vector<std::string>> rows = {
+      {"name", "op", "precision", "kernel", "shape", "reason"}};
+  std::map<std::string, int> counts;
+  for (const LayerInfo& l : layers) {
+    rows.push_back({l.name, l.op, l.precision, l.kernel, l.shape, l.reason});
+    ++counts[l.precision];
+  }
+  std::string per_precision;
+  for (const auto& [precision, n] : counts) {
+    per_precision += (per_precision.empty() ? ": " : ", ") + std::to_string(n) + " " + precision;
+  }
+  char ms[32];
+  std::snprintf(ms, sizeof ms, "%.1f", session.prepare_ms());
+  return format_table(rows) + "\n" + std::to_string(layers.size()) + " layers, prepared in " + ms +
+         " ms" + per_precision + "\n";
+}
+
+void print_precision_report(const std::string& title, const Session& session) {
+  std::cerr << "=== Precision report: " << title << " ===\n"
+            << format_precision_report(session) << std::flush;
 }
 
 }  // namespace octet::cli

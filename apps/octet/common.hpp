@@ -44,6 +44,13 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 bool ends_with(const std::string& s, const std::string& tail);
 
+// The precision report of a prepared session, as `octet inspect` prints it:
+// every layer with its op, precision, kernel, output shape and why it runs in
+// that precision, a blank line, then "N layers, prepared in T ms: I int8, F fp32".
+std::string format_precision_report(const Session& session);
+// --verbose: that report on stderr, under a line naming what was prepared.
+void print_precision_report(const std::string& title, const Session& session);
+
 // "foo", "foo.octet.json" or "foo.octet.bin" load a saved model; "foo.onnx"
 // is imported.
 Model load_model(const std::string& name);

@@ -134,6 +134,7 @@ void eval(const EvalArgs& args) {
   // One untimed run each: the first run of a session pays one-time costs.
   for (Tally& t : tallies) {
     t.session->prepare({{input.name, shape}});
+    if (args.session.verbose) print_precision_report(args.model + ", " + t.name, *t.session);
     t.session->run();
   }
 

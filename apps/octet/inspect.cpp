@@ -41,14 +41,7 @@ void inspect(const InspectArgs& args) {
   std::cout.flush();
   Session session(model, session_options(args.session));
   session.prepare(shapes);
-  std::vector<std::vector<std::string>> rows = {
-      {"name", "op", "precision", "kernel", "shape", "reason"}};
-  for (const LayerInfo& l : session.layers()) {
-    rows.push_back({l.name, l.op, l.precision, l.kernel, l.shape, l.reason});
-  }
-  std::cout << format_table(rows) << "\n"
-            << session.layers().size() << " layers, prepared in "
-            << format_ms(session.prepare_ms(), 1) << " ms\n";
+  std::cout << format_precision_report(session);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ struct QuantizeArgs {
   std::string output;
   std::vector<std::string> fp32_layers;
   std::vector<std::string> fp32_ops;
+  bool verbose = false;
 };
 
 void quantize_command(const QuantizeArgs& args) {
@@ -45,6 +46,12 @@ void quantize_command(const QuantizeArgs& args) {
             << " activation ranges (" << u8 << " u8, " << s8 << " s8), method "
             << (args.method.empty() ? table.method + " (the table's choice)" : args.method)
             << ", from " << table.samples << " samples\n";
+  if (args.verbose) {
+    // Prepared for the shapes `octet inspect` uses by default.
+    Session session(quantized);
+    session.prepare(resolve_input_shapes(quantized.inputs(), 1, 128, {}));
+    print_precision_report(args.output, session);
+  }
 }
 
 }  // namespace
@@ -65,6 +72,8 @@ Command add_quantize(CLI::App& root) {
       ->delimiter(',');
   app->add_option("-o,--output", args->output, "Output NAME: writes NAME.octet.json and .bin")
       ->required();
+  add_verbose_flag(*app, args->verbose,
+                   "Print the quantized model's precision report (batch 1, seq 128) on stderr");
   return {app, [args] { quantize_command(*args); }};
 }
 

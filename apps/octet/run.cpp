@@ -76,6 +76,7 @@ void run(const RunArgs& args) {
 
   Session session(model, session_options(args.session));
   session.prepare(shapes);
+  if (args.session.verbose) print_precision_report(args.model, session);
   for (const auto& [name, t] : data) {
     Tensor& dst = session.input(name);
     if (dst.nbytes() != t.nbytes()) {

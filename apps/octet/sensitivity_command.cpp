@@ -47,6 +47,7 @@ struct SensitivityArgs {
   int bench_runs = 20;
   int suggest = 3;
   bool quiet = false;
+  bool verbose = false;
 };
 
 struct LayerRow {
@@ -71,7 +72,9 @@ class Analysis {
   void note(const std::string& line) const {
     if (!args_.quiet) std::cerr << line << "\n";
   }
-  TrialResult trial(const std::vector<std::string>& fp32_layers, Precision precision);
+  // `report`: print the session's precision report first (--verbose).
+  TrialResult trial(const std::vector<std::string>& fp32_layers, Precision precision,
+                    bool report = false);
   void load();
   void measure_layers();
   void rank();
@@ -108,7 +111,8 @@ class Analysis {
   LatencyStats fp32_ms_, int8_ms_, fallback_ms_;
 };
 
-TrialResult Analysis::trial(const std::vector<std::string>& fp32_layers, Precision precision) {
+TrialResult Analysis::trial(const std::vector<std::string>& fp32_layers, Precision precision,
+                            bool report) {
   SessionOptions o;
   o.threads = args_.threads;
   o.precision = precision;
@@ -116,6 +120,7 @@ TrialResult Analysis::trial(const std::vector<std::string>& fp32_layers, Precisi
   Session session(quantized_, o);
   session.prepare(shapes_);
   prepare_ms_ += session.prepare_ms();
+  if (report) print_precision_report(args_.model + " quantized with " + args_.table, session);
   ++trials_;
   return evaluator_->run(session);
 }
@@ -190,7 +195,7 @@ void Analysis::load() {
     throw Error(ErrorCode::invalid_argument,
                 args_.model + ": no layer runs in int8 with this table; nothing to analyse");
   }
-  int8_ = trial({}, Precision::int8);
+  int8_ = trial({}, Precision::int8, args_.verbose);
 }
 
 // The fully int8 model with every layer's output observed: the error each
@@ -533,6 +538,8 @@ Command add_sensitivity(CLI::App& root) {
                   "Without a target, how many of the most sensitive layers to list")
       ->check(CLI::Range(0, 100000));
   app->add_flag("--quiet", args->quiet, "No progress on stderr");
+  add_verbose_flag(*app, args->verbose,
+                   "Print the precision report of the fully int8 model on stderr");
   return {app, [args] { Analysis(*args).run(); }};
 }
 

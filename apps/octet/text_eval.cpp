@@ -49,6 +49,9 @@ void run_batches(std::vector<Tally>& tallies, const Model& model, const TextEval
       const auto t0 = Clock::now();
       const std::vector<Tensor>& outputs = t.session->run(inputs);
       t.run_ms += ms_since(t0);
+      if (start == 0 && args.session.verbose) {
+        print_precision_report(args.model + ", " + t.name, *t.session);
+      }
       for (size_t r = 0; r < m; ++r) score(t, start + r, outputs, r);
     }
   }
