@@ -423,10 +423,10 @@ class Planner {
     const Op& op = *model_.ops[i];
     if (p.int8 && !kernel_int8) return "the int8 kernel does not cover this case";
     if (!p.reason.empty()) return p.reason;
-    if (!kernel_int8 && int8_out) return "int8 data passes through";
+    if (!kernel_int8 && int8_out) return "runs on int8 inputs";
     if (precision != "fp32") return "";
     if (!op.accepts_int8()) return "op has no int8 kernel";
-    if (!op.has_int8_kernel()) return "moves data in its input's precision: the input is fp32";
+    if (!op.has_int8_kernel()) return "int8 only on int8 inputs, and its inputs are fp32";
     return "";
   }
 

@@ -163,7 +163,7 @@ TEST_CASE("int8 dataflow: Transpose between int8 convs moves the integers on the
   Session s(m);
   const std::vector<Tensor> got = run(m, in, {}, &s);
   check_int8_around(s, "transpose", "Transpose");
-  CHECK(layer_named(s, "transpose").reason == "int8 data passes through");
+  CHECK(layer_named(s, "transpose").reason == "runs on int8 inputs");
   check_against_fp32(m, in, got);
 
   // The transposed values are c1's, exactly (both dequantized on c1's scale).
