@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include <doctest/doctest.h>
+
+#include "tests/op_harness.hpp"
+
 namespace octet::test {
 
 namespace {
@@ -152,6 +156,20 @@ std::vector<int> integers_of(const Tensor& dequantized, float scale) {
     q[i] = static_cast<int>(std::lround(dequantized.data<float>()[i] / scale));
   }
   return q;
+}
+
+void check_integers(const Tensor& dequantized, const Tensor& reference_q, float scale, int slack) {
+  const std::vector<int> q = integers_of(dequantized, scale);
+  const std::vector<double> r = to_doubles(reference_q);
+  REQUIRE(q.size() == r.size());
+  int off_by_one = 0, worse = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    const double d = std::fabs(q[i] - r[i]);
+    off_by_one += d == 1;
+    worse += d > 1;
+  }
+  CHECK(worse == 0);
+  CHECK(off_by_one <= static_cast<int>(q.size() / 1000) + slack);
 }
 
 }  // namespace octet::test

@@ -46,4 +46,10 @@ Tensor matmul_int8_ref(const Tensor& qa, float sa, const Tensor& qb, const std::
 // The integers of an int8 tensor that the session exposed as f32 (scale x q).
 std::vector<int> integers_of(const Tensor& dequantized, float scale);
 
+// Checks (doctest) that the integers of `dequantized` equal `reference_q`'s,
+// or are one apart where the real value sits on a rounding boundary (float vs
+// double scaling), on at most 0.1% of them plus `slack`.
+void check_integers(const Tensor& dequantized, const Tensor& reference_q, float scale,
+                    int slack = 0);
+
 }  // namespace octet::test

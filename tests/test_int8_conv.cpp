@@ -137,45 +137,10 @@ TEST_CASE("int8 conv: int8 output, fused residual and relu match the integer ref
 
     // Integers of t and y: equal, or one apart where the real value sits on a
     // rounding boundary (float vs double scaling).
-    for (const auto& [tensor, ref, scale] :
-         {std::tuple{got[1], qt, st}, std::tuple{got[2], qy, sy}}) {
-      const std::vector<int> q = test::integers_of(tensor, scale);
-      const std::vector<double> r = test::to_doubles(ref);
-      int off_by_one = 0, worse = 0;
-      for (size_t i = 0; i < q.size(); ++i) {
-        const double d = std::fabs(q[i] - r[i]);
-        off_by_one += d == 1;
-        worse += d > 1;
-      }
-      double maxd = 0;
-      for (size_t i = 0; i < q.size(); ++i) maxd = std::max(maxd, std::fabs(q[i] - r[i]));
-      INFO("scale " << scale << " max integer difference " << maxd);
-
-      CHECK(worse == 0);
-      CHECK(off_by_one <= static_cast<int>(q.size() / 1000));
-    }
+    test::check_integers(got[1], qt, st);
+    test::check_integers(got[2], qy, sy);
   }
 }
-
-namespace {
-
-// Integers equal to the reference's, or one apart where the real value sits on
-// a rounding boundary (float vs double scaling), on at most 0.1% of them.
-void check_integers(const Tensor& dequantized, const Tensor& reference_q, float scale) {
-  const std::vector<int> q = test::integers_of(dequantized, scale);
-  const std::vector<double> r = test::to_doubles(reference_q);
-  REQUIRE(q.size() == r.size());
-  int off_by_one = 0, worse = 0;
-  for (size_t i = 0; i < q.size(); ++i) {
-    const double d = std::fabs(q[i] - r[i]);
-    off_by_one += d == 1;
-    worse += d > 1;
-  }
-  CHECK(worse == 0);
-  CHECK(off_by_one <= static_cast<int>(q.size() / 1000));
-}
-
-}  // namespace
 
 TEST_CASE("int8 conv: int8 destination (requantized) matches the integer reference (ResNet-50)") {
   // conv -> y (int8, range below the largest value so that some saturate) ->
@@ -254,7 +219,7 @@ TEST_CASE("int8 conv: int8 destination (requantized) matches the integer referen
     CHECK(layer_named(s, "dequantize:conv.out").op == "Dequantize");
 
     const float sy = ay / qmax(c.dst);
-    check_integers(got[1], test::quantize_ref(y_real, sy, c.dst), sy);
+    test::check_integers(got[1], test::quantize_ref(y_real, sy, c.dst), sy);
   }
 }
 

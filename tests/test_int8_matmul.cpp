@@ -41,20 +41,6 @@ LayerInfo layer_named(const Session& s, const std::string& name) {
   return {};
 }
 
-// Integers equal, or one apart (a value on a rounding boundary), rarely.
-void check_integers(const Tensor& dequantized, const Tensor& reference_q, float scale) {
-  const std::vector<int> q = test::integers_of(dequantized, scale);
-  const std::vector<double> r = test::to_doubles(reference_q);
-  int off_by_one = 0, worse = 0;
-  for (size_t i = 0; i < q.size(); ++i) {
-    const double d = std::fabs(q[i] - r[i]);
-    off_by_one += d == 1;
-    worse += d > 1;
-  }
-  CHECK(worse == 0);
-  CHECK(off_by_one <= static_cast<int>(q.size() / 1000) + 1);
-}
-
 }  // namespace
 
 TEST_CASE("int8 matmul: BERT Linear layers (s8 source, bias, GELU) match the integer reference") {
@@ -116,7 +102,7 @@ TEST_CASE("int8 matmul: an s8 GELU output feeds the next Linear in int8 (requant
   const Tensor h_real = gelu(
       test::matmul_int8_ref(test::quantize_ref(x, sx, DataType::s8), sx, e1.q, e1.scales, &b1));
   const Tensor qh = test::quantize_ref(h_real, sh, DataType::s8);
-  check_integers(got[1], qh, sh);
+  test::check_integers(got[1], qh, sh, 1);
   const test::EffectiveWeights e2 =
       test::effective_weights_ref(w2, DataType::s8, test::Kernel::linear, 1);
   const Tensor out = test::matmul_int8_ref(qh, sh, e2.q, e2.scales, nullptr);
@@ -257,7 +243,7 @@ TEST_CASE("int8 matmul: BERT-base Linear layers, u8 source and int8 destination 
     CHECK(layer_named(s, "next").precision == "int8");
     CHECK(layer_named(s, "dequantize:linear.out").op == "Dequantize");  // h was int8
     const float sh = ah / 127.f;
-    check_integers(got[1], test::quantize_ref(h_real, sh, c.dst), sh);
+    test::check_integers(got[1], test::quantize_ref(h_real, sh, c.dst), sh, 1);
   }
 }
 
