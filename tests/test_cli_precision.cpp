@@ -169,8 +169,7 @@ TEST_CASE("cli precision: inspect, --fp32-layers/--fp32-ops and --verbose on an 
   }
   REQUIRE(rows_of(rows, "MaxPool").size() == 1);
   CHECK(rows_of(rows, "MaxPool")[0].precision == "fp32");
-  CHECK(rows_of(rows, "MaxPool")[0].reason ==
-        "int8 only on int8 inputs, and its inputs are fp32");
+  CHECK(rows_of(rows, "MaxPool")[0].reason == "int8 only on int8 inputs, and its inputs are fp32");
   CHECK(rows_of(rows, "Gemm")[0].precision == "int8");
 
   // run: the fp32 model, the int8 model, and the int8 model with every
