@@ -187,4 +187,18 @@ double max_abs(const Tensor& t) {
   return m;
 }
 
+LayerInfo layer_named(const Session& s, const std::string& name) {
+  for (const LayerInfo& l : s.layers()) {
+    if (l.name == name) return l;
+  }
+  FAIL("no layer " << name);
+  return {};
+}
+
+std::map<std::string, int> count_layers(const Session& s) {
+  std::map<std::string, int> n;
+  for (const LayerInfo& l : s.layers()) ++n[l.op + ":" + l.precision];
+  return n;
+}
+
 }  // namespace octet::test

@@ -31,4 +31,9 @@ double max_abs(const Tensor& t);
 // Values as doubles, whatever the dtype.
 std::vector<double> to_doubles(const Tensor& t);
 
+// The session's layer called `name` (a test failure if there is none).
+LayerInfo layer_named(const Session& s, const std::string& name);
+// How many layers of each "op:precision" ("Conv:int8", "Dequantize:fp32") the session runs.
+std::map<std::string, int> count_layers(const Session& s);
+
 }  // namespace octet::test

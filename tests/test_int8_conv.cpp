@@ -12,6 +12,7 @@
 #include "tests/test_graph.hpp"
 
 using namespace octet;
+using test::layer_named;
 using test::TestGraph;
 
 namespace {
@@ -40,14 +41,6 @@ std::map<std::string, AttrValue> conv_attrs(int64_t stride, int64_t pad, bool re
                                      {"pads", std::vector<int64_t>{pad, pad, pad, pad}}};
   if (relu) a["activation"] = std::string("relu");
   return a;
-}
-
-LayerInfo layer_named(const Session& s, const std::string& name) {
-  for (const LayerInfo& l : s.layers()) {
-    if (l.name == name) return l;
-  }
-  FAIL("no layer " << name);
-  return {};
 }
 
 }  // namespace

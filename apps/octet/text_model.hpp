@@ -28,6 +28,20 @@ TextModelInfo text_model_info(const Model& model, const std::string& model_name)
 void check_tokenizer(const TextModelInfo& info, const BertTokenizer& tokenizer,
                      const std::string& model_name, const std::string& vocab_path);
 
+// What every text command needs first: the vocabulary at `vocab_path`
+// (Error(invalid_argument) naming `data_name` when none was given) checked
+// against the model
+// (check_tokenizer), and the tokens a text: `max_length` if not 0, else the
+// model's metadata, else `default_length`.
+struct TextSetup {
+  BertTokenizer tokenizer;
+  TextModelInfo info;
+  size_t max_length = 0;
+};
+TextSetup text_setup(const Model& model, const std::string& model_name,
+                     const std::string& data_name, const std::string& vocab_path, size_t max_length,
+                     size_t default_length);
+
 // labels[k], or "class k" past the end of the list.
 std::string label_name(const std::vector<std::string>& labels, int64_t k);
 
