@@ -110,6 +110,10 @@ class Concat final : public Op {
 
   bool accepts_int8() const override { return true; }
 
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && std::all_of(src.begin(), src.end(), [](bool b) { return b; });
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     bool same_scale = true, any_int8 = false;
     for (size_t i = 0; i < ctx.src.size(); ++i) {

@@ -122,6 +122,8 @@ class Conv final : public Op {
   }
   size_t int8_required_inputs(const std::vector<SrcInfo>&) const override { return 1; }
 
+  bool output_never_negative(const std::vector<bool>&) const override { return relu_; }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (!ctx.src[1].constant ||
         (ctx.src.size() > 2 && ctx.src[2].present && !ctx.src[2].constant)) {

@@ -35,6 +35,11 @@ class Identity final : public Op {
     if (dst[0].nbytes()) std::memcpy(dst[0].raw(), src[0]->raw(), dst[0].nbytes());
   }
 
+  // A copy of input 0.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const dnnl::memory::desc& md = ctx.src_md.at(0);
     if (ctx.src[0].constant || md.is_zero()) return make_reference_kernel(*this, ctx);

@@ -97,6 +97,9 @@ class MatMul final : public Op {
   }
 
   bool has_int8_kernel() const override { return true; }
+  bool output_never_negative(const std::vector<bool>&) const override {
+    return act_ == dnnl::algorithm::eltwise_relu;
+  }
   std::vector<int> int8_inputs(const std::vector<SrcInfo>& src) const override {
     if (src[1].constant) return {0};
     return {0, 1};

@@ -17,7 +17,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "runtime/graph.hpp"
+#include "runtime/ir/graph.hpp"
 
 namespace octet {
 
@@ -157,6 +157,13 @@ class Op {
   // int8 inputs directly (see src_have); others get f32. For ops without an
   // int8 kernel a blacklist entry turns this off for the node.
   virtual bool accepts_int8() const { return has_int8_kernel(); }
+  // Whether every output is >= 0 (or NaN) whatever the input values, given
+  // which inputs are (`src_never_negative[i]`; false for an omitted input).
+  // The calibrator gives such values u8 ranges: twice the resolution of s8.
+  virtual bool output_never_negative(const std::vector<bool>& src_never_negative) const {
+    (void)src_never_negative;
+    return false;
+  }
 
   const Node& node() const { return *node_; }
 

@@ -124,6 +124,11 @@ class Pool final : public Op {
   // rounded once), so a pool between int8 convs needs no dequantize.
   bool accepts_int8() const override { return true; }
 
+  // A maximum or an average of input 0's values (padding counts as 0).
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const Shape& x = ctx.src[0].shape;
     const PoolGeometry g = geometry(x);

@@ -25,6 +25,11 @@ class View : public Op {
   // int8 data passes through with its scale.
   bool accepts_int8() const override { return true; }
 
+  // Input 0's values, reinterpreted.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   // No kernel at all: on a plain layout the output is the input's bytes, so
   // the session lets the output alias the input's buffer.
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {

@@ -52,6 +52,8 @@ class Softmax final : public Op {
     }
   }
 
+  bool output_never_negative(const std::vector<bool>&) const override { return true; }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const dnnl::memory::desc md = plain_md(ctx.src[0].shape, DataType::f32);
     if (md.is_zero() || ctx.src[0].constant) return make_reference_kernel(*this, ctx);

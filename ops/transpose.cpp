@@ -53,6 +53,11 @@ class Transpose final : public Op {
 
   bool accepts_int8() const override { return true; }
 
+  // Input 0's values, moved.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const QuantView have = ctx.src_have[0];
     const DataType logical = ctx.src[0].dtype;

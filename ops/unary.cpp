@@ -69,6 +69,10 @@ class Unary final : public Op {
     for (int64_t i = 0; i < n; ++i) y[i] = apply(k, x[i]);
   }
 
+  bool output_never_negative(const std::vector<bool>&) const override {
+    return kind_ == Kind::relu;
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     switch (kind_) {
       case Kind::relu:

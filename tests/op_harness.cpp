@@ -7,7 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "ops/registry.hpp"
-#include "runtime/model.hpp"
+#include "runtime/model/model.hpp"
 
 namespace octet::test {
 

@@ -10,7 +10,7 @@
 #include <random>
 
 #include "op_harness.hpp"
-#include "runtime/calibration_methods.hpp"
+#include "runtime/calibration/calibration_methods.hpp"
 #include "temp_dir.hpp"
 #include "test_graph.hpp"
 
@@ -262,7 +262,7 @@ TEST_CASE("quantize: a table's ranges reach the model, another model's table is 
   const Model q = quantize(model, t, "percentile=99.99");
   CHECK(q.activation_range_count() == t.tensors.size());
   CHECK(q.content_hash() == model.content_hash());
-  const Graph& g = q.data()->graph;
+  const Graph& g = model_data(q).graph;
   const Value& conv1 = g.values[g.find_value("conv1.out")];
   REQUIRE(conv1.quant);
   CHECK(conv1.quant->amax == row(t, "conv1.out").amax_by_method.at("percentile=99.99"));
@@ -272,7 +272,7 @@ TEST_CASE("quantize: a table's ranges reach the model, another model's table is 
   // A human edit of one amax is honoured and marked.
   t.tensors[0].amax *= 0.5f;
   const Model edited = quantize(model, t);
-  const Value& v = edited.data()->graph.values[g.find_value(t.tensors[0].name)];
+  const Value& v = model_data(edited).graph.values[g.find_value(t.tensors[0].name)];
   CHECK(v.quant->amax == t.tensors[0].amax);
   CHECK(v.quant->source == "table:edited");
 

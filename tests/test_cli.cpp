@@ -18,7 +18,7 @@
 
 #include "apps/octet/common.hpp"
 #include "apps/octet/stats.hpp"
-#include "loaders/npy.hpp"
+#include "loaders/data/npy.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/onnx_builder.hpp"
 #include "tests/temp_dir.hpp"

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "loaders/npy.hpp"
+#include "loaders/data/npy.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/op_harness.hpp"
 #include "tests/temp_dir.hpp"

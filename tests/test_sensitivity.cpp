@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/octet/sensitivity.hpp"
-#include "loaders/npy.hpp"
+#include "loaders/data/npy.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/image_fixtures.hpp"
 #include "tests/onnx_builder.hpp"

@@ -25,8 +25,8 @@
 #include "apps/zoo/architectures.hpp"
 #include "apps/zoo/graph_builder.hpp"
 #include "apps/zoo/zoo.hpp"
-#include "loaders/model_format.hpp"
-#include "runtime/model.hpp"
+#include "loaders/formats/model_format.hpp"
+#include "runtime/model/model.hpp"
 #include "tests/op_harness.hpp"
 #include "tests/temp_dir.hpp"
 

@@ -25,7 +25,7 @@
 #include "apps/octet/stats.hpp"
 #include "apps/octet/text_model.hpp"
 #include "apps/octet/text_qa.hpp"
-#include "loaders/tokenizer.hpp"
+#include "loaders/data/tokenizer.hpp"
 
 namespace {
 

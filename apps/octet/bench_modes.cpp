@@ -9,7 +9,7 @@
 
 #include "apps/octet/bench.hpp"
 #include "apps/octet/common.hpp"
-#include "loaders/npy.hpp"
+#include "loaders/data/npy.hpp"
 
 namespace octet::cli {
 namespace {

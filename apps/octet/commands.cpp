@@ -2,8 +2,6 @@
 
 #include <cstdio>
 
-#include "runtime/model.hpp"
-
 namespace octet::cli {
 
 void add_verbose_flag(CLI::App& app, bool& verbose, const std::string& help) {
@@ -47,15 +45,6 @@ std::vector<std::pair<std::string, std::unique_ptr<Session>>> eval_sessions(
     sessions.emplace_back("int8", std::make_unique<Session>(model, options));
   }
   return sessions;
-}
-
-Model with_fp32_layers(const Model& model, const std::vector<std::string>& layers,
-                       const std::vector<std::string>& ops) {
-  if (layers.empty() && ops.empty()) return model;
-  Graph g = model.data()->graph;
-  for (const std::string& p : layers) g.quantization.fp32_layers.push_back(p);
-  for (const std::string& p : ops) g.quantization.fp32_ops.push_back(p);
-  return Model(detail::build_model(std::move(g), model.data()->source, model.data()->import_log));
 }
 
 std::string version_text() {

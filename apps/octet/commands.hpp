@@ -57,11 +57,6 @@ void add_verbose_flag(CLI::App& app, bool& verbose, const std::string& help = ""
 std::vector<std::pair<std::string, std::unique_ptr<Session>>> eval_sessions(
     const Model& model, const SessionFlags& flags, bool fp32_only, std::string& int8_note);
 
-// `model` with `layers` and `ops` added to the fp32 blacklist of its
-// quantization section, so that they are saved with it.
-Model with_fp32_layers(const Model& model, const std::vector<std::string>& layers,
-                       const std::vector<std::string>& ops);
-
 // "octet 0.1.0\noneDNN 2.6.3\nCPU ISA avx512_core_vnni"
 std::string version_text();
 

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "apps/octet/commands.hpp"
-#include "loaders/model_format.hpp"
+#include "loaders/formats/model_format.hpp"
 
 namespace octet::cli {
 namespace {

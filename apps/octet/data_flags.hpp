@@ -1,7 +1,7 @@
 // Command-line flags for commands that read a dataset (`octet eval`,
 // `octet calibrate`): --data, which samples to take, and how images become
 // tensors. The preprocessing flags override the "preprocess" object of the
-// model's metadata (loaders/image.hpp), so a model that carries its own
+// model's metadata (loaders/data/image.hpp), so a model that carries its own
 // preprocessing needs none of them.
 #pragma once
 
@@ -12,8 +12,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "loaders/dataset.hpp"
-#include "loaders/image.hpp"
+#include "loaders/data/dataset.hpp"
+#include "loaders/data/image.hpp"
 #include "octet/octet.hpp"
 
 namespace octet::cli {

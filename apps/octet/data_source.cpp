@@ -11,7 +11,7 @@
 #include "apps/octet/common.hpp"
 #include "apps/octet/text_data.hpp"
 #include "apps/octet/text_model.hpp"
-#include "loaders/npy.hpp"
+#include "loaders/data/npy.hpp"
 
 namespace octet::cli {
 namespace {

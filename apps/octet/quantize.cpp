@@ -6,8 +6,7 @@
 #include <memory>
 
 #include "apps/octet/commands.hpp"
-#include "loaders/model_format.hpp"
-#include "runtime/model.hpp"
+#include "loaders/formats/model_format.hpp"
 
 namespace octet::cli {
 namespace {
@@ -32,10 +31,10 @@ void quantize_command(const QuantizeArgs& args) {
       throw Error(e.code(), args.table + ": " + e.what());
     }
   }();
-  quantized = with_fp32_layers(quantized, args.fp32_layers, args.fp32_ops);
+  quantized = quantized.with_fp32_layers(args.fp32_layers, args.fp32_ops);
   int u8 = 0, s8 = 0;
-  for (const Value& v : quantized.data()->graph.values) {
-    if (v.quant) ++(v.quant->dtype == DataType::u8 ? u8 : s8);
+  for (const ActivationRange& r : quantized.activation_ranges()) {
+    ++(r.dtype == DataType::u8 ? u8 : s8);
   }
   const std::filesystem::path parent = std::filesystem::path(args.output).parent_path();
   std::error_code ec;

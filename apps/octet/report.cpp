@@ -10,7 +10,7 @@
 #include "apps/octet/common.hpp"
 #include "apps/octet/report_html.hpp"
 #include "apps/octet/stats.hpp"
-#include "loaders/model_format.hpp"
+#include "runtime/ir/file_io.hpp"
 
 namespace octet::cli {
 namespace {

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/octet/report_html.hpp"
-#include "loaders/model_format.hpp"
+#include "runtime/ir/file_io.hpp"
 
 namespace octet::cli {
 namespace {

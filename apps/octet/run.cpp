@@ -8,7 +8,7 @@
 
 #include "apps/octet/commands.hpp"
 #include "apps/octet/common.hpp"
-#include "loaders/npy.hpp"
+#include "loaders/data/npy.hpp"
 
 namespace octet::cli {
 namespace {

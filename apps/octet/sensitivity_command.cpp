@@ -24,7 +24,7 @@
 #include "apps/octet/data_source.hpp"
 #include "apps/octet/sensitivity.hpp"
 #include "apps/octet/stats.hpp"
-#include "loaders/model_format.hpp"
+#include "runtime/ir/file_io.hpp"
 
 namespace octet::cli {
 namespace {
@@ -271,7 +271,7 @@ void Analysis::rank() {
 }
 
 Model Analysis::with_blacklist(const std::vector<std::string>& layers) const {
-  return with_fp32_layers(quantized_, layers, {});
+  return quantized_.with_fp32_layers(layers);
 }
 
 // Layers go to fp32 in rank order until the metric reaches the target. The

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loaders/unicode.hpp"
+#include "loaders/data/unicode.hpp"
 
 namespace octet::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "loaders/tokenizer.hpp"
+#include "loaders/data/tokenizer.hpp"
 #include "octet/octet.hpp"
 
 namespace octet::cli {

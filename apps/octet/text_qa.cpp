@@ -1,6 +1,6 @@
 #include "apps/octet/text_qa.hpp"
 
-#include "loaders/unicode.hpp"
+#include "loaders/data/unicode.hpp"
 
 namespace octet::cli {
 namespace {

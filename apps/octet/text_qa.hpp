@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "loaders/tokenizer.hpp"
+#include "loaders/data/tokenizer.hpp"
 
 namespace octet::cli {
 

@@ -1,5 +1,5 @@
 // octet tokenize --vocab vocab.txt TEXT: BERT WordPiece tokenization
-// (loaders/tokenizer.hpp), one JSON object a text, with the tokens and the
+// (loaders/data/tokenizer.hpp), one JSON object a text, with the tokens and the
 // three model inputs. --jsonl FILE tokenizes one text (a JSON string) or pair
 // (an array of two strings) a line, so that any text, control characters
 // included, can be given; -o DIR also writes the model inputs as .npy files
@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/octet/commands.hpp"
-#include "loaders/npy.hpp"
-#include "loaders/tokenizer.hpp"
+#include "loaders/data/npy.hpp"
+#include "loaders/data/tokenizer.hpp"
 
 namespace octet::cli {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "apps/octet/commands.hpp"
 #include "apps/zoo/zoo.hpp"
-#include "loaders/model_format.hpp"
+#include "loaders/formats/model_format.hpp"
 
 namespace octet::cli {
 namespace {

@@ -24,7 +24,7 @@
 #include "apps/octet/common.hpp"
 #include "apps/octet/data_flags.hpp"
 #include "apps/octet/stats.hpp"
-#include "loaders/image.hpp"
+#include "loaders/data/image.hpp"
 #include "octet/octet.hpp"
 
 namespace {

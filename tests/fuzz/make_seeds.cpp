@@ -24,9 +24,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loaders/model_format.hpp"
-#include "loaders/npy.hpp"
-#include "runtime/model.hpp"
+#include "loaders/data/npy.hpp"
+#include "loaders/formats/model_format.hpp"
+#include "runtime/model/model.hpp"
 #include "tests/fuzz/fuzz_model_format.hpp"
 #include "tests/fuzz/fuzz_tokenizer.hpp"
 #include "tests/fuzz/image_seeds.hpp"
