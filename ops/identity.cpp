@@ -41,10 +41,10 @@ class Identity final : public Op {
   }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
-    const dnnl::memory::desc& md = ctx.src_md.at(0);
+    const dnnl::memory::desc& md = ctx.src.at(0).md;
     if (ctx.src[0].constant || md.is_zero()) return make_reference_kernel(*this, ctx);
-    ctx.src_want[0] = md;
-    ctx.dst_md[0] = md;
+    ctx.src[0].want = md;
+    ctx.dst[0].md = md;
     return std::make_unique<CopyKernel>(md.get_size());
   }
 };

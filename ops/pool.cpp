@@ -149,9 +149,9 @@ class Pool final : public Op {
       alg = dnnl::algorithm::pooling_avg_include_padding;
     }
     // Read the source as produced (f32 or int8, any layout of the right dims).
-    const QuantView have = ctx.src_have[0];
+    const QuantView have = ctx.src[0].have;
     const DataType dtype = have.is_int8() ? have.dtype : DataType::f32;
-    dnnl::memory::desc src_md = ctx.src_md[0];
+    dnnl::memory::desc src_md = ctx.src[0].md;
     if (src_md.is_zero() || src_md.dims() != to_dnnl_dims(x)) src_md = plain_md(x, dtype);
     const dnnl::memory::desc dst_any({g.n, g.c, g.oh, g.ow}, to_dnnl(dtype),
                                      dnnl::memory::format_tag::any);
@@ -161,9 +161,9 @@ class Pool final : public Op {
     const dnnl::pooling_v2_forward::primitive_desc pd(desc, default_attr(), ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::pooling_v2_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = pd.src_desc();
-    ctx.dst_md[0] = pd.dst_desc();
-    ctx.dst_scale[0] = have.scale;
+    ctx.src[0].want = pd.src_desc();
+    ctx.dst[0].md = pd.dst_desc();
+    ctx.dst[0].scale = have.scale;
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
     return kernel;

@@ -34,10 +34,10 @@ class View : public Op {
   // the session lets the output alias the input's buffer.
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (ctx.src[0].constant) return make_reference_kernel(*this, ctx);
-    const DataType dtype = ctx.src_have[0].dtype;
-    ctx.src_want[0] = plain_md(ctx.src[0].shape, dtype);
-    ctx.dst_md[0] = plain_md(ctx.dst_shape[0], dtype);
-    ctx.dst_alias[0] = 0;
+    const DataType dtype = ctx.src[0].have.dtype;
+    ctx.src[0].want = plain_md(ctx.src[0].shape, dtype);
+    ctx.dst[0].md = plain_md(ctx.dst[0].shape, dtype);
+    ctx.dst[0].alias = 0;
     return nullptr;
   }
 

@@ -62,8 +62,8 @@ class Softmax final : public Op {
     const dnnl::softmax_forward::primitive_desc pd(desc, default_attr(), ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::softmax_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = md;
-    ctx.dst_md[0] = md;
+    ctx.src[0].want = md;
+    ctx.dst[0].md = md;
     kernel->map_src(0, DNNL_ARG_SRC, md);
     kernel->map_dst(0, DNNL_ARG_DST, md);
     return kernel;

@@ -13,7 +13,7 @@ namespace octet {
 
 std::unique_ptr<Kernel> make_eltwise_kernel(const Op& op, KernelContext& ctx, dnnl::algorithm alg,
                                             float alpha, float beta) {
-  const dnnl::memory::desc md = ctx.src_md.at(0);
+  const dnnl::memory::desc md = ctx.src.at(0).md;
   if (ctx.src[0].constant || md.is_zero() || ctx.src[0].dtype != DataType::f32) {
     return make_reference_kernel(op, ctx);
   }
@@ -27,8 +27,8 @@ std::unique_ptr<Kernel> make_eltwise_kernel(const Op& op, KernelContext& ctx, dn
   }
   auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::eltwise_forward(pd),
                                                   impl_name(pd), pd.scratchpad_desc().get_size());
-  ctx.src_want[0] = md;
-  ctx.dst_md[0] = pd.dst_desc();
+  ctx.src[0].want = md;
+  ctx.dst[0].md = pd.dst_desc();
   kernel->map_src(0, DNNL_ARG_SRC, md);
   kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
   return kernel;

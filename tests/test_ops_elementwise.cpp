@@ -415,31 +415,31 @@ KernelRun run_kernel(const OpCase& c, const std::vector<dnnl::memory::desc>& lay
                      : layouts[i].is_zero() ? plain_md(c.inputs[i].shape(), c.inputs[i].dtype())
                                             : layouts[i]);
   }
-  KernelContext ctx(node, engine, ictx.src, ictx.dst_shape, ictx.dst_dtype, src_md);
+  KernelContext ctx(node, engine, nullptr, ictx.src, ictx.dst_shape, ictx.dst_dtype, src_md);
   const std::unique_ptr<Kernel> kernel = op->make_kernel(ctx);
-  CHECK(ctx.dst_accumulates[0] == -1);
+  CHECK(ctx.dst[0].accumulates == -1);
 
   std::vector<dnnl::memory> held;
   std::vector<const void*> src;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     const dnnl::memory::desc plain = plain_md(c.inputs[i].shape(), c.inputs[i].dtype());
-    if (c.constant[i] || ctx.src_want[i].is_zero() || ctx.src_want[i] == plain) {
+    if (c.constant[i] || ctx.src[i].want.is_zero() || ctx.src[i].want == plain) {
       src.push_back(c.inputs[i].raw());
       continue;
     }
     dnnl::memory from(plain, engine, const_cast<void*>(c.inputs[i].raw())),
-        to(ctx.src_want[i], engine);
+        to(ctx.src[i].want, engine);
     dnnl::reorder(from, to).execute(stream, from, to);
     held.push_back(to);
     src.push_back(to.get_data_handle());
   }
-  dnnl::memory dst(ctx.dst_md[0], engine);
+  dnnl::memory dst(ctx.dst[0].md, engine);
   std::vector<uint8_t> scratch(kernel->scratchpad_bytes() + 1);
   kernel->bind(src, {dst.get_data_handle()}, scratch.data());
   kernel->execute(stream);
-  KernelRun r{ctx.src_want, ctx.dst_md[0], kernel->name(),
-              Tensor(ctx.dst_dtype[0], ctx.dst_shape[0])};
-  dnnl::memory plain_out(plain_md(ctx.dst_shape[0], ctx.dst_dtype[0]), engine, r.out.raw());
+  KernelRun r{{}, ctx.dst[0].md, kernel->name(), Tensor(ctx.dst[0].dtype, ctx.dst[0].shape)};
+  for (const KernelSrc& s : ctx.src) r.src_want.push_back(s.want);
+  dnnl::memory plain_out(plain_md(ctx.dst[0].shape, ctx.dst[0].dtype), engine, r.out.raw());
   dnnl::reorder(dst, plain_out).execute(stream, dst, plain_out);
   stream.wait();
   return r;

@@ -1,6 +1,7 @@
 // The names of the activation calibration methods, shared by the calibration
-// table format (loaders/formats) and the calibrator (runtime/calibration),
-// which computes them.
+// table format (loaders/formats), which checks the names a table holds, and
+// the calibrator (runtime/calibration), which computes each method
+// (compute_amax). A new method is its name here and its amax there.
 #pragma once
 
 #include <string>

@@ -53,18 +53,6 @@ size_t buffer_bytes(const dnnl::memory::desc& md, const Shape& shape, DataType d
   return md.is_zero() ? static_cast<size_t>(numel(shape)) * size_of(dtype) : md.get_size();
 }
 
-std::string precision_name(DataType dtype) {
-  switch (dtype) {
-    case DataType::f32:
-      return "fp32";
-    case DataType::s8:
-    case DataType::u8:
-      return "int8";
-    default:
-      return to_string(dtype);
-  }
-}
-
 bool same_form(const dnnl::memory::desc& a, const dnnl::memory::desc& b) {
   return a == b || (is_plain(a) && is_plain(b) && a.data_type() == b.data_type());
 }
@@ -85,13 +73,10 @@ class Planner {
     std::vector<std::vector<SrcInfo>> src;
     for (const Node& n : g_.nodes) src.push_back(src_infos(n));
     precision_ = plan_precision(model_, state_.options, src, folded_);
-    {
-      ConstantCacheScope scope(&state_.constants);
-      for (size_t i = 0; i < g_.nodes.size(); ++i) {
-        if (!folded_[i]) add_node_step(i);
-      }
-      finish_outputs();
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      if (!folded_[i]) add_node_step(i);
     }
+    finish_outputs();
     warn_without_vnni();
     assign_storages(*plan_, sharing_);
     const size_t limit = state_.options.memory_limit;
@@ -118,8 +103,8 @@ class Planner {
   // Once per process, because it is about the machine, not the model.
   void warn_without_vnni() const {
     if (cpu_has_vnni()) return;
-    const bool int8 = std::any_of(plan_->steps.begin(), plan_->steps.end(),
-                                  [](const Step& s) { return s.precision == "int8"; });
+    const bool int8 =
+        std::any_of(plan_->steps.begin(), plan_->steps.end(), [](const Step& s) { return s.int8; });
     if (!int8) return;
     static std::once_flag once;
     std::call_once(once, [] {
@@ -303,7 +288,8 @@ class Planner {
               : !is_int8(to) && is_int8(from) ? "Dequantize"
                                               : "Reorder";
     step.shape = vs.shape;
-    step.precision = precision_name(to);
+    step.int8 = is_int8(to);
+    step.dtype = to;
     try {
       step.kernel = make_reorder_kernel(cpu_engine(), have, want, src.scale / scale);
     } catch (const dnnl::error& e) {
@@ -326,44 +312,35 @@ class Planner {
       dst_shape.push_back(values_[id].shape);
       dst_dtype.push_back(values_[id].dtype);
     }
-    KernelContext ctx(n, cpu_engine(), src_infos(n), dst_shape, dst_dtype, {});
-    ctx.src_md.clear();
-    ctx.src_have.clear();
-    ctx.src_int8.clear();
-    ctx.dst_int8.clear();
-    ctx.int8 = precision_.nodes[i].int8;
+    KernelContext ctx(n, cpu_engine(), &state_.constants, src_infos(n), dst_shape, dst_dtype);
+    const NodePrecision& p = precision_.nodes[i];
+    ctx.int8 = p.int8;
     for (size_t k = 0; k < n.inputs.size(); ++k) {
-      const SrcInfo& s = ctx.src[k];
+      KernelSrc& s = ctx.src[k];
       if (s.present && s.constant) {
         const std::optional<WeightQuant>& wq = g_.values[n.inputs[k]].weight_quant;
-        ctx.weight_quant[k] = wq ? &*wq : nullptr;
+        s.weight_quant = wq ? &*wq : nullptr;
       }
-      if (!s.present || s.constant) {
-        ctx.src_md.emplace_back();
-        ctx.src_have.emplace_back();
-        ctx.src_int8.emplace_back();
-        continue;
-      }
+      if (!s.present || s.constant) continue;
       const int id = n.inputs[k];
       const Buffer& b = plan_->buffers[values_[id].buffer];
-      QuantView have{dtype_of(b.md, values_[id].dtype), b.scale};
-      dnnl::memory::desc md = b.md;
-      const bool reads_int8 = precision_.nodes[i].reads_int8;
-      if (have.is_int8() && !reads_int8) {  // it reads f32: dequantized by a reorder
-        md = with_dtype(md, DataType::f32);
-        have = {};
+      s.have = {dtype_of(b.md, values_[id].dtype), b.scale};
+      s.md = b.md;
+      if (s.have.is_int8() && !p.reads_int8) {  // it reads f32: dequantized by a reorder
+        s.md = with_dtype(s.md, DataType::f32);
+        s.have = {};
       }
-      ctx.src_md.push_back(md);
-      ctx.src_have.push_back(have);
-      ctx.src_int8.push_back(reads_int8 ? int8_view(id) : QuantView{});
+      if (p.reads_int8) s.int8 = int8_view(id);
+      s.want = s.md;
     }
-    ctx.src_want = ctx.src_md;
     // An int8-transparent op that a blacklist sends to fp32 writes f32 too.
-    const bool may_write_int8 = model_.ops[i]->has_int8_kernel() || precision_.nodes[i].reads_int8;
-    for (int id : n.outputs) {
+    const bool may_write_int8 = model_.ops[i]->has_int8_kernel() || p.reads_int8;
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      const int id = n.outputs[k];
       const std::optional<ActivationQuant>& q = g_.values[id].quant;
-      const bool int8 = may_write_int8 && q && precision_.value_wants_int8[id];
-      ctx.dst_int8.push_back(int8 ? QuantView{q->dtype, q->scale()} : QuantView{});
+      if (may_write_int8 && q && precision_.value_wants_int8[id]) {
+        ctx.dst[k].int8 = {q->dtype, q->scale()};
+      }
     }
     return ctx;
   }
@@ -375,7 +352,7 @@ class Planner {
     step.node = static_cast<int>(i);
     step.name = n.name;
     step.op = n.op;
-    step.shape = ctx.dst_shape.empty() ? Shape{} : ctx.dst_shape[0];
+    step.shape = ctx.dst.empty() ? Shape{} : ctx.dst[0].shape;
     try {
       step.kernel = model_.ops[i]->make_kernel(ctx);
     } catch (const Error& e) {
@@ -388,50 +365,34 @@ class Planner {
       n.fail(ErrorCode::out_of_memory, "out of memory while preparing the kernel");
     }
     for (size_t k = 0; k < n.inputs.size(); ++k) {
-      const SrcInfo& s = ctx.src[k];
+      const KernelSrc& s = ctx.src[k];
       if (!s.present) {
         step.src.push_back({});
       } else if (s.constant) {
         step.src.push_back({-1, s.constant->raw()});
       } else {
-        step.src.push_back({buffer_in_form(n.inputs[k], ctx.src_want[k], n.where()), nullptr});
+        step.src.push_back({buffer_in_form(n.inputs[k], s.want, n.where()), nullptr});
       }
     }
     bool int8_out = false;
     for (size_t k = 0; k < n.outputs.size(); ++k) {
+      const KernelDst& d = ctx.dst[k];
       ValueState& vs = values_[n.outputs[k]];
-      const int alias = ctx.dst_alias[k];
-      const float scale =
-          alias >= 0 ? plan_->buffers[step.src[alias].buffer].scale : ctx.dst_scale[k];
-      vs.buffer = new_buffer(ctx.dst_md[k], vs, scale);
-      int8_out = int8_out || is_int8(dtype_of(ctx.dst_md[k], vs.dtype));
+      const float scale = d.alias >= 0 ? plan_->buffers[step.src[d.alias].buffer].scale : d.scale;
+      vs.buffer = new_buffer(d.md, vs, scale);
+      int8_out = int8_out || is_int8(dtype_of(d.md, vs.dtype));
       step.dst.push_back(vs.buffer);
-      if (alias >= 0) sharing_.views.push_back({vs.buffer, step.src[alias].buffer});
-      const int acc = ctx.dst_accumulates[k];
-      if (acc >= 0)
-        sharing_.accumulates.push_back({plan_->steps.size(), k, static_cast<size_t>(acc)});
+      if (d.alias >= 0) sharing_.views.push_back({vs.buffer, step.src[d.alias].buffer});
+      if (d.accumulates >= 0) {
+        sharing_.accumulates.push_back(
+            {plan_->steps.size(), k, static_cast<size_t>(d.accumulates)});
+      }
     }
-    step.precision = ctx.int8 || int8_out
-                         ? "int8"
-                         : precision_name(ctx.dst_dtype.empty() ? DataType::f32 : ctx.dst_dtype[0]);
-    step.reason = reason(i, step.precision, ctx.int8, int8_out);
+    step.dtype = ctx.dst.empty() ? DataType::f32 : ctx.dst[0].dtype;
+    step.int8 = ctx.int8 || int8_out || is_int8(step.dtype);
+    const bool fp32 = !step.int8 && step.dtype == DataType::f32;
+    step.reason = step_reason(*model_.ops[i], precision_.nodes[i], ctx.int8, int8_out, fp32);
     plan_->steps.push_back(std::move(step));
-  }
-
-  // Why node `i` runs in `precision`, for `octet inspect`: every fp32 layer
-  // says why it is not int8. Steps on integers (shapes, ids, masks) need no
-  // reason, nor do int8 layers.
-  std::string reason(size_t i, const std::string& precision, bool kernel_int8,
-                     bool int8_out) const {
-    const NodePrecision& p = precision_.nodes[i];
-    const Op& op = *model_.ops[i];
-    if (p.int8 && !kernel_int8) return "the int8 kernel does not cover this case";
-    if (!p.reason.empty()) return p.reason;
-    if (!kernel_int8 && int8_out) return "runs on int8 inputs";
-    if (precision != "fp32") return "";
-    if (!op.accepts_int8()) return "op has no int8 kernel";
-    if (!op.has_int8_kernel()) return "int8 only on int8 inputs, and its inputs are fp32";
-    return "";
   }
 
   void finish_outputs() {

@@ -7,53 +7,81 @@
 namespace octet {
 namespace detail {
 
+std::string reason_text(const Reason& r) {
+  switch (r.why) {
+    case PrecisionReason::none:
+      return "";
+    case PrecisionReason::fp32_requested:
+      return "fp32 requested";
+    case PrecisionReason::blacklisted_layer:
+      return "blacklisted: fp32 layer pattern '" + r.detail + "'";
+    case PrecisionReason::blacklisted_op:
+      return "blacklisted: fp32 op type " + r.detail;
+    case PrecisionReason::int8_unavailable:
+      return r.detail;
+    case PrecisionReason::no_activation_range:
+      return "no activation range for input '" + r.detail + "'";
+    case PrecisionReason::int8_kernel_declined:
+      return "the int8 kernel does not cover this case";
+    case PrecisionReason::runs_on_int8_inputs:
+      return "runs on int8 inputs";
+    case PrecisionReason::no_int8_kernel:
+      return "op has no int8 kernel";
+    case PrecisionReason::int8_inputs_only:
+      return "int8 only on int8 inputs, and its inputs are fp32";
+  }
+  return "";
+}
+
 bool matches_pattern(const std::string& pattern, const std::string& name) {
   return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
 }
 
 namespace {
 
-// The blacklist entry that keeps `node` in fp32, or "".
-std::string blacklisted(const Node& node, const SessionOptions& options,
-                        const QuantizationConfig& config) {
+// The blacklist entry that keeps `node` in fp32, or none.
+Reason blacklisted(const Node& node, const SessionOptions& options,
+                   const QuantizationConfig& config) {
   for (const auto* layers : {&options.fp32_layers, &config.fp32_layers}) {
     for (const std::string& p : *layers) {
-      if (matches_pattern(p, node.name)) return "fp32 layer pattern '" + p + "'";
+      if (matches_pattern(p, node.name)) return {PrecisionReason::blacklisted_layer, p};
     }
   }
   for (const auto* ops : {&options.fp32_ops, &config.fp32_ops}) {
     if (std::find(ops->begin(), ops->end(), node.op) != ops->end()) {
-      return "fp32 op type " + node.op;
+      return {PrecisionReason::blacklisted_op, node.op};
     }
   }
-  return "";
+  return {};
 }
 
 NodePrecision decide(const ModelData& m, size_t i, const SessionOptions& options,
                      const std::vector<SrcInfo>& src) {
   const Node& node = m.graph.nodes[i];
   const Op& op = *m.ops[i];
-  const bool reads_int8 = op.accepts_int8();
-  if (!reads_int8) return {false, "", false};
-  const std::string listed = blacklisted(node, options, m.graph.quantization);
+  if (!op.accepts_int8()) return {};
+  const Reason listed = blacklisted(node, options, m.graph.quantization);
+  const bool is_listed = listed.why != PrecisionReason::none;
   if (!op.has_int8_kernel()) {
     // An int8-transparent op (pooling, reshapes, Transpose, Concat, Add): a
     // blacklist makes it read f32 like any other fp32 layer.
-    if (listed.empty()) return {false, "", true};
-    return {false, "blacklisted: " + listed, false};
+    if (!is_listed) return {false, {}, true};
+    return {false, listed, false};
   }
-  if (options.precision == Precision::fp32) return {false, "fp32 requested", reads_int8};
-  if (!listed.empty()) return {false, "blacklisted: " + listed, reads_int8};
+  if (options.precision == Precision::fp32) {
+    return {false, {PrecisionReason::fp32_requested, ""}, true};
+  }
+  if (is_listed) return {false, listed, true};
   const std::string unavailable = op.int8_unavailable(src);
-  if (!unavailable.empty()) return {false, unavailable, reads_int8};
+  if (!unavailable.empty()) return {false, {PrecisionReason::int8_unavailable, unavailable}, true};
   const std::vector<int> inputs = op.int8_inputs(src);
   for (size_t j = 0; j < op.int8_required_inputs(src) && j < inputs.size(); ++j) {
     const int id = node.inputs.at(inputs[j]);
     if (!m.graph.values[id].quant) {
-      return {false, "no activation range for input '" + m.graph.values[id].name + "'", reads_int8};
+      return {false, {PrecisionReason::no_activation_range, m.graph.values[id].name}, true};
     }
   }
-  return {true, "", reads_int8};
+  return {true, {}, true};
 }
 
 }  // namespace
@@ -90,6 +118,19 @@ PrecisionPlan plan_precision(const ModelData& m, const SessionOptions& options,
     }
   }
   return plan;
+}
+
+// Every fp32 layer says why it is not int8; steps on integers (shapes, ids,
+// masks) need no reason, nor do int8 layers.
+Reason step_reason(const Op& op, const NodePrecision& p, bool kernel_int8, bool int8_out,
+                   bool fp32) {
+  if (p.int8 && !kernel_int8) return {PrecisionReason::int8_kernel_declined, ""};
+  if (p.reason.why != PrecisionReason::none) return p.reason;
+  if (!kernel_int8 && int8_out) return {PrecisionReason::runs_on_int8_inputs, ""};
+  if (!fp32) return {};
+  if (!op.accepts_int8()) return {PrecisionReason::no_int8_kernel, ""};
+  if (!op.has_int8_kernel()) return {PrecisionReason::int8_inputs_only, ""};
+  return {};
 }
 
 }  // namespace detail

@@ -27,6 +27,13 @@ double elapsed_ms(std::chrono::steady_clock::time_point since) {
 }
 
 }  // namespace
+
+std::string precision_name(const Step& step) {
+  if (step.int8) return "int8";
+  if (step.dtype == DataType::f32) return "fp32";
+  return to_string(step.dtype);
+}
+
 }  // namespace detail
 
 Session::Session(Model model, SessionOptions options) {
@@ -177,8 +184,10 @@ std::vector<LayerInfo> Session::layers() const {
     if (s.node >= 0 && !g.nodes[s.node].outputs.empty()) {
       output = g.values[g.nodes[s.node].outputs[0]].name;
     }
-    out.push_back({s.name, s.op, s.precision, s.kernel ? s.kernel->name() : "view (no copy)",
-                   s.reason, to_string(s.shape), output});
+    out.push_back({s.name, s.op, detail::precision_name(s),
+                   s.kernel ? s.kernel->name() : "view (no copy)", detail::reason_text(s.reason),
+                   to_string(s.shape), output,
+                   s.node >= 0 && model_data(state_->model).ops[s.node]->has_int8_kernel()});
   }
   return out;
 }

@@ -10,6 +10,7 @@
 
 #include "ops/dnnl_kernel.hpp"
 #include "runtime/model/model.hpp"
+#include "runtime/session/precision.hpp"
 
 namespace octet {
 namespace detail {
@@ -40,7 +41,12 @@ struct Arg {
 
 struct Step {
   int node = -1;  // index in the graph, -1 for inserted reorders
-  std::string name, op, precision, reason;
+  std::string name, op;
+  // What it computes in: int8 (s8/u8 data), else `dtype`: f32, or integers
+  // (shape arithmetic, ids, masks). precision_name() says it as inspect does.
+  bool int8 = false;
+  DataType dtype = DataType::f32;
+  Reason reason;
   Shape shape;                     // first output's shape
   std::unique_ptr<Kernel> kernel;  // null for a view (its output aliases an input)
   std::vector<Arg> src;
@@ -55,6 +61,9 @@ struct Step {
   };
   std::vector<Copy> copies;  // pre_copies resolved to addresses
 };
+
+// "int8", "fp32", or the integer dtype ("s64").
+std::string precision_name(const Step& step);
 
 // Everything prepare() builds for one set of input shapes.
 struct Plan {

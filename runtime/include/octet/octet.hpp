@@ -208,7 +208,7 @@ class OCTET_API Model {
                          const std::vector<std::string>& ops = {}) const;
 
  private:
-  friend struct ModelAccess;  // the library's way in (runtime/model/model.hpp)
+  friend struct ModelAccess;  // the library's own way to the graph
   explicit Model(std::shared_ptr<const ModelData> data);
 
   std::shared_ptr<const ModelData> data_;
@@ -241,6 +241,7 @@ struct LayerInfo {
   std::string reason;     // why the layer runs in this precision
   std::string shape;      // first output's shape
   std::string output;     // first output's value name (see Model::with_outputs)
+  bool has_int8_kernel = false;  // the op computes in int8 where the plan allows (Conv, MatMul)
 };
 
 struct LayerTime {
