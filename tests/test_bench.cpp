@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/octet/bench_report.hpp"
+#include "apps/octet/bench/bench_report.hpp"
 #include "loaders/data/npy.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/onnx_builder.hpp"

@@ -16,8 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/octet/common.hpp"
-#include "apps/octet/stats.hpp"
+#include "apps/octet/common/common.hpp"
+#include "apps/octet/common/stats.hpp"
 #include "loaders/data/npy.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/onnx_builder.hpp"

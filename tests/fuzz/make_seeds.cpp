@@ -311,7 +311,7 @@ std::string table_seed(const Graph& graph) {
   options.threads = 1;
   Calibrator calibrator(model, options);
   std::map<std::string, Shape> shapes;
-  fuzz::small_input_shapes(*model.data(), shapes);
+  fuzz::small_input_shapes(model_data(model), shapes);
   for (int pass = 1; pass <= 2; ++pass) {
     if (pass == 2) calibrator.start_histograms();
     for (int sample = 0; sample < 2; ++sample) {
