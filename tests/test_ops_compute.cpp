@@ -14,6 +14,7 @@
 #include "tests/op_harness.hpp"
 
 using namespace octet;
+using test::kernel_of;
 using test::OpCase;
 
 namespace {
@@ -63,14 +64,6 @@ void check_values(const Tensor& got, const Shape& shape, const std::vector<doubl
 void check_both(const OpCase& c, const Shape& shape, const std::vector<double>& want) {
   check_values(test::run_reference(c)[0], shape, want);
   check_values(test::run_session(c)[0], shape, want);
-}
-
-std::string kernel_of(const OpCase& c) {
-  for (const LayerInfo& l : test::session_layers(c)) {
-    if (l.name == "node") return l.kernel;
-  }
-  FAIL("no layer named 'node'");
-  return "";
 }
 
 // The session's kernel against the reference; `onednn`: whether the fast path must run.
