@@ -29,6 +29,10 @@ namespace octet {
   X("Gelu", make_gelu)                             \
   X("Tanh", make_tanh)                             \
   X("Sqrt", make_sqrt)                             \
+  X("Sigmoid", make_sigmoid)                       \
+  X("HardSigmoid", make_hard_sigmoid)              \
+  X("HardSwish", make_hard_swish)                  \
+  X("Clip", make_clip)                             \
   X("Where", make_where)                           \
   X("Cast", make_cast)                             \
   X("Identity", make_identity)                     \
