@@ -43,6 +43,7 @@ namespace octet {
   X("Transpose", make_transpose)                   \
   X("Concat", make_concat)                         \
   X("Slice", make_slice)                           \
+  X("Pad", make_pad)                               \
   X("Expand", make_expand)                         \
   X("ConstantOfShape", make_constant_of_shape)     \
   X("Range", make_range)                           \
