@@ -44,6 +44,8 @@ namespace octet {
   X("Concat", make_concat)                         \
   X("Slice", make_slice)                           \
   X("Pad", make_pad)                               \
+  X("Resize", make_resize)                         \
+  X("Upsample", make_resize)                       \
   X("Expand", make_expand)                         \
   X("ConstantOfShape", make_constant_of_shape)     \
   X("Range", make_range)                           \
