@@ -43,6 +43,7 @@ namespace octet {
   X("Transpose", make_transpose)                   \
   X("Concat", make_concat)                         \
   X("Slice", make_slice)                           \
+  X("Split", make_split)                           \
   X("Pad", make_pad)                               \
   X("Resize", make_resize)                         \
   X("Upsample", make_resize)                       \
