@@ -10,7 +10,7 @@
 # Run as root to install; otherwise it prints the apt-get command to run.
 set -euo pipefail
 
-build=(g++ cmake make pkg-config libdnnl-dev nlohmann-json3-dev libstb-dev doctest-dev
+build=(g++ cmake make pkg-config libdnnl-dev ocl-icd-opencl-dev nlohmann-json3-dev libstb-dev doctest-dev
        libonnx-dev libprotobuf-dev libcli11-dev zlib1g-dev)
 # Debian's torch uses the reference BLAS (about 30x slower) unless openblas is present.
 test=(python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-pil libopenblas0-pthread
