@@ -41,6 +41,7 @@ timed() {  # label command...: runs it, notes its time; its exit status is retur
 # CTest's results, one per test, from its JUnit file (tools/ctest_results.py).
 ctest_stage() {  # stage build-dir ctest-args...
   local junit="$PWD/$2/Testing/results.xml" status tname reason
+  stage=$1
   rm -f "$junit"
   timed "$1" ctest --test-dir "$2" --output-on-failure -j"$jobs" --output-junit "$junit" "${@:3}" ||
     true
@@ -48,9 +49,14 @@ ctest_stage() {  # stage build-dir ctest-args...
     record "$1" failed ctest "it wrote no results"
     return
   fi
+  local results
+  if ! results=$(/usr/bin/python3 tools/ctest_results.py "$junit"); then
+    record "$1" failed ctest "tools/ctest_results.py could not read $junit"
+    return
+  fi
   while IFS=$'\t' read -r status tname reason; do
-    record "$1" "$status" "$tname" "$reason"
-  done < <(/usr/bin/python3 tools/ctest_results.py "$junit")
+    [ -z "$status" ] || record "$1" "$status" "$tname" "$reason"
+  done <<<"$results"
 }
 summary() {
   local status=$1
@@ -109,6 +115,7 @@ if [ "$sanitizers" = 1 ]; then
       fi
     done
   }
+  stage="leak check"
   timed "leak check" leak_check
   # ThreadSanitizer on the concurrency tests (8 threads sharing one Model,
   # concurrent prepares), built alone: the library and that one test file.
@@ -121,6 +128,7 @@ if [ "$sanitizers" = 1 ]; then
       tee build-tsan/tsan.log
     return "${PIPESTATUS[0]}"
   }
+  stage="TSan run"
   tsan_status=0
   timed "TSan run" tsan_run || tsan_status=$?
   case "$tsan_status" in
@@ -140,6 +148,7 @@ if [ "$fuzz" = 1 ]; then
   timed "fuzz build" cmake --build build-fuzz -j"$jobs" --target fuzz_model_format fuzz_onnx_import \
     fuzz_npy fuzz_image fuzz_calibration_table fuzz_tokenizer fuzz_idx fuzz_seeds
   fuzz_run() { tests/fuzz/run.sh build-fuzz --time 60 --jobs 2 2>&1 | tee build-fuzz/fuzz-run.log; }
+  stage="fuzz run"
   timed "fuzz run" fuzz_run || true
   # run.sh ends with one verdict line per target: "fuzz_TARGET: ok, ..." or "fuzz_TARGET: FAILED: ...".
   verdicts=$(grep -E '^fuzz_[a-z_]+: (ok|FAILED)' build-fuzz/fuzz-run.log || true)
