@@ -19,6 +19,7 @@ struct RunState {
   std::set<std::pair<std::string, std::string>> skips;  // (test case, reason)
   bool ran = false;  // a real run, not a query such as --list-test-cases
   unsigned cases = 0;
+  unsigned failed = 0;
 };
 
 RunState& state() {
@@ -34,6 +35,7 @@ struct SkipListener : doctest::IReporter {
   void test_run_end(const doctest::TestRunStats& stats) override {
     state().ran = true;
     state().cases = stats.numTestCasesPassingFilters;
+    state().failed = stats.numTestCasesFailed;
   }
   void test_case_start(const doctest::TestCaseData& data) override {
     state().current_case = data.m_name;
@@ -66,7 +68,7 @@ int main(int argc, char** argv) {
   const int status = context.run();
   const RunState& s = state();
   if (!s.ran) return status;
-  if (status != 0) return 1;
+  if (status != 0 || s.failed > 0) return 1;
   if (s.cases == 0) {
     std::cerr << "no test case matches the filters given\n";
     return 1;
