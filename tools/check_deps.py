@@ -105,8 +105,9 @@ def apt_cached(name, roots, command, cache_dir):
     if r.returncode != 0:
         sys.exit(f"check_deps.py: {' '.join(command)} failed:\n{r.stderr}")
     os.makedirs(cache_dir, exist_ok=True)
-    with open(cache, "w") as f:
+    with open(cache + ".tmp", "w") as f:
         f.write(f"{stamp}\n{' '.join(sorted(roots))}\n{r.stdout}")
+    os.replace(cache + ".tmp", cache)
     return r.stdout
 
 
