@@ -10,6 +10,7 @@
 
 #include "tests/onnx_builder.hpp"
 #include "tests/qdq_builder.hpp"
+#include "tests/skip.hpp"
 
 using namespace octet;
 using namespace octet::test;
@@ -410,15 +411,16 @@ TEST_CASE("onnx qdq: the fusions still happen after folding") {
 // ---------------------------------------------------------------- real exports
 
 // The QAT-style exports of tools/export/qdq.py, looked up in $OCTET_QDQ_MODELS
-// (default /tmp/octet-qdq); skipped when absent. Every Conv/MatMul/Gemm must
-// end up with quantized inputs and weight scales, and no QDQ op may be left.
+// (default /tmp/octet-qdq); each one missing marks the test skipped. Every
+// Conv/MatMul/Gemm must end up with quantized inputs and weight scales, and no
+// QDQ op may be left.
 TEST_CASE("onnx qdq: tools/export/qdq.py exports (skipped when absent)") {
   const char* env = std::getenv("OCTET_QDQ_MODELS");
   const std::filesystem::path dir = env ? env : "/tmp/octet-qdq";
   for (const char* name : {"convnet-qdq.onnx", "bert-tiny-qdq.onnx"}) {
     const std::filesystem::path path = dir / name;
     if (!std::filesystem::exists(path)) {
-      MESSAGE("skipped: no " << path.string());
+      octet::test::record_skip("no " + path.string() + " (torch absent?)");
       continue;
     }
     CAPTURE(name);
