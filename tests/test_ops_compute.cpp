@@ -191,6 +191,10 @@ TEST_CASE("Gemm: hand-computed cases") {
   check_both(make("Gemm", {a, b, f32({2, 1}, {10, 20})}, {false, true, true}, ab), {2, 2},
              {7, 11, 16, 24});
   check_both(make("Gemm", {a, b, f32({}, {4})}, {false, true, true}, ab), {2, 2}, {4, 8, 8, 16});
+  // alpha = 0: Y = beta * C broadcast (the oneDNN path too: B is constant).
+  const std::map<std::string, AttrValue> zero{{"alpha", 0.0}, {"beta", 0.5}};
+  check_both(make("Gemm", {a, b, f32({2}, {10, 20})}, {false, true, true}, zero), {2, 2},
+             {5, 10, 5, 10});
 }
 
 TEST_CASE("Gemm: shape and attribute errors") {
@@ -216,6 +220,8 @@ TEST_CASE("Gemm: oneDNN inner product matches the reference") {
                        {false, true, true}, {{"alpha", 0.37}, {"beta", -1.5}});
   check_session(scaled, true);
   scaled.inputs[2] = rnd({}, 7);
+  check_session(scaled, true);
+  scaled.attrs["alpha"] = 0.0;
   check_session(scaled, true);
   // The reference kernel serves the rest: C [M,N], transA, dynamic B.
   check_session(
