@@ -343,4 +343,5 @@ TEST_CASE("onnx opsets: Dropout is a copy at inference, unless training_mode ask
   const std::string msg = import_error(twelve(true));
   CHECK(msg.find("node 'drop' (Dropout)") != std::string::npos);
   CHECK(msg.find("training_mode must be a constant false") != std::string::npos);
+  CHECK(msg.find("opset 12") != std::string::npos);
 }

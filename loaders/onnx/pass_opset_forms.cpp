@@ -76,14 +76,15 @@ void old_batchnorm(Node& node, int64_t opset) {
 }
 
 // Dropout-12+: random dropout unless training_mode is absent or false.
-void check_dropout(const GraphEditor& editor, const Node& node) {
+void check_dropout(const GraphEditor& editor, const Node& node, int64_t opset) {
   if (!node.has_input(2)) return;
   const Tensor* mode = editor.constant(node.inputs[2]);
   const bool is_false =
       mode && mode->numel() == 1 && mode->dtype() == DataType::boolean && !mode->data<bool>()[0];
   if (!is_false) {
     node.fail(ErrorCode::unsupported,
-              "training_mode must be a constant false: octet does not run random dropout");
+              "training_mode must be a constant false: octet does not run random dropout" +
+                  uses_opset(opset));
   }
 }
 
@@ -111,7 +112,7 @@ void pass_opset_forms(Graph& graph, std::vector<std::string>& log, int64_t opset
       old_batchnorm(node, opset);
       editor.rewrite(n, std::move(node));
     } else if (editor.is_op(n, "Dropout")) {
-      check_dropout(editor, editor.node(n));
+      check_dropout(editor, editor.node(n), opset);
     }
   }
   editor.finish();

@@ -174,7 +174,7 @@ class OCTET_API Model {
   // keep the meaning of the model's opset (Softmax before 13, Slice before
   // 10), or the import throws ErrorCode::unsupported naming the node and the
   // opset (BatchNormalization spatial = 0, Dropout in training mode, per-axis
-  // QDQ before 13); so does any other opset.
+  // QDQ before 13). A model of any other opset is ErrorCode::unsupported too.
   static Model import_onnx(const std::string& onnx_path);
   // Writes NAME.octet.json + NAME.octet.bin atomically.
   void save(const std::string& path) const;
