@@ -180,6 +180,29 @@ TEST_CASE("int8 gemm: ResNet-50 classifier (u8 source, transB, alpha, beta)") {
   CHECK(test::max_abs_diff(got, ref) <= 1e-5 * test::max_abs(ref) + 1e-6);
 }
 
+TEST_CASE("int8 gemm: alpha = 0 gives Y = beta * C (ONNX Gemm), not the NaN of bias / alpha") {
+  const Tensor x = test::random_tensor(DataType::f32, {4, 64}, 41, 0.f, 4.f);
+  const Tensor w = test::random_tensor(DataType::f32, {10, 64}, 42, -0.1f, 0.1f);
+  const Tensor c = test::random_tensor(DataType::f32, {10}, 43, -0.5f, 0.5f);
+  TestGraph tg;
+  const int in = tg.input("x", {4, 64});
+  tg.range(in, amax_of(x), DataType::u8);
+  tg.output(tg.node("Gemm", "fc", {in, tg.constant("w", w), tg.constant("c", c)},
+                    {{"transB", int64_t{1}}, {"alpha", 0.0}, {"beta", 2.0}}));
+  Session s(tg.model());
+  const Tensor& got = s.run({x})[0];
+  const LayerInfo fc = layer_named(s, "fc");
+  CAPTURE(fc.reason);
+  // The product contributes nothing, so there is nothing to quantize: fp32, with the reason.
+  CHECK(fc.precision == "fp32");
+  CHECK(fc.reason.find("alpha = 0") != std::string::npos);
+  REQUIRE(got.shape() == Shape{4, 10});
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    CAPTURE(i);
+    CHECK(got.data<float>()[i] == 2.f * c.data<float>()[i % 10]);
+  }
+}
+
 TEST_CASE("int8 matmul: BERT-base Linear layers, u8 source and int8 destination (seq 32)") {
   // linear -> h (int8 unless f32, range below the largest value so that some
   // saturate) -> a small Linear that reads h in int8; h is a graph output too.

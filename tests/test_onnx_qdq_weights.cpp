@@ -308,28 +308,35 @@ TEST_CASE("onnx qdq: what octet rejects") {
 }
 
 TEST_CASE("onnx qdq: opsets") {
+  // QuantizeLinear-10 / DequantizeLinear-10 are per-tensor only; axis came with opset 13.
   SUBCASE("per-axis below opset 13 is rejected") {
-    OnnxBuilder b(12);
-    b.input("x", {2, 3});
-    int_weight(b, "Bq", {3, 2}, {1, 2, 3, 4, 5, 6});
-    add_dq_weight(b, "Bq", "B", "w", {0.1f, 0.2f}, 1);
-    b.node("MatMul", {"x", "B"}, {"y"}, "fc");
-    b.output("y");
-    expect_unsupported(b, {"node 'w/dq' (DequantizeLinear)", "per-axis scales need opset 13",
-                           "the model uses opset 12"});
+    for (int64_t opset : {10, 12}) {
+      CAPTURE(opset);
+      OnnxBuilder b(opset);
+      b.input("x", {2, 3});
+      int_weight(b, "Bq", {3, 2}, {1, 2, 3, 4, 5, 6});
+      add_dq_weight(b, "Bq", "B", "w", {0.1f, 0.2f}, 1);
+      b.node("MatMul", {"x", "B"}, {"y"}, "fc");
+      b.output("y");
+      expect_unsupported(b, {"node 'w/dq' (DequantizeLinear)", "per-axis scales need opset 13",
+                             "the model uses opset " + std::to_string(opset)});
+    }
   }
-  SUBCASE("per-tensor at opset 11 is fine") {
-    OnnxBuilder b(11);
-    b.input("x", {2, 3});
-    add_qdq(b, "x", "xd", "a", {0.05f});
-    int_weight(b, "Bq", {3, 2}, {1, 2, 3, 4, 5, 6});
-    add_dq_weight(b, "Bq", "B", "w", {0.1f});
-    b.node("MatMul", {"xd", "B"}, {"y"}, "fc");
-    b.output("y");
-    const Graph g = b.import().graph;
-    check_no_qdq(g);
-    REQUIRE(value_named(g, "x").quant);
-    REQUIRE(value_named(g, "B").weight_quant);
+  SUBCASE("per-tensor at opsets 10 and 11 is fine") {
+    for (int64_t opset : {10, 11}) {
+      CAPTURE(opset);
+      OnnxBuilder b(opset);
+      b.input("x", {2, 3});
+      add_qdq(b, "x", "xd", "a", {0.05f});
+      int_weight(b, "Bq", {3, 2}, {1, 2, 3, 4, 5, 6});
+      add_dq_weight(b, "Bq", "B", "w", {0.1f});
+      b.node("MatMul", {"xd", "B"}, {"y"}, "fc");
+      b.output("y");
+      const Graph g = b.import().graph;
+      check_no_qdq(g);
+      REQUIRE(value_named(g, "x").quant);
+      REQUIRE(value_named(g, "B").weight_quant);
+    }
   }
 }
 
