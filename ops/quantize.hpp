@@ -27,7 +27,7 @@ int linear_weight_levels();
 // int8: only with VNNI, since neither operand can be kept to 7 bits the way
 // weights are (ops/matmul.cpp). Tests force it on other CPUs to check the
 // kernel against the integer reference there, with the s8 operand's integers
-// kept within [-63, 63] so that vpmaddubsw cannot saturate
+// kept within [-64, 64] so that vpmaddubsw cannot saturate
 // (tests/test_int8_attention.cpp); never set outside tests.
 bool int8_activation_matmul_available();
 void force_int8_activation_matmul_for_tests(bool force);
