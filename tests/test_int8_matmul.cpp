@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/expected_isa.hpp"
 #include "tests/int8_reference.hpp"
 #include "tests/op_harness.hpp"
 #include "tests/test_graph.hpp"
@@ -124,8 +125,9 @@ TEST_CASE("int8 matmul: attention Q.K^T and P.V with both operands int8") {
     tg.output(tg.node("MatMul", "mm", {a, b}));
     Session s(tg.model());
     const Tensor got = s.run({c.a, c.b})[0].clone();
-    if (!cpu_has_vnni()) {
-      // Without VNNI these run in fp32 (ops/matmul.cpp says why).
+    if (!test::expected_isa().vnni) {
+      // Without VNNI these run in fp32 (ops/matmul.cpp says why);
+      // tests/test_int8_attention.cpp forces the int8 kernel there.
       const LayerInfo l = layer_named(s, "mm");
       CHECK(l.precision == "fp32");
       CHECK(l.reason == "the CPU lacks VNNI: int8 x int8 activations would saturate");
@@ -312,7 +314,7 @@ TEST_CASE("int8 rounding: runtime weight quantization rounds exact ties half to 
   // Each weight column's largest magnitude is L/64 (L the weight levels on
   // this CPU), so its scale is 1/64 and w / scale = j + 0.5 exactly. x is the
   // identity (s8, scale 1), so y = x.W = q_w / 64 row by row.
-  const int levels = cpu_has_vnni() ? 127 : 63;
+  const int levels = test::expected_weight_levels();
   const float s = 1.f / 64;
   std::vector<double> ties;
   for (int j = -levels; j < levels; ++j) ties.push_back(j + 0.5);
