@@ -177,8 +177,10 @@ class Op {
   // int8 kernel a blacklist entry turns this off for the node.
   virtual bool accepts_int8() const { return has_int8_kernel(); }
   // Whether every output is >= 0 (or NaN) whatever the input values, given
-  // which inputs are (`src_never_negative[i]`; false for an omitted input).
+  // which inputs are (`src_never_negative[i]`: an output some op proves so, or
+  // an initializer without a negative value; false for an omitted input).
   // The calibrator gives such values u8 ranges: twice the resolution of s8.
+  // An op whose outputs are never negative says so here, and nowhere else.
   virtual bool output_never_negative(const std::vector<bool>& src_never_negative) const {
     (void)src_never_negative;
     return false;

@@ -113,8 +113,9 @@ class Unary final : public Op {
     for (int64_t i = 0; i < n; ++i) y[i] = apply(x[i]);
   }
 
+  // Relu's max(0, x), Sigmoid's (0, 1) and HardSigmoid's [0, 1].
   bool output_never_negative(const std::vector<bool>&) const override {
-    return kind_ == Kind::relu;
+    return kind_ == Kind::relu || kind_ == Kind::sigmoid || kind_ == Kind::hard_sigmoid;
   }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {

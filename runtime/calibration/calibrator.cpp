@@ -32,13 +32,22 @@ std::vector<int> activations(const Graph& g) {
   return ids;
 }
 
+// An f32 initializer none of whose values is negative (a Clip's min of 0).
+bool initializer_non_negative(const Value& v) {
+  if (!v.is_initializer() || v.data.dtype() != DataType::f32) return false;
+  const float* x = v.data.data<float>();
+  return std::none_of(x, x + v.data.numel(), [](float f) { return f < 0; });
+}
+
 // Values the graph proves non-negative whatever the input, as each op tells
-// (Op::output_never_negative): they are calibrated as u8. A value merely never
-// seen negative on the calibration data is not enough: a negative input at
-// run time would be clamped to 0 without a word.
+// (Op::output_never_negative) from what is known of its inputs: they are
+// calibrated as u8. A value merely never seen negative on the calibration
+// data is not enough: a negative input at run time would be clamped to 0
+// without a word.
 std::vector<bool> proven_non_negative(const ModelData& m) {
   const Graph& g = m.graph;
   std::vector<bool> known(g.values.size(), false);
+  for (size_t v = 0; v < g.values.size(); ++v) known[v] = initializer_non_negative(g.values[v]);
   for (size_t i = 0; i < g.nodes.size(); ++i) {  // topological order: inputs are decided first
     const Node& n = g.nodes[i];
     std::vector<bool> src;
