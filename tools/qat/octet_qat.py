@@ -249,7 +249,8 @@ def prepare(model, example_inputs, target="auto", leaf_modules=()):
             old = gm.get_submodule(n.target)
             if kind == "conv":
                 if old.padding_mode != "zeros":
-                    raise ValueError(f"{n.target}: padding_mode {old.padding_mode} is not supported")
+                    raise ValueError(f"{n.target}: padding_mode {old.padding_mode} is not "
+                                     "supported")
                 new = QuantConv2d(old.weight, old.bias, old.stride, old.padding, old.dilation,
                                   old.groups, wq)
             else:

@@ -28,7 +28,10 @@ for sub in ("tools/cifar", "tools/train", "tools/export", "tests/python"):
     sys.path.insert(0, os.path.join(ROOT, sub))
 import resnet_cifar  # noqa: E402
 
-SHARED = os.environ.get("OCTET_SHARED", os.path.join(ROOT, "..", "shared"))
+# ../shared next to the repository (or next to a folder of git worktrees).
+SHARED = os.environ.get("OCTET_SHARED") or next(
+    (p for p in (os.path.join(ROOT, "..", "shared"), os.path.join(ROOT, "..", "..", "shared"))
+     if os.path.isdir(p)), os.path.join(ROOT, "..", "shared"))
 FASHION = "/usr/share/datasets/fashion-mnist"
 CIFAR_DATA = os.path.join(SHARED, "data", "cifar10", "test-a")
 SST2 = os.path.join(SHARED, "data", "sst2")
@@ -140,9 +143,35 @@ def fashion_split(split, begin=0, end=None):
     return fashion_resnet.normalize(images), torch.from_numpy(labels)
 
 
+def cifar_modules():
+    """tools/cifar's export.py and eval_torch.py. Loaded under their own names:
+    tools/export has an export.py too, and eval_torch imports "export"."""
+    import importlib.util
+
+    def load(name, path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    if "cifar_eval_torch" in sys.modules:
+        return sys.modules["cifar_export"], sys.modules["cifar_eval_torch"]
+    saved = sys.modules.get("export")
+    cifar_export = load("cifar_export", os.path.join(ROOT, "tools", "cifar", "export.py"))
+    sys.modules["cifar_export"] = sys.modules["export"] = cifar_export
+    try:
+        path = os.path.join(ROOT, "tools", "cifar", "eval_torch.py")
+        sys.modules["cifar_eval_torch"] = load("cifar_eval_torch", path)
+    finally:
+        if saved is None:
+            del sys.modules["export"]
+        else:
+            sys.modules["export"] = saved
+    return cifar_export, sys.modules["cifar_eval_torch"]
+
+
 def cifar_split(skip, samples):
     """(normalized images [N, 3, 32, 32], labels) of test-a, per class [skip, skip + samples)."""
-    import eval_torch
+    _, eval_torch = cifar_modules()
     items = eval_torch.list_split(CIFAR_DATA, skip, samples)
     x = torch.from_numpy(eval_torch.load_batch([p for p, _ in items]))
     return x, torch.tensor([y for _, y in items])
