@@ -24,6 +24,7 @@ non-negative), round half to even, and the weight levels of the target CPU
 """
 
 import copy
+import itertools
 import math
 import os
 import sys
@@ -216,15 +217,14 @@ def prepare(model, example_inputs, target="auto", leaf_modules=()):
         q = ActQuant(v.name, unsigned)
         container.add_module(v.name, q)
         homes[v] = q
-    uses = [0]
+    uses = itertools.count(1)
 
     def call(module_name, arg, after):
         with graph.inserting_after(after):
             return graph.call_module("octet_q." + module_name, (arg,))
 
     def use_module(home):
-        uses[0] += 1
-        name = f"{home.name}_use{uses[0]}"
+        name = f"{home.name}_use{next(uses)}"
         container.add_module(name, ActQuantUse(homes[home]))
         return name
 
@@ -255,7 +255,7 @@ def prepare(model, example_inputs, target="auto", leaf_modules=()):
                                   old.groups, wq)
             else:
                 new = QuantLinear(old.weight, old.bias, wq)
-            qat_graph._set_submodule(gm, n.target, new)
+            qat_graph.set_submodule(gm, n.target, new)
             layers.append(n.target)
             continue
         # A functional F.conv2d / F.linear on constant weights: a module of its own.
@@ -268,7 +268,7 @@ def prepare(model, example_inputs, target="auto", leaf_modules=()):
             new = QuantLinear(w, b, wq)
         owner = n.args[1].target.rpartition(".")[0]
         name = (owner + "." if owner else "") + f"octet_{kind}_{n.name}"
-        qat_graph._set_submodule(gm, name, new)
+        qat_graph.set_submodule(gm, name, new)
         with graph.inserting_after(n):
             m = graph.call_module(name, (n.args[0],))
         n.replace_all_uses_with(m)
@@ -415,7 +415,7 @@ def set_method(model, method):
 
 def finetune(model, batches, loss_fn, epochs=1, lr=1e-3, optimizer="sgd", momentum=0.9,
              weight_decay=0.0, learn_ranges=False, clip_grad=None, max_steps=None,
-             log_every=50, log=print):
+             log_every=50, log=print, fake_quant=True):
     """Fake-quantized training with the STE, from the calibrated model.
 
     The paper's schedule: start from the calibrated ranges, train a small
@@ -425,7 +425,8 @@ def finetune(model, batches, loss_fn, epochs=1, lr=1e-3, optimizer="sgd", moment
     (e.g. to reshuffle). `optimizer` "sgd" (with `momentum`) or "adamw".
     `learn_ranges`: activation amax become parameters (LSQ gradient, no
     weight decay). Weight ranges always follow max|w| per channel, as octet's.
-    Returns the history: one dict per logged step.
+    `fake_quant=False` trains the float model the same way (a control: what
+    the fine-tuning alone does). Returns the history: one dict per logged step.
     """
     for _, q in quantizers(model):
         if not math.isfinite(float(q.amax)):
@@ -447,7 +448,7 @@ def finetune(model, batches, loss_fn, epochs=1, lr=1e-3, optimizer="sgd", moment
     total = max_steps or (epochs * per_epoch if per_epoch else None)
     if total is None:
         raise ValueError("batches has no length: give max_steps for the schedule")
-    set_mode(model, "quant")
+    set_mode(model, "quant" if fake_quant else "fp32")
     model.train()
     history, step = [], 0
     for epoch in range(epochs):
@@ -475,6 +476,7 @@ def finetune(model, batches, loss_fn, epochs=1, lr=1e-3, optimizer="sgd", moment
                     f"lr {opt.param_groups[0]['lr']:.3g}")
                 running, count = 0.0, 0
     model.eval()
+    set_mode(model, "quant")
     for _, q in quantizers(model):
         q.set_learned(False)
     return history
@@ -484,3 +486,9 @@ def export_qdq(model, example_inputs, path, **kwargs):
     """ONNX with QuantizeLinear/DequantizeLinear pairs (qat_export.py)."""
     import qat_export
     return qat_export.export_qdq(model, example_inputs, path, **kwargs)
+
+
+def export_fp32(model, example_inputs, path, **kwargs):
+    """The float model (BatchNorm folded, no fake quantization) as plain ONNX."""
+    import qat_export
+    return qat_export.export_fp32(model, example_inputs, path, **kwargs)

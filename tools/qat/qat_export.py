@@ -87,6 +87,32 @@ def export_qdq(model, example_inputs, path, input_names=None, output_names=None,
     return {"activations": activations, "weights": weights}
 
 
+def export_fp32(model, example_inputs, path, input_names=None, output_names=None,
+                dynamic_axes=None, opset=13, metadata=None):
+    """The model without fake quantization as plain ONNX (e.g. to evaluate a
+    float fine-tuning run with octet, or to calibrate it with octet)."""
+    import json
+    was_training = model.training
+    model.eval()
+    octet_qat.set_mode(model, "fp32")
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, octet_qat._as_args(example_inputs), path,
+                              input_names=input_names, output_names=output_names,
+                              dynamic_axes=dynamic_axes, opset_version=opset,
+                              do_constant_folding=True, training=torch.onnx.TrainingMode.EVAL)
+    finally:
+        octet_qat.set_mode(model, "quant")
+        model.train(was_training)
+    m = onnx.load(path)
+    for key, value in (metadata or {}).items():
+        entry = m.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(value)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
 def _insert_weight_qdq(m, known, layer_names):
     """QDQ pairs on the initializers Conv / Gemm / MatMul read as weights."""
     graph = m.graph

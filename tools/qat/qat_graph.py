@@ -168,7 +168,7 @@ def fold_batchnorm(gm):
             continue
         conv, bn = modules[src.target], modules[node.target]
         fused = torch.nn.utils.fusion.fuse_conv_bn_eval(conv.eval(), bn.eval())
-        _set_submodule(gm, src.target, fused)
+        set_submodule(gm, src.target, fused)
         node.replace_all_uses_with(src)
         gm.graph.erase_node(node)
         folded += 1
@@ -177,7 +177,7 @@ def fold_batchnorm(gm):
     return folded
 
 
-def _set_submodule(gm, target, module):
+def set_submodule(gm, target, module):
     parent, _, name = target.rpartition(".")
     setattr(gm.get_submodule(parent) if parent else gm, name, module)
 

@@ -21,8 +21,8 @@ estimator (STE).
 
 STE: the gradient passes where the rounded value lies inside the integer range
 and is zero where it saturates. With ``learn=True`` an activation's amax is a
-parameter with the LSQ gradient (Esser et al. 2020), scaled by
-``1 / sqrt(numel * L)``.
+parameter that moves as LSQ's step size does (Esser et al. 2020: the
+gradient w.r.t. the step, scaled by ``1 / sqrt(numel * L)``, times L).
 """
 
 import math
@@ -108,7 +108,10 @@ class _FakeQuantLSQ(torch.autograd.Function):
         # d(fq)/d(scale): the rounding error inside, the bound where saturated.
         ds = torch.where(inside, r - v, torch.where(r < ctx.lo, torch.full_like(v, ctx.lo),
                                                     torch.full_like(v, ctx.hi)))
-        g_amax = (grad * ds).sum() * ctx.grad_scale / ctx.levels
+        # LSQ learns the step size s = amax / L with this gradient; amax then
+        # moves L times as far, so amax gets L times the step-size gradient
+        # (the exact d/d(amax) would be 1/L of it: a step L^2 times smaller).
+        g_amax = (grad * ds).sum() * ctx.grad_scale * ctx.levels
         return grad * inside, g_amax.reshape(1), None, None, None
 
 

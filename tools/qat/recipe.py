@@ -66,6 +66,9 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, help="initial learning rate (cosine-annealed to 0)")
     p.add_argument("--learn-ranges", action="store_true",
                    help="learn activation ranges (LSQ) instead of keeping the calibrated ones")
+    p.add_argument("--fp32", action="store_true",
+                   help="control: fine-tune the float model the same way (no fake quantization) "
+                        "and write it as plain fp32 ONNX")
     p.add_argument("--target", choices=octet_qat.TARGETS, default="auto",
                    help="weight levels and attention matmuls of this CPU family "
                         "(default: this CPU)")
@@ -184,15 +187,20 @@ def main(argv=None):
                                  optimizer=args.optimizer, weight_decay=args.weight_decay,
                                  learn_ranges=args.learn_ranges, max_steps=steps,
                                  clip_grad=1.0 if args.model == "sst2-bert" else None,
-                                 log_every=max(1, steps // 10))
+                                 log_every=max(1, steps // 10), fake_quant=not args.fp32)
     meta["octet.source"] = {"recipe": "tools/qat/recipe.py", "model": args.model,
                             "method": args.method, "target": q.octet_target,
                             "samples": args.samples, "epochs": args.epochs, "lr": args.lr,
-                            "seed": args.seed, "learn_ranges": args.learn_ranges}
+                            "seed": args.seed, "learn_ranges": args.learn_ranges,
+                            "fp32": args.fp32}
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    report = octet_qat.export_qdq(q, example, args.output, metadata=meta, **names)
     with open(os.path.splitext(args.output)[0] + ".history.json", "w") as f:
         json.dump({"args": vars(args), "history": history}, f, indent=1)
+    if args.fp32:
+        octet_qat.export_fp32(q, example, args.output, metadata=meta, **names)
+        print(f"wrote {args.output} (fp32); {time.time() - start:.0f} s in all")
+        return
+    report = octet_qat.export_qdq(q, example, args.output, metadata=meta, **names)
     print(f"wrote {args.output}: {len(report['activations'])} activation and "
           f"{len(report['weights'])} weight QDQ pairs; {time.time() - start:.0f} s in all")
 

@@ -2,7 +2,9 @@
 # The paper's table on octet's real models (tools/qat/README.md): fp32; PTQ
 # with every calibrator; partial quantization (octet sensitivity
 # --target-drop 0.2, ranges of the worst calibrator); QAT
-# (tools/qat/recipe.py) from the best and from the worst calibrator. Every
+# (tools/qat/recipe.py) from the best and from the worst calibrator, and from
+# the worst with learned ranges (--learn-ranges); and, as a control, the
+# float model fine-tuned the same way without fake quantization. Every
 # step's command is printed as it runs (and kept in WORK/MODEL/commands.txt);
 # a step whose output exists is not run again. Ends with the Markdown table.
 #
@@ -95,14 +97,25 @@ for model in $models; do
 print("%d of %d" % (len(f["fp32_layers"]), f["layers"]))' "$dir/sensitivity.json")
   row="$row $(metric "$dir/partial.json") ($worst, $n_fp32 fp32) |"
 
-  for which in best worst; do
-    m="${!which}"
-    run "$dir/qat-$m.log" "$py" tools/qat/recipe.py --model "$model" --method "$m" \
-      -o "$dir/qat-$m.onnx"
-    run "$dir/qat-$m.convert.log" "$octet" convert "$dir/qat-$m.onnx" -o "$dir/qat-$m"
-    run "$dir/qat-$m.json" "$octet" eval "$dir/qat-$m" "${eval[@]}" --json
-    row="$row $(metric "$dir/qat-$m.json") ($m) |"
+  # QAT from the best and the worst calibrator, then the worst with learned ranges (LSQ).
+  for start in "$best" "$worst" "$worst learned"; do
+    m="${start% learned}"
+    name="qat-$m" flags=()
+    [ "$start" != "$m" ] && name="qat-$m-learned" flags=(--learn-ranges)
+    run "$dir/$name.log" "$py" tools/qat/recipe.py --model "$model" --method "$m" \
+      "${flags[@]}" -o "$dir/$name.onnx"
+    run "$dir/$name.convert.log" "$octet" convert "$dir/$name.onnx" -o "$dir/$name"
+    run "$dir/$name.json" "$octet" eval "$dir/$name" "${eval[@]}" --json
+    row="$row $(metric "$dir/$name.json") ($m) |"
   done
+  # Control: the float model fine-tuned the same way, no fake quantization.
+  run "$dir/finetuned-fp32.log" "$py" tools/qat/recipe.py --model "$model" --method max --fp32 \
+    -o "$dir/finetuned-fp32.onnx"
+  run "$dir/finetuned-fp32.convert.log" "$octet" convert "$dir/finetuned-fp32.onnx" \
+    -o "$dir/finetuned-fp32"
+  run "$dir/finetuned-fp32.json" "$octet" eval "$dir/finetuned-fp32" "${eval[@]}" --fp32-only \
+    --json
+  row="$row $(metric "$dir/finetuned-fp32.json" fp32) |"
   rows="$rows$row"$'\n'
 done
 
@@ -111,8 +124,8 @@ isa=$(grep -qw avx512_vnni /proc/cpuinfo && echo "AVX512-VNNI" || (grep -qw avx_
 echo
 echo "int8 top-1 (accuracy for SST-2) in %, octet on $cpu ($isa); held-out data as in tools/qat/README.md"
 echo
-echo "| model | fp32 | max | entropy | 99.9% | 99.99% | 99.999% | 99.9999% | mse | partial (ranges, fp32 layers) | QAT from best | QAT from worst |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| model | fp32 | max | entropy | 99.9% | 99.99% | 99.999% | 99.9999% | mse | partial (ranges, fp32 layers) | QAT from best | QAT from worst | QAT from worst, learned ranges | fp32 fine-tuned alike |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s' "$rows"
 echo
 echo "Commands: $work/<model>/commands.txt"
