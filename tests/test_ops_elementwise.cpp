@@ -52,7 +52,6 @@ Tensor ref(const OpCase& c) {
   return test::run_reference(c).at(0);
 }
 
-
 }  // namespace
 
 TEST_CASE("binary: f32 arithmetic with broadcasting") {
