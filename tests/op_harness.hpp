@@ -22,6 +22,18 @@ struct OpCase {
   size_t num_outputs = 1;
 };
 
+// A case of `op` on `inputs` (all graph inputs unless `constant` says so).
+inline OpCase op_case(std::string op, std::vector<Tensor> inputs,
+                      std::map<std::string, AttrValue> attrs = {},
+                      std::vector<bool> constant = {}) {
+  OpCase c;
+  c.op = std::move(op);
+  c.inputs = std::move(inputs);
+  c.attrs = std::move(attrs);
+  c.constant = std::move(constant);
+  return c;
+}
+
 std::vector<Tensor> run_reference(const OpCase& c);
 std::vector<Tensor> run_session(const OpCase& c, const SessionOptions& options = {});
 // The layers the session ran for this case (to check kernels and reorders).
