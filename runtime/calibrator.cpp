@@ -9,6 +9,7 @@
 
 #include <omp.h>
 
+#include "ops/activation.hpp"
 #include "runtime/calibration_methods.hpp"
 #include "runtime/hash.hpp"
 #include "runtime/model.hpp"
@@ -41,16 +42,29 @@ std::vector<bool> proven_non_negative(const Graph& g) {
   std::vector<bool> known(g.values.size(), false);
   for (const Node& n : g.nodes) {  // topological order: inputs are decided first
     bool result = false;
-    if (n.op == "Relu" || n.op == "Softmax") {
+    if (n.op == "Relu" || n.op == "Softmax" || n.op == "Sigmoid" || n.op == "HardSigmoid") {
       result = true;
-    } else if (n.op == "Conv" || n.op == "Gemm" || n.op == "MatMul") {
-      const auto it = n.attrs.find("activation");
-      result = it != n.attrs.end() && std::holds_alternative<std::string>(it->second) &&
-               std::get<std::string>(it->second) == "relu";
+    } else if (n.has_attr("activation")) {  // fused into Conv, Gemm, MatMul
+      result = FusedActivation::of(n).non_negative();
     } else if (n.op == "MaxPool" || n.op == "AveragePool" || n.op == "GlobalAveragePool" ||
                n.op == "Reshape" || n.op == "Flatten" || n.op == "Squeeze" || n.op == "Unsqueeze" ||
-               n.op == "Transpose" || n.op == "Identity" || n.op == "Slice" || n.op == "Expand") {
+               n.op == "Transpose" || n.op == "Identity" || n.op == "Slice" || n.op == "Expand" ||
+               n.op == "Split" ||
+               (n.op == "Resize" && n.attr_string("mode", "nearest") != "cubic")) {
+      // (Nearest and linear resizing pick or average; cubic can overshoot.)
       result = n.has_input(0) && known[n.inputs[0]];
+    } else if (n.op == "Pad") {  // zeros (or edges, reflections) around a non-negative value
+      const bool zero_fill =
+          !n.has_input(2) || (g.values[n.inputs[2]].is_initializer() &&
+                              g.values[n.inputs[2]].data.dtype() == DataType::f32 &&
+                              g.values[n.inputs[2]].data.numel() == 1 &&
+                              g.values[n.inputs[2]].data.data<float>()[0] >= 0);
+      result = n.has_input(0) && known[n.inputs[0]] &&
+               (n.attr_string("mode", "constant") != "constant" || zero_fill) &&
+               n.attr_float("value", 0.0) >= 0;
+    } else if (n.op == "Mul") {  // a gate (sigmoid) on a non-negative value
+      result = n.inputs.size() == 2 && n.inputs[0] != kNoValue && n.inputs[1] != kNoValue &&
+               known[n.inputs[0]] && known[n.inputs[1]];
     } else if (n.op == "Concat") {
       result = !n.inputs.empty();
       for (int v : n.inputs) result = result && v != kNoValue && known[v];

@@ -34,6 +34,7 @@ Command add_quantize(CLI::App& root);
 Command add_sensitivity(CLI::App& root);
 Command add_report(CLI::App& root);
 Command add_tokenize(CLI::App& root);
+Command add_ops(CLI::App& root);
 
 // --threads, --fp32-layers, --fp32-ops and --verbose, common to run, bench,
 // eval and inspect. `verbose_help` describes --verbose where a command prints

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
       octet::cli::add_zoo(app),         octet::cli::add_eval(app),
       octet::cli::add_calibrate(app),   octet::cli::add_quantize(app),
       octet::cli::add_sensitivity(app), octet::cli::add_report(app),
-      octet::cli::add_tokenize(app)};
+      octet::cli::add_tokenize(app),    octet::cli::add_ops(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
