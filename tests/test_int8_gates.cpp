@@ -128,3 +128,51 @@ TEST_CASE("int8 dataflow: DenseNet's Concat -> BN + ReLU -> Conv stays int8") {
   check_against_fp32(m, in, got);
   (void)norm;
 }
+
+TEST_CASE("int8 dataflow: ShuffleNet's channel split (Slice) moves int8 data on its scale") {
+  TestGraph tg;
+  const int x = tg.input("x", kImage);
+  const int a = conv(tg, "a", x, 8, 8, 3, "relu", 31);
+  auto ints = [&](const std::string& name, std::vector<int64_t> v) {
+    Tensor t(DataType::s64, {static_cast<int64_t>(v.size())});
+    std::copy(v.begin(), v.end(), t.data<int64_t>());
+    return tg.constant(name, t);
+  };
+  const int axes = ints("axes", {1});
+  const int lo = tg.node("Slice", "lo", {a, ints("s0", {0}), ints("e0", {4}), axes});
+  const int hi = tg.node("Slice", "hi", {a, ints("s1", {4}), ints("e1", {8}), axes});
+  const int b = conv(tg, "b", hi, 4, 4, 3, "relu", 33);
+  const int cat = tg.node("Concat", "cat", {lo, b}, {{"axis", int64_t{1}}});
+  tg.output(conv(tg, "c", cat, 8, 6, 1, "none", 35));
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 37, -2.f, 2.f);
+  calibrate(tg, in,
+            {{"a.out", DataType::u8},
+             {"lo.out", DataType::u8},
+             {"hi.out", DataType::u8},
+             {"b.out", DataType::u8},
+             {"cat.out", DataType::u8}});
+  // The halves on a's range, so that the fp32 Slice below quantizes its
+  // output on the scale the int8 Slice keeps.
+  for (const char* half : {"lo.out", "hi.out"}) {
+    tg.g.values[tg.g.find_value(half)].quant = tg.g.values[a].quant;
+  }
+  const Model m = tg.model();
+  Session s(m);
+  const Tensor got = s.run({in})[0].clone();
+  for (const char* name : {"lo", "hi"}) {
+    const LayerInfo l = layer_named(s, name);
+    INFO(name << ": " << l.precision << " " << l.kernel << " (" << l.reason << ")");
+    CHECK(l.precision == "int8");
+    CHECK(l.kernel != "ref");
+  }
+  std::map<std::string, int> n = count_layers(s);
+  CHECK(n["Quantize:int8"] == 1);
+  CHECK(n["Dequantize:fp32"] == 0);
+  check_against_fp32(m, in, got);
+  // The halves hold exactly the integers of a: forced to fp32 (dequantize,
+  // copy, quantize on the same scale) they give the same output bit for bit.
+  SessionOptions fp32_slice;
+  fp32_slice.fp32_ops = {"Slice"};
+  const Tensor forced = Session(m, fp32_slice).run({in})[0].clone();
+  CHECK(test::max_abs_diff(forced, got) <= 1e-6 * test::max_abs(got));
+}
