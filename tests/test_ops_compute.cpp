@@ -14,6 +14,7 @@
 #include "tests/op_harness.hpp"
 
 using namespace octet;
+using test::kernel_of;
 using test::OpCase;
 
 namespace {
@@ -63,14 +64,6 @@ void check_values(const Tensor& got, const Shape& shape, const std::vector<doubl
 void check_both(const OpCase& c, const Shape& shape, const std::vector<double>& want) {
   check_values(test::run_reference(c)[0], shape, want);
   check_values(test::run_session(c)[0], shape, want);
-}
-
-std::string kernel_of(const OpCase& c) {
-  for (const LayerInfo& l : test::session_layers(c)) {
-    if (l.name == "node") return l.kernel;
-  }
-  FAIL("no layer named 'node'");
-  return "";
 }
 
 // The session's kernel against the reference; `onednn`: whether the fast path must run.
@@ -191,6 +184,10 @@ TEST_CASE("Gemm: hand-computed cases") {
   check_both(make("Gemm", {a, b, f32({2, 1}, {10, 20})}, {false, true, true}, ab), {2, 2},
              {7, 11, 16, 24});
   check_both(make("Gemm", {a, b, f32({}, {4})}, {false, true, true}, ab), {2, 2}, {4, 8, 8, 16});
+  // alpha = 0: Y = beta * C broadcast (the oneDNN path too: B is constant).
+  const std::map<std::string, AttrValue> zero{{"alpha", 0.0}, {"beta", 0.5}};
+  check_both(make("Gemm", {a, b, f32({2}, {10, 20})}, {false, true, true}, zero), {2, 2},
+             {5, 10, 5, 10});
 }
 
 TEST_CASE("Gemm: shape and attribute errors") {
@@ -217,6 +214,8 @@ TEST_CASE("Gemm: oneDNN inner product matches the reference") {
   check_session(scaled, true);
   scaled.inputs[2] = rnd({}, 7);
   check_session(scaled, true);
+  scaled.attrs["alpha"] = 0.0;
+  check_session(scaled, true);
   // The reference kernel serves the rest: C [M,N], transA, dynamic B.
   check_session(
       make("Gemm", {rnd({4, 64}, 8), rnd({64, 10}, 9), rnd({4, 10}, 10)}, {false, true, true}),
@@ -242,6 +241,28 @@ TEST_CASE("Softmax: hand-computed cases, errors, oneDNN") {
   // BERT attention probabilities, and a middle axis. Outputs are in [0,1].
   check_session(make("Softmax", {rnd({1, 12, 128, 128}, 2, -10, 10)}), true);
   check_session(make("Softmax", {rnd({2, 7, 3, 5}, 3, -10, 10)}, {}, {{"axis", int64_t{1}}}), true);
+}
+
+TEST_CASE("Softmax: coerce_2d = 1 (ONNX opsets 1-12) normalizes over all dims from axis on") {
+  // [2,2,2] at axis 1 is [2,4]: each row of four is exp(x) / sum(exp(x)).
+  const std::map<std::string, AttrValue> old{{"axis", int64_t{1}}, {"coerce_2d", int64_t{1}}};
+  const float l2 = std::log(2.f), l3 = std::log(3.f), l4 = std::log(4.f);
+  check_both(make("Softmax", {f32({2, 2, 2}, {0, l2, l3, l4, 7, 7, 7, 7})}, {}, old), {2, 2, 2},
+             {0.1, 0.2, 0.3, 0.4, 0.25, 0.25, 0.25, 0.25});
+  // coerce_2d at the last axis is the one-axis softmax; at axis 0 it normalizes everything.
+  check_both(make("Softmax", {f32({1, 3}, {0, l2, l3})}, {},
+                  {{"axis", int64_t{-1}}, {"coerce_2d", int64_t{1}}}),
+             {1, 3}, {1 / 6., 2 / 6., 3 / 6.});
+  check_both(make("Softmax", {f32({2, 2}, {0, l2, l3, l4})}, {},
+                  {{"axis", int64_t{0}}, {"coerce_2d", int64_t{1}}}),
+             {2, 2}, {0.1, 0.2, 0.3, 0.4});
+  CHECK_ERROR(make("Softmax", {rnd({2, 2}, 1)}, {}, {{"coerce_2d", int64_t{2}}}),
+              ErrorCode::invalid_model, "coerce_2d must be 0 or 1");
+  // oneDNN (a 2-D view of the same bytes) against the reference.
+  check_session(make("Softmax", {rnd({2, 7, 3, 5}, 3, -10, 10)}, {}, old), true);
+  check_session(make("Softmax", {rnd({8, 64, 7, 7}, 4, -10, 10)}, {},
+                     {{"axis", int64_t{2}}, {"coerce_2d", int64_t{1}}}),
+                true);
 }
 
 // ---------------------------------------------------------------- LayerNormalization
@@ -475,17 +496,19 @@ TEST_CASE("MaxPool / AveragePool / GlobalAveragePool: hand-computed cases") {
 
 TEST_CASE("pooling: shape and attribute errors") {
   const auto k3 = pool_attrs({3, 3}, {1, 1}, {0, 0, 0, 0});
-  CHECK_ERROR(make("MaxPool", {rnd({1, 2, 8}, 1)}, {}, k3), ErrorCode::unsupported,
-              "only 4-D inputs (N,C,H,W) are supported, got shape 1x2x8");
+  CHECK_ERROR(make("MaxPool", {rnd({1, 2, 8}, 1)}, {}, k3), ErrorCode::invalid_argument,
+              "a 2-D pool cannot take the input 1x2x8");
+  CHECK_ERROR(make("MaxPool", {rnd({2, 8}, 1)}, {}, k3), ErrorCode::unsupported,
+              "only 4-D (N,C,H,W) and 3-D (N,C,W) inputs are supported, got shape 2x8");
   CHECK_ERROR(make("GlobalAveragePool", {rnd({1, 2, 3, 3, 3}, 1)}), ErrorCode::unsupported,
-              "only 4-D inputs");
+              "only 4-D (N,C,H,W) and 3-D (N,C,W) inputs");
   CHECK_ERROR(make("MaxPool", {rnd({1, 2, 2, 2}, 1)}, {}, k3), ErrorCode::invalid_argument,
               "kernel 3 is larger than the padded input 1x2x2x2");
   CHECK_ERROR(make("MaxPool", {rnd({1, 2, 8, 8}, 1)}), ErrorCode::invalid_model,
               "missing required attribute 'kernel_shape'");
   CHECK_ERROR(make("MaxPool", {rnd({1, 2, 8, 8}, 1)}, {},
                    pool_attrs({3, 3, 3}, {1, 1, 1}, {0, 0, 0, 0, 0, 0})),
-              ErrorCode::unsupported, "only 2-D pooling");
+              ErrorCode::unsupported, "only 1-D and 2-D pooling");
   CHECK_ERROR(
       make("AveragePool", {rnd({1, 2, 8, 8}, 1)}, {}, pool_attrs({3, 3}, {1, 1}, {3, 0, 0, 0})),
       ErrorCode::invalid_model, "pads must be >= 0 and smaller than the kernel");
