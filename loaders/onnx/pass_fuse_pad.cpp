@@ -9,7 +9,8 @@
 //     pads added to its own (the zeros a convolution pads with).
 // The pads must be constant, non-negative, and 0 on the batch and channel
 // dimensions; an AveragePool merges only when it has no pads of its own or
-// already counts them, and without ceil_mode.
+// already counts them, without ceil_mode, and when the merged pads stay below
+// its kernel size.
 #include "loaders/onnx/onnx_import.hpp"
 #include "loaders/onnx/onnx_passes.hpp"
 
@@ -66,6 +67,18 @@ bool merge_into(Node& reader, const std::vector<int64_t>& pads) {
   return true;
 }
 
+// Whether each of the pool's pads is below its kernel size, as AveragePool
+// requires (a window of padding only).
+bool pads_below_kernel(const Node& pool) {
+  const std::vector<int64_t> kernel = pool.attr_ints("kernel_shape", {});
+  const std::vector<int64_t> pads = pool.attr_ints("pads", {});
+  if (kernel.empty() || pads.size() != 2 * kernel.size()) return false;
+  for (size_t i = 0; i < pads.size(); ++i) {
+    if (pads[i] >= kernel[i % kernel.size()]) return false;
+  }
+  return true;
+}
+
 void try_fuse(GraphEditor& editor, int p, std::vector<std::string>& log) {
   const Node& pad = editor.node(p);
   const int out = editor.only_output(p);
@@ -87,7 +100,10 @@ void try_fuse(GraphEditor& editor, int p, std::vector<std::string>& log) {
   if (reader.op == "AveragePool") {
     const bool counted =
         reader.attr_int("count_include_pad", 0) == 1 || all_zero(reader.attr_ints("pads", {}));
-    if (!counted || reader.attr_int("ceil_mode", 0) != 0 || !merge_into(reader, sp)) return;
+    if (!counted || reader.attr_int("ceil_mode", 0) != 0 || !merge_into(reader, sp) ||
+        !pads_below_kernel(reader)) {
+      return;
+    }
     reader.attrs["count_include_pad"] = int64_t{1};
   } else if (reader.op == "Conv") {
     if (!merge_into(reader, sp)) return;
