@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """README.md's generated lists: the ONNX ops octet runs (from the op registry,
 through `octet ops --markdown`) and the models the zoo tests check (from
-tools/export/zoo_list.py, with CI's subset from tests/python/zoo_check.py).
+tools/export/zoo_list.py, with the default subset and CI's share from
+tests/python/zoo_check.py).
 
     tools/readme_lists.py --octet build/apps/octet [README.md]           check
     tools/readme_lists.py --octet build/apps/octet --write [README.md]   update
@@ -20,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools", "export"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
 
-from zoo_check import CI  # noqa: E402  (neither needs torch)
+from zoo_check import CI, SUBSET  # noqa: E402  (neither needs torch)
 from zoo_list import ZOO  # noqa: E402
 
 
@@ -31,9 +32,9 @@ def ops_list(octet):
 
 def models_list():
     ci = {}
-    for model, opset in CI:
-        ci.setdefault(model, []).append(str(opset))
-    rows = ["| model | family | built from | input (batch 1) | CI's subset (opset) |",
+    for model, opset in SUBSET:
+        ci.setdefault(model, []).append(str(opset) + (" (CI)" if (model, opset) in CI else ""))
+    rows = ["| model | family | built from | input (batch 1) | `ctest -L zoo` (opset) |",
             "|---|---|---|---|---|"]
     for name, e in ZOO.items():
         shapes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in e.inputs.items())

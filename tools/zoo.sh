@@ -3,7 +3,8 @@
 # 13, through CTest's `zoo` label: export from torch (seeded weights, into
 # BUILD_DIR/zoo-ref), fp32 parity with torch, int8 on real CIFAR-10 images
 # from ../shared; then the table of what each gave
-# (tests/python/zoo_check.py summary). tools/test.sh runs CI's subset only.
+# (tests/python/zoo_check.py summary). tools/test.sh runs only CI's share,
+# label zoo-ci.
 # Usage: tools/zoo.sh [BUILD_DIR] [ctest options, e.g. -R efficientnet]
 #   (default build-zoo; takes hours on 2 cores and ~10 GB of exports)
 set -euo pipefail
