@@ -347,6 +347,39 @@ TEST_CASE(
   check_against_fp32(m, in, got);
 }
 
+TEST_CASE("int8 dataflow: a standalone Relu (RetinaNet's P6 -> P7) rectifies the integers") {
+  // x -> c1 (s8) -> Relu -> c2 -> out;  c1 -> side -> out2: c1 has a second
+  // reader that wants it unrectified, so the Relu is not fused into it.
+  TestGraph tg;
+  const int x = tg.input("x", kImage);
+  const int c1 = conv(tg, "c1", x, 8, 8, false, 91);
+  const int y = tg.node("Relu", "op", {c1});
+  tg.output(conv(tg, "c2", y, 8, 6, false, 93));
+  tg.output(conv(tg, "side", c1, 8, 4, false, 95));
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 97, -2.f, 2.f);
+  const auto amax = fp32_amax(tg, in, {"c1.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  tg.range(c1, amax.at("c1.out"), DataType::s8);
+  tg.range(y, amax.at("c1.out"), DataType::s8);
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "op", "Relu");
+  CHECK(layer_named(s, "op").reason == "runs on int8 inputs");
+  check_against_fp32(m, in, got);
+
+  // Relu in fp32 on the dequantized c1, quantized again on the same scale:
+  // the same integers reach c2, so the same outputs.
+  SessionOptions fp32_relu;
+  fp32_relu.fp32_ops = {"Relu"};
+  Session f(m);
+  const std::vector<Tensor> forced = run(m, in, fp32_relu, &f);
+  CHECK(layer_named(f, "op").precision == "fp32");
+  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
+  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+}
+
 TEST_CASE("int8 dataflow: a residual Add of two int8 tensors runs int8 with per-input scales") {
   // x -> a (s8), x -> b (relu, u8), Add(a, b) -> y (s8) -> c -> out; a, b -> sides.
   // Built a second time without c: the Add is then read in fp32 only.
