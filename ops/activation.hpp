@@ -20,7 +20,7 @@
 
 #include <string>
 
-#include "runtime/graph.hpp"
+#include "runtime/ir/graph.hpp"
 
 namespace octet {
 

@@ -78,6 +78,9 @@ class BatchNorm final : public Op {
   }
 
   bool has_int8_kernel() const override { return true; }
+  bool output_never_negative(const std::vector<bool>&) const override {
+    return act_.non_negative();
+  }
   std::vector<int> int8_inputs(const std::vector<SrcInfo>&) const override { return {0}; }
   std::string int8_unavailable(const std::vector<SrcInfo>& src) const override {
     for (size_t i = 1; i < 5; ++i) {
@@ -101,7 +104,7 @@ class BatchNorm final : public Op {
       return make_reference_kernel(*this, ctx);
     }
     // Read X as produced when oneDNN can describe it, plain otherwise.
-    dnnl::memory::desc data_md = ctx.src_md[0];
+    dnnl::memory::desc data_md = ctx.src[0].md;
     if (data_md.is_zero() || data_md.data_type() != dnnl::memory::data_type::f32 ||
         data_md.dims() != to_dnnl_dims(x)) {
       data_md = plain_md(x, DataType::f32);
@@ -114,8 +117,8 @@ class BatchNorm final : public Op {
     auto kernel =
         std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::batch_normalization_forward(pd),
                                           impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = pd.src_desc();
-    ctx.dst_md[0] = pd.dst_desc();
+    ctx.src[0].want = pd.src_desc();
+    ctx.dst[0].md = pd.dst_desc();
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
     const dnnl::memory::desc param_md({x[1]}, dnnl::memory::data_type::f32,
@@ -146,8 +149,12 @@ class BatchNorm final : public Op {
       w.data<float>()[ch] = static_cast<float>(a);
       b.data<float>()[ch] = static_cast<float>(beta[ch] - mean[ch] * a);
     }
-    const QuantView src = ctx.int8 ? ctx.src_int8[0] : QuantView{};
-    const QuantView y = ctx.int8 ? ctx.dst_int8[0] : QuantView{};
+    // w and b are computed here, anew at each prepare: nothing a session's
+    // ConstantCache could find again, so they are not kept in it.
+    KernelContext uncached = ctx;
+    uncached.constants = nullptr;
+    const QuantView src = ctx.int8 ? ctx.src[0].int8 : QuantView{};
+    const QuantView y = ctx.int8 ? ctx.dst[0].int8 : QuantView{};
     const float dst_scale = y.is_int8() ? y.scale : 1.f;
     const int levels = conv_weight_levels(src.dtype);
     const std::vector<float> w_scales =
@@ -174,23 +181,23 @@ class BatchNorm final : public Op {
     const dnnl::convolution_forward::primitive_desc pd(desc, attr, ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::convolution_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = pd.src_desc();
+    ctx.src[0].want = pd.src_desc();
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     if (ctx.int8) {
       kernel->set_const(
           DNNL_ARG_WEIGHTS,
-          int8_weights(ctx.engine, w, 0, w_scales, levels,
+          int8_weights(uncached, w, 0, w_scales, levels,
                        dnnl::memory::desc(wei_dims, dt::s8, wei_tag), pd.weights_desc()));
       kernel->set_const(DNNL_ARG_BIAS, int8_bias(ctx.engine, b, src.scale, w_scales));
     } else {
       kernel->set_const(
           DNNL_ARG_WEIGHTS,
-          reorder_constant(ctx.engine, w, dnnl::memory::desc(wei_dims, dt::f32, wei_tag),
+          reorder_constant(uncached, w, dnnl::memory::desc(wei_dims, dt::f32, wei_tag),
                            pd.weights_desc()));
-      kernel->set_const(DNNL_ARG_BIAS, reorder_constant(ctx.engine, b, bias_md, bias_md));
+      kernel->set_const(DNNL_ARG_BIAS, reorder_constant(uncached, b, bias_md, bias_md));
     }
-    ctx.dst_md[0] = pd.dst_desc();
-    ctx.dst_scale[0] = dst_scale;
+    ctx.dst[0].md = pd.dst_desc();
+    ctx.dst[0].scale = dst_scale;
     kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
     return kernel;
   }

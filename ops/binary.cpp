@@ -121,11 +121,16 @@ class Binary final : public Op {
   bool int8_passthrough_input(const std::vector<SrcInfo>& src, size_t i) const override {
     return kind_ != Kind::mul || numel(src[i].shape) >= numel(src[1 - i].shape);
   }
+  // A product of two non-negative values (a sigmoid gate on a rectified
+  // value) is non-negative.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return kind_ == Kind::mul && src.size() == 2 && src[0] && src[1];
+  }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (kind_ == Kind::pow) return make_pow_kernel(ctx);
-    const Shape& out = ctx.dst_shape[0];
-    if (kind_ == Kind::equal || ctx.dst_dtype[0] != DataType::f32 ||
+    const Shape& out = ctx.dst[0].shape;
+    if (kind_ == Kind::equal || ctx.dst[0].dtype != DataType::f32 ||
         plain_md(out, DataType::f32).is_zero() || (ctx.src[0].constant && ctx.src[1].constant)) {
       return make_reference_kernel(*this, ctx);
     }
@@ -143,8 +148,8 @@ class Binary final : public Op {
     // plain when oneDNN does not take that (see make_binary_pd).
     dnnl::memory::desc layout = plain_md(out, DataType::f32);
     for (size_t i : {ia, ib}) {
-      if (!ctx.src[i].constant && !ctx.src_md[i].is_zero() && ctx.src[i].shape == out) {
-        layout = with_dtype(ctx.src_md[i], DataType::f32);
+      if (!ctx.src[i].constant && !ctx.src[i].md.is_zero() && ctx.src[i].shape == out) {
+        layout = with_dtype(ctx.src[i].md, DataType::f32);
         break;
       }
     }
@@ -153,16 +158,16 @@ class Binary final : public Op {
     // The dtype each input is read in (int8 as produced, else f32) and the
     // output's: int8 only for an Add whose reader consumes int8.
     auto read_dtype = [&](size_t i) {
-      return ctx.src_have[i].is_int8() ? ctx.src_have[i].dtype : DataType::f32;
+      return ctx.src[i].have.is_int8() ? ctx.src[i].have.dtype : DataType::f32;
     };
-    const QuantView y = accepts_int8() ? ctx.dst_int8[0] : QuantView{};
+    const QuantView y = accepts_int8() ? ctx.dst[0].int8 : QuantView{};
     dnnl::primitive_attr attr = default_attr();
     const int args[2] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1};
     const size_t order[2] = {ia, ib};
     const float dst_scale = y.is_int8() ? y.scale : 1.f;
     float scales[2];
     for (size_t r = 0; r < 2; ++r) {
-      const QuantView& have = ctx.src_have[order[r]];
+      const QuantView& have = ctx.src[order[r]].have;
       scales[r] = have.is_int8() ? have.scale : 1.f;
     }
     // Add: each source on its own scale; Mul: the product on the first.
@@ -207,15 +212,15 @@ class Binary final : public Op {
       const size_t i = order[r];
       if (ctx.src[i].constant) {
         const dnnl::memory::desc own = plain_md(r == 0 ? out : b_dims, DataType::f32);
-        kernel->set_const(args[r], reorder_constant(ctx.engine, *ctx.src[i].constant, own, mds[r]));
+        kernel->set_const(args[r], reorder_constant(ctx, *ctx.src[i].constant, own, mds[r]));
       } else {
         // Same bytes as mds[r]; a broadcast input keeps its own rank (plain).
-        ctx.src_want[i] = same || r == 0 ? mds[r] : plain_md(ctx.src[i].shape, read_dtype(i));
+        ctx.src[i].want = same || r == 0 ? mds[r] : plain_md(ctx.src[i].shape, read_dtype(i));
         kernel->map_src(i, args[r], mds[r]);
       }
     }
-    ctx.dst_md[0] = md_y;
-    ctx.dst_scale[0] = y.is_int8() ? y.scale : 1.f;
+    ctx.dst[0].md = md_y;
+    ctx.dst[0].scale = y.is_int8() ? y.scale : 1.f;
     kernel->map_dst(0, DNNL_ARG_DST, md_y);
     return kernel;
   }
@@ -247,7 +252,7 @@ class Binary final : public Op {
 
   std::unique_ptr<Kernel> make_pow_kernel(KernelContext& ctx) const {
     const Tensor* e = ctx.src[1].constant;
-    if (!e || e->numel() != 1 || ctx.dst_shape[0] != ctx.src[0].shape) {
+    if (!e || e->numel() != 1 || ctx.dst[0].shape != ctx.src[0].shape) {
       return make_reference_kernel(*this, ctx);
     }
     double beta = 0;

@@ -20,8 +20,8 @@ struct Int8Linear {
   FusedActivation activation;
 };
 
-// Builds the kernel for node input 0 (the source, read plain in ctx.src_int8[0]'s
-// dtype) and output 0 (plain; int8 when ctx.dst_int8[0] says so).
+// Builds the kernel for node input 0 (the source, read plain in ctx.src[0].int8's
+// dtype) and output 0 (plain; int8 when ctx.dst[0].int8 says so).
 std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& spec);
 
 }  // namespace octet

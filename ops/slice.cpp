@@ -49,6 +49,11 @@ class Slice final : public Op {
     ctx.set(0, d.out, ctx.dtype(0));
   }
 
+  // Moves, picks or copies input 0's values.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
     std::vector<std::vector<int64_t>> params;
     for (size_t i = 1; i < 5; ++i) {
@@ -71,7 +76,7 @@ class Slice final : public Op {
   bool accepts_int8() const override { return true; }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
-    const QuantView have = ctx.src_have[0];
+    const QuantView have = ctx.src[0].have;
     if (!have.is_int8() || ctx.src[0].constant) return make_reference_kernel(*this, ctx);
     std::vector<std::vector<int64_t>> params;
     for (size_t i = 1; i < 5; ++i) {
@@ -88,18 +93,16 @@ class Slice final : public Op {
     if (!unit_steps || out.is_zero() || numel(d.out) == 0) return make_reference_kernel(*this, ctx);
     // The window of the input as produced (blocked layouts split at block
     // boundaries only), else of a plain copy.
-    for (const dnnl::memory::desc& in :
-         {ctx.src_md[0], plain_md(ctx.src[0].shape, have.dtype)}) {
+    for (const dnnl::memory::desc& in : {ctx.src[0].md, plain_md(ctx.src[0].shape, have.dtype)}) {
       try {
         const dnnl::memory::desc window =
             in.submemory_desc(to_dnnl_dims(d.out), to_dnnl_dims(d.start));
         dnnl::reorder::primitive_desc pd(ctx.engine, window, ctx.engine, out, default_attr());
-        auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::reorder(pd),
-                                                        impl_name(pd),
-                                                        pd.scratchpad_desc().get_size());
-        ctx.src_want[0] = in;
-        ctx.dst_md[0] = out;
-        ctx.dst_scale[0] = have.scale;
+        auto kernel = std::make_unique<PrimitiveKernel>(
+            ctx.engine, dnnl::reorder(pd), impl_name(pd), pd.scratchpad_desc().get_size());
+        ctx.src[0].want = in;
+        ctx.dst[0].md = out;
+        ctx.dst[0].scale = have.scale;
         kernel->map_src(0, DNNL_ARG_FROM, window);
         kernel->map_dst(0, DNNL_ARG_TO, out);
         return kernel;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "ops/op.hpp"
-#include "runtime/graph.hpp"
+#include "runtime/ir/graph.hpp"
 
 namespace octet::test {
 

@@ -18,8 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/octet/bench_report.hpp"
-#include "loaders/npy.hpp"
+#include "apps/octet/bench/bench_report.hpp"
+#include "loaders/data/npy.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/onnx_builder.hpp"
 #include "tests/temp_dir.hpp"

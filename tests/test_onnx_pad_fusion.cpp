@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "runtime/model.hpp"
+#include "runtime/model/model.hpp"
 #include "tests/onnx_builder.hpp"
 #include "tests/op_harness.hpp"
 
