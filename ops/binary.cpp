@@ -14,13 +14,15 @@
 //     the full-shape input as src0 (swapped for Add/Mul; for Sub swapped with a
 //     negating post-op; Div with a broadcast dividend stays on the reference).
 //   - Pow with a constant scalar exponent: eltwise_pow on the base's layout.
-// int8 (Add only, a residual that is not fused into a Conv): each input is
-// read as produced, int8 with its own scale or f32, and the output is int8 on
-// its calibrated scale when a reader consumes int8 (f32 otherwise). The
-// scales fold into the binary primitive's per-source scales, s_a / s_y and
-// s_b / s_y, so y = sat(round(s_a/s_y * q_a + s_b/s_y * q_b)) with one
-// rounding, as dequantize, f32 Add and quantize would give (up to one unit
-// where f32 reassociation moves a tie). Two scales never need to agree.
+// int8 (Add: a residual that is not fused into a Conv; Mul: a
+// squeeze-excitation gate, x * sigmoid(...)): each input is read as
+// produced, int8 with its own scale or f32, and the output is int8 on its
+// calibrated scale when a reader consumes int8 (f32 otherwise). The scales
+// fold into the binary primitive's per-source scales: s_a / s_y and s_b / s_y
+// for Add, so y = sat(round(s_a/s_y * q_a + s_b/s_y * q_b)); s_a * s_b / s_y
+// on the first source for Mul. One rounding, as dequantize, f32 op and
+// quantize would give (up to one unit where f32 reassociation moves a tie).
+// A Mul's broadcast operand (the gate) is not worth quantizing: it stays f32.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -113,8 +115,17 @@ class Binary final : public Op {
     }
   }
 
-  // The residual Add reads int8 inputs directly (see the top of this file).
-  bool accepts_int8() const override { return kind_ == Kind::add; }
+  // The residual Add and the gating Mul read int8 inputs directly (see the
+  // top of this file).
+  bool accepts_int8() const override { return kind_ == Kind::add || kind_ == Kind::mul; }
+  bool int8_passthrough_input(const std::vector<SrcInfo>& src, size_t i) const override {
+    return kind_ != Kind::mul || numel(src[i].shape) >= numel(src[1 - i].shape);
+  }
+  // A product of two non-negative values (a sigmoid gate on a rectified
+  // value) is non-negative.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return kind_ == Kind::mul && src.size() == 2 && src[0] && src[1];
+  }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (kind_ == Kind::pow) return make_pow_kernel(ctx);
@@ -132,13 +143,14 @@ class Binary final : public Op {
       negate = kind_ == Kind::sub;  // a - b == -(b - a), exactly
     }
     const bool same = ctx.src[ib].shape == out;
+    // Equal shapes: the layout of the first input as produced. Broadcasting:
+    // src0's layout as produced (a channel gate after a blocked conv), else
+    // plain when oneDNN does not take that (see make_binary_pd).
     dnnl::memory::desc layout = plain_md(out, DataType::f32);
-    if (same) {
-      for (size_t i : {ia, ib}) {
-        if (!ctx.src[i].constant && !ctx.src[i].md.is_zero()) {
-          layout = with_dtype(ctx.src[i].md, DataType::f32);
-          break;
-        }
+    for (size_t i : {ia, ib}) {
+      if (!ctx.src[i].constant && !ctx.src[i].md.is_zero() && ctx.src[i].shape == out) {
+        layout = with_dtype(ctx.src[i].md, DataType::f32);
+        break;
       }
     }
     Shape b_dims(out.size() - ctx.src[ib].shape.size(), 1);
@@ -148,19 +160,26 @@ class Binary final : public Op {
     auto read_dtype = [&](size_t i) {
       return ctx.src[i].have.is_int8() ? ctx.src[i].have.dtype : DataType::f32;
     };
-    const QuantView y = kind_ == Kind::add ? ctx.dst[0].int8 : QuantView{};
-    const dnnl::memory::desc md_a = with_dtype(layout, read_dtype(ia));
-    const dnnl::memory::desc md_b =
-        same ? with_dtype(layout, read_dtype(ib)) : plain_md(b_dims, read_dtype(ib));
-    const dnnl::memory::desc md_y = with_dtype(layout, y.dtype);
-
+    const QuantView y = accepts_int8() ? ctx.dst[0].int8 : QuantView{};
     dnnl::primitive_attr attr = default_attr();
     const int args[2] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1};
     const size_t order[2] = {ia, ib};
+    const float dst_scale = y.is_int8() ? y.scale : 1.f;
+    float scales[2];
     for (size_t r = 0; r < 2; ++r) {
       const QuantView& have = ctx.src[order[r]].have;
-      const float scale = (have.is_int8() ? have.scale : 1.f) / (y.is_int8() ? y.scale : 1.f);
-      if (scale != 1.f) attr.set_scales(args[r], 0, {scale});
+      scales[r] = have.is_int8() ? have.scale : 1.f;
+    }
+    // Add: each source on its own scale; Mul: the product on the first.
+    if (kind_ == Kind::mul) {
+      scales[0] *= scales[1];
+      scales[1] = 1.f;
+    } else {
+      scales[1] /= dst_scale;
+    }
+    scales[0] /= dst_scale;
+    for (size_t r = 0; r < 2; ++r) {
+      if (scales[r] != 1.f) attr.set_scales(args[r], 0, {scales[r]});
     }
     if (negate) {
       dnnl::post_ops ops;
@@ -171,12 +190,20 @@ class Binary final : public Op {
                                 : kind_ == Kind::mul ? dnnl::algorithm::binary_mul
                                 : kind_ == Kind::sub ? dnnl::algorithm::binary_sub
                                                      : dnnl::algorithm::binary_div;
+    dnnl::memory::desc md_a, md_b, md_y;
     dnnl::binary::primitive_desc pd;
-    try {
-      pd =
-          dnnl::binary::primitive_desc(dnnl::binary::desc(alg, md_a, md_b, md_y), attr, ctx.engine);
-    } catch (const dnnl::error&) {
-      return make_reference_kernel(*this, ctx);  // layout or broadcast oneDNN does not take
+    // The chosen layout, then (broadcasting) plain, when oneDNN refuses it.
+    for (const dnnl::memory::desc& l : {layout, plain_md(out, DataType::f32)}) {
+      md_a = with_dtype(l, read_dtype(ia));
+      md_b = same ? with_dtype(l, read_dtype(ib)) : plain_md(b_dims, read_dtype(ib));
+      md_y = with_dtype(l, y.dtype);
+      try {
+        pd = dnnl::binary::primitive_desc(dnnl::binary::desc(alg, md_a, md_b, md_y), attr,
+                                          ctx.engine);
+        break;
+      } catch (const dnnl::error&) {
+        if (same || is_plain(l)) return make_reference_kernel(*this, ctx);
+      }
     }
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::binary(pd), impl_name(pd),
                                                     pd.scratchpad_desc().get_size());
@@ -187,8 +214,8 @@ class Binary final : public Op {
         const dnnl::memory::desc own = plain_md(r == 0 ? out : b_dims, DataType::f32);
         kernel->set_const(args[r], reorder_constant(ctx, *ctx.src[i].constant, own, mds[r]));
       } else {
-        // Same bytes as mds[r]; a broadcast input keeps its own rank.
-        ctx.src[i].want = same ? mds[r] : plain_md(ctx.src[i].shape, read_dtype(i));
+        // Same bytes as mds[r]; a broadcast input keeps its own rank (plain).
+        ctx.src[i].want = same || r == 0 ? mds[r] : plain_md(ctx.src[i].shape, read_dtype(i));
         kernel->map_src(i, args[r], mds[r]);
       }
     }

@@ -176,13 +176,22 @@ class Concat final : public Op {
     return kernel;
   }
 
-  // Each input (int8 on its own scale, or f32) reordered into its slice of a
-  // plain output: int8 on the output's calibrated scale when a reader wants
-  // int8, else f32 (scale 1).
+  // Each input (int8 on its own scale, or f32) reordered into its slice of
+  // the output: int8 on the output's calibrated scale when a reader wants
+  // int8, else f32 (scale 1). An int8 image (N,C,H,W or N,C,W) is written
+  // channels-last, the layout oneDNN's int8 convolutions read and the only
+  // one its int8 pooling has a jit kernel for among plain layouts (Inception's
+  // MaxPool after a Concat would otherwise run `ref:any`); f32 stays plain.
   std::unique_ptr<Kernel> make_rescale(KernelContext& ctx, int axis) const {
     const QuantView out = ctx.dst[0].int8;
-    const dnnl::memory::desc dst = plain_md(ctx.dst[0].shape, out.dtype);
+    const Shape& shape = ctx.dst[0].shape;
+    dnnl::memory::desc dst = plain_md(shape, out.dtype);
     if (dst.is_zero()) return make_reference_kernel(*this, ctx);
+    if (out.is_int8() && (shape.size() == 3 || shape.size() == 4)) {
+      using tag = dnnl::memory::format_tag;
+      dst = dnnl::memory::desc(to_dnnl_dims(shape), to_dnnl(out.dtype),
+                               shape.size() == 4 ? tag::acdb : tag::acb);
+    }
     auto kernel = std::make_unique<ConcatReordersKernel>(ctx.engine);
     dnnl::memory::dims offsets(ctx.dst[0].shape.size(), 0);
     for (size_t i = 0; i < ctx.src.size(); ++i) {

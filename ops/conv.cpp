@@ -1,8 +1,8 @@
 // Conv: 2-D and 1-D convolution with groups, strides, pads and dilations
 // (ONNX Conv), extended by the importer's fusions:
 //   inputs  X [N,C,H,W], W [OC,C/group,KH,KW] (1-D: X [N,C,W], W [OC,C/group,KW]),
-//   optional B [OC], optional Z (a residual of the output's shape), attribute
-//   activation "none" | "relu"; Y = act(conv(X, W) + B + Z).
+//   optional B [OC], optional Z (a residual of the output's shape), attributes
+//   activation and activation_params (ops/activation.hpp); Y = act(conv(X, W) + B + Z).
 // A 1-D convolution is computed as a 2-D one of height 1 by the reference,
 // and by oneDNN's own 1-D convolution (ncw layouts).
 // The oneDNN path keeps weights in the layout the primitive wants (reordered
@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/activation.hpp"
 #include "ops/dnnl_kernel.hpp"
 #include "ops/quantize.hpp"
 
@@ -62,11 +63,7 @@ class Conv final : public Op {
     pads_ = node.attr_ints("pads", {});
     kernel_shape_ = node.attr_ints("kernel_shape", {});
     auto_pad_ = node.attr_string("auto_pad", "NOTSET");
-    const std::string act = node.attr_string("activation", "none");
-    if (act != "none" && act != "relu") {
-      node.fail(ErrorCode::unsupported, "activation '" + act + "' (expected none or relu)");
-    }
-    relu_ = act == "relu";
+    act_ = FusedActivation::of(node);
     // The spatial rank the attributes give (the input's rank decides in infer).
     const size_t k = !strides_.empty()        ? strides_.size()
                      : !dilations_.empty()    ? dilations_.size()
@@ -141,8 +138,7 @@ class Conv final : public Op {
             }
             const int64_t at = ((n * g.oc + oc) * g.oh + oy) * g.ow + ox;
             if (z) acc += z[at];
-            if (relu_) acc = std::max(acc, 0.0);
-            y[at] = static_cast<float>(acc);
+            y[at] = static_cast<float>(act_.apply(acc));
           }
         }
       }
@@ -157,7 +153,9 @@ class Conv final : public Op {
   }
   size_t int8_required_inputs(const std::vector<SrcInfo>&) const override { return 1; }
 
-  bool output_never_negative(const std::vector<bool>&) const override { return relu_; }
+  bool output_never_negative(const std::vector<bool>&) const override {
+    return act_.non_negative();
+  }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (!ctx.src[1].constant ||
@@ -182,7 +180,7 @@ class Conv final : public Op {
     dnnl::primitive_attr attr = default_attr();
     dnnl::post_ops ops;
     if (has_residual) ops.append_sum(1.f);
-    if (relu_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    act_.append(ops, 1.f);
     attr.set_post_ops(ops);
 
     const dnnl::convolution_forward::desc desc(
@@ -232,19 +230,24 @@ class Conv final : public Op {
     const int levels = conv_weight_levels(x.dtype);
     const std::vector<float> w_scales =
         weight_scales(*ctx.src[1].constant, 0, ctx.src[1].weight_quant, levels);
-    const std::vector<float> scales = output_scales(x.scale, w_scales, y.is_int8() ? y.scale : 1.f);
+    const float dst_scale = y.is_int8() ? y.scale : 1.f;
+    const std::vector<float> scales =
+        output_scales(x.scale, w_scales, act_.scale_before(dst_scale));
 
     dnnl::primitive_attr attr = default_attr();
     attr.set_output_scales(scales.size() > 1 ? 1 << 1 : 0, scales);
     dnnl::post_ops ops;
     if (has_residual) {
+      // The sum post-op adds in the domain the output scales left: the
+      // destination's when the activation commutes with its scale, else real values.
+      const float sum_scale = z.is_int8() ? z.scale / act_.scale_before(dst_scale) : 1.f;
       if (y.is_int8()) {
-        ops.append_sum(z.scale / y.scale, z.dtype == y.dtype ? dt::undef : to_dnnl(z.dtype));
+        ops.append_sum(sum_scale, z.dtype == y.dtype ? dt::undef : to_dnnl(z.dtype));
       } else {
         ops.append_sum(1.f);
       }
     }
-    if (relu_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    act_.append(ops, dst_scale);
     attr.set_post_ops(ops);
 
     const dnnl::convolution_forward::desc desc(
@@ -343,7 +346,7 @@ class Conv final : public Op {
   int64_t group_;
   std::vector<int64_t> strides_, dilations_, pads_, kernel_shape_;
   std::string auto_pad_;
-  bool relu_ = false;
+  FusedActivation act_;
 };
 
 }  // namespace

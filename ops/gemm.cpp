@@ -1,12 +1,14 @@
 // Gemm (ONNX): Y = alpha * op(A) * op(B) + beta * C, op = identity or transpose
 // (transA, transB), A and B 2-D, C optional and unidirectionally broadcastable
-// to Y [M,N].
+// to Y [M,N]; extended by the importer's fusions with the attributes
+// activation and activation_params (ops/activation.hpp): Y = act(...).
 // oneDNN path, for the classifier layer (A dynamic [M,K] not transposed, B
 // constant, C absent or a constant scalar / [N] / [1,N]): inner_product with
 // alpha folded into a scaled copy of the weights and beta * C into the bias,
 // both made once at prepare. Other cases run the reference kernel.
 #include <cmath>
 
+#include "ops/activation.hpp"
 #include "ops/dnnl_kernel.hpp"
 #include "ops/inner_product.hpp"
 
@@ -27,6 +29,7 @@ class Gemm final : public Op {
     }
     trans_a_ = ta == 1;
     trans_b_ = tb == 1;
+    act_ = FusedActivation::of(node);
   }
 
   void infer(InferContext& ctx) const override {
@@ -84,12 +87,15 @@ class Gemm final : public Op {
         }
         acc *= alpha_;
         if (cd) acc += beta_ * cd[i * c_sm + j * c_sn];
-        y[i * n + j] = static_cast<float>(acc);
+        y[i * n + j] = static_cast<float>(act_.apply(acc));
       }
     }
   }
 
   bool has_int8_kernel() const override { return true; }
+  bool output_never_negative(const std::vector<bool>&) const override {
+    return act_.non_negative();
+  }
   std::vector<int> int8_inputs(const std::vector<SrcInfo>&) const override { return {0}; }
 
   // The int8 kernel applies alpha as an output scale and so adds beta * C / alpha
@@ -125,6 +131,7 @@ class Gemm final : public Op {
           dnnl::memory::desc({n, k}, dnnl::memory::data_type::f32,
                              trans_b_ ? dnnl::memory::dims{k, 1} : dnnl::memory::dims{1, n});
       spec.alpha = static_cast<float>(alpha_);
+      spec.activation = act_;
       if (has_c && beta_ != 0) {
         const Tensor& c = *ctx.src[2].constant;
         for (int64_t j = 0; j < n; ++j) {
@@ -142,7 +149,11 @@ class Gemm final : public Op {
     const dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, src_md,
                                                  dnnl::memory::desc({n, k}, dt::f32, tag::any),
                                                  has_bias ? bias_md : dnnl::memory::desc(), dst_md);
-    const dnnl::inner_product_forward::primitive_desc pd(desc, default_attr(), ctx.engine);
+    dnnl::primitive_attr attr = default_attr();
+    dnnl::post_ops ops;
+    act_.append(ops, 1.f);
+    attr.set_post_ops(ops);
+    const dnnl::inner_product_forward::primitive_desc pd(desc, attr, ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::inner_product_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
     ctx.src[0].want = src_md;
@@ -180,6 +191,7 @@ class Gemm final : public Op {
  private:
   double alpha_ = 1, beta_ = 1;
   bool trans_a_ = false, trans_b_ = false;
+  FusedActivation act_;
 };
 
 }  // namespace

@@ -13,23 +13,18 @@ std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& s
   const std::vector<float> w_scales =
       weight_scales(*spec.weights, spec.weight_axis, ctx.src[1].weight_quant, levels);
   // oneDNN 2.x applies output scales before post-ops. ReLU commutes with a
-  // positive scale, GELU does not: with GELU the output scales stop at real
-  // values and a linear post-op after it divides by the destination scale.
-  const bool requantize_after = y.is_int8() && spec.activation != dnnl::algorithm::undef &&
-                                spec.activation != dnnl::algorithm::eltwise_relu;
+  // positive scale, GELU does not: such an activation sees real values and
+  // its post-op divides by the destination scale (ops/activation.hpp).
+  const float dst_scale = y.is_int8() ? y.scale : 1.f;
   std::vector<float> scales =
-      output_scales(x.scale, w_scales, y.is_int8() && !requantize_after ? y.scale : 1.f);
+      output_scales(x.scale, w_scales, spec.activation.scale_before(dst_scale));
   for (float& s : scales) s *= spec.alpha;
 
   dnnl::primitive_attr attr = default_attr();
   attr.set_output_scales(scales.size() > 1 ? 1 << 1 : 0, scales);
-  if (spec.activation != dnnl::algorithm::undef) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.f, spec.activation, 0.f, 0.f);
-    if (requantize_after)
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f / y.scale, 0.f);
-    attr.set_post_ops(ops);
-  }
+  dnnl::post_ops ops;
+  spec.activation.append(ops, dst_scale);
+  attr.set_post_ops(ops);
   const dnnl::memory::desc src_md({spec.m, spec.k}, to_dnnl(x.dtype), tag::ab);
   const dnnl::memory::desc dst_md({spec.m, spec.n}, y.is_int8() ? to_dnnl(y.dtype) : dt::f32,
                                   tag::ab);

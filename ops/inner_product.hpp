@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "ops/activation.hpp"
 #include "ops/dnnl_kernel.hpp"
 
 namespace octet {
@@ -16,7 +17,7 @@ struct Int8Linear {
   dnnl::memory::desc weights_as_nk;  // `weights` viewed as f32 [N,K] (strides may transpose)
   float alpha = 1.f;                 // dst = alpha * (src . W^T) + bias
   std::vector<float> bias;           // empty or length N
-  dnnl::algorithm activation = dnnl::algorithm::undef;
+  FusedActivation activation;
 };
 
 // Builds the kernel for node input 0 (the source, read plain in ctx.src[0].int8's

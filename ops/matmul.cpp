@@ -1,7 +1,7 @@
 // MatMul: numpy matmul (ranks >= 1, batch dims broadcast), extended by the
 // importer's fusions:
 //   inputs  A [..., M, K], B [..., K, N], optional bias [N] (added along the last dim),
-//   attribute activation "none" | "relu" | "gelu" (erf GELU), applied after the bias;
+//   attributes activation and activation_params (ops/activation.hpp), applied after the bias;
 //   Y = act(A @ B + bias).
 // oneDNN paths:
 //   - B a constant 2-D [K,N] (Linear layers): inner_product on A viewed as [M,K]
@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/activation.hpp"
 #include "ops/dnnl_kernel.hpp"
 #include "ops/inner_product.hpp"
 #include "ops/quantize.hpp"
@@ -36,14 +37,7 @@ class MatMul final : public Op {
     if (node.inputs.size() < 2 || node.inputs.size() > 3 || node.outputs.size() != 1) {
       node.fail(ErrorCode::invalid_model, "expects 2 or 3 inputs (A, B, [bias]) and 1 output");
     }
-    const std::string act = node.attr_string("activation", "none");
-    if (act == "relu") {
-      act_ = dnnl::algorithm::eltwise_relu;
-    } else if (act == "gelu") {
-      act_ = dnnl::algorithm::eltwise_gelu_erf;
-    } else if (act != "none") {
-      node.fail(ErrorCode::unsupported, "activation '" + act + "' (expected none, relu or gelu)");
-    }
+    act_ = FusedActivation::of(node);
   }
 
   void infer(InferContext& ctx) const override {
@@ -88,7 +82,7 @@ class MatMul final : public Op {
           for (int64_t j = 0; j < g.n; ++j) acc[j] += av * brow[j];
         }
         float* yrow = y + (bi * g.m + i) * g.n;
-        for (int64_t j = 0; j < g.n; ++j) yrow[j] = static_cast<float>(activate(acc[j]));
+        for (int64_t j = 0; j < g.n; ++j) yrow[j] = static_cast<float>(act_.apply(acc[j]));
       }
       for (size_t i = rank - 2; i-- > 0;) {  // next batch index, last dim fastest
         if (++index[i] < g.dst[i]) break;
@@ -99,7 +93,7 @@ class MatMul final : public Op {
 
   bool has_int8_kernel() const override { return true; }
   bool output_never_negative(const std::vector<bool>&) const override {
-    return act_ == dnnl::algorithm::eltwise_relu;
+    return act_.non_negative();
   }
   std::vector<int> int8_inputs(const std::vector<SrcInfo>& src) const override {
     if (src[1].constant) return {0};
@@ -134,11 +128,9 @@ class MatMul final : public Op {
     const bool has_bias = ctx.src.size() > 2 && ctx.src[2].present;
 
     dnnl::primitive_attr attr = default_attr();
-    if (act_ != dnnl::algorithm::undef) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.f, act_, 0.f, 0.f);
-      attr.set_post_ops(ops);
-    }
+    dnnl::post_ops ops;
+    act_.append(ops, 1.f);
+    attr.set_post_ops(ops);
     ctx.dst[0].md = plain_md(g.out, DataType::f32);
 
     if (ctx.src[1].constant && ctx.src[1].shape.size() == 2 && !ctx.src[0].constant) {
@@ -212,18 +204,14 @@ class MatMul final : public Op {
     // oneDNN's int8 matmul wants s8 weights; a u8 B is re-quantized to s8 on its range.
     const float sb = b.dtype == DataType::s8 ? b.scale : b.scale * 255.f / 127.f;
     const DataType dst_type = y.is_int8() ? y.dtype : DataType::f32;
-    // As in ops/inner_product.cpp: a GELU must see real values, so the
-    // destination scale then comes after it as a linear post-op.
-    const bool requantize_after = y.is_int8() && act_ == dnnl::algorithm::eltwise_gelu_erf;
+    // As in ops/inner_product.cpp: an activation that does not commute with
+    // the destination scale sees real values, and the post-op divides after it.
+    const float dst_scale = y.is_int8() ? y.scale : 1.f;
     dnnl::primitive_attr attr = default_attr();
-    attr.set_output_scales(0, {a.scale * sb / (y.is_int8() && !requantize_after ? y.scale : 1.f)});
-    if (act_ != dnnl::algorithm::undef) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.f, act_, 0.f, 0.f);
-      if (requantize_after)
-        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f / y.scale, 0.f);
-      attr.set_post_ops(ops);
-    }
+    attr.set_output_scales(0, {a.scale * sb / act_.scale_before(dst_scale)});
+    dnnl::post_ops ops;
+    act_.append(ops, dst_scale);
+    attr.set_post_ops(ops);
     const dnnl::memory::desc a_md = plain_md(g.a, a.dtype);
     const dnnl::memory::desc b_md = plain_md(g.b, DataType::s8);
     const dnnl::memory::desc dst_md = plain_md(g.dst, dst_type);
@@ -250,13 +238,6 @@ class MatMul final : public Op {
       ctx.src[i].want = plain_md(ctx.src[i].shape, ctx.src[i].dtype);
       kernel.map_src(i, arg, md);
     }
-  }
-
-  double activate(double x) const {
-    if (act_ == dnnl::algorithm::eltwise_relu) return x > 0 ? x : 0.0;
-    if (act_ == dnnl::algorithm::eltwise_gelu_erf)
-      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    return x;
   }
 
   MatMulGeometry geometry(const Shape& a, const Shape& b) const {
@@ -286,7 +267,7 @@ class MatMul final : public Op {
     return g;
   }
 
-  dnnl::algorithm act_ = dnnl::algorithm::undef;
+  FusedActivation act_;
 };
 
 }  // namespace

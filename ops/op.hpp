@@ -176,6 +176,15 @@ class Op {
   // int8 inputs directly (see src_have); others get f32. For ops without an
   // int8 kernel a blacklist entry turns this off for the node.
   virtual bool accepts_int8() const { return has_int8_kernel(); }
+  // For an op that accepts int8 without an int8 kernel, when its output is
+  // worth int8: whether its f32 input `i` is worth quantizing too (so that
+  // its producer writes int8). Default: every input; a Mul keeps its
+  // broadcast gate f32.
+  virtual bool int8_passthrough_input(const std::vector<SrcInfo>& src, size_t i) const {
+    (void)src;
+    (void)i;
+    return true;
+  }
   // Whether every output is >= 0 (or NaN) whatever the input values, given
   // which inputs are (`src_never_negative[i]`: an output some op proves so, or
   // an initializer without a negative value; false for an omitted input).

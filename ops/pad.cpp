@@ -232,6 +232,14 @@ class Pad final : public Op {
   // Padding moves values (edge, reflect) or adds zeros: int8 data stays
   // int8 on its scale. A non-zero constant on int8 data reads f32.
   bool accepts_int8() const override { return true; }
+  // Edges and reflections repeat input values; the constant fill adds its
+  // value (0 when omitted).
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    if (!src[0]) return false;
+    if (mode_ != PadMode::constant) return true;
+    if (legacy_) return value_attr_ >= 0;
+    return !node().has_input(2) || src[2];
+  }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const Shape& in = ctx.src[0].shape;

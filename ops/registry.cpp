@@ -1,5 +1,6 @@
 #include "ops/registry.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace octet {
@@ -71,6 +72,13 @@ bool is_supported_op(const std::string& type) {
     if (type == e.type) return true;
   }
   return false;
+}
+
+std::vector<std::string> supported_op_types() {
+  std::vector<std::string> types;
+  for (const OpEntry& e : op_registry()) types.push_back(e.type);
+  std::sort(types.begin(), types.end());
+  return types;
 }
 
 std::unique_ptr<Op> create_op(const Node& node) {

@@ -178,6 +178,9 @@ class Resize final : public Op {
 
   // Nearest only moves values: int8 data stays int8 on its scale.
   bool accepts_int8() const override { return !linear_; }
+  // Nearest picks input values and linear averages them (with weights in
+  // [0, 1]): a non-negative input stays so.
+  bool output_never_negative(const std::vector<bool>& src) const override { return src[0]; }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (ctx.src[0].constant || ctx.src[0].md.is_zero() || numel(ctx.dst[0].shape) == 0) {

@@ -2,10 +2,16 @@
 // constant at prepare); any data dtype. Per ONNX: negative starts/ends count
 // from the end, then clamp to [0, dim] (step > 0) or [-1, dim - 1] for ends
 // and [0, dim - 1] for starts (step < 0); steps may be negative, not 0.
+// int8 data (an f32 value its producer wrote as s8/u8, as ShuffleNet's
+// channel split reads a conv output) moves as it is when every step is 1:
+// one oneDNN reorder from the window of the input, in its layout as
+// produced, to a plain int8 output on the input's scale. Other slices read
+// the dequantized input.
 #include <algorithm>
 #include <limits>
 
 #include "ops/broadcast.hpp"
+#include "ops/dnnl_kernel.hpp"
 
 namespace octet {
 namespace {
@@ -65,6 +71,45 @@ class Slice final : public Op {
       if (d.out[i] > 0) base += in_strides[i] * d.start[i];
     }
     strided_copy(dst[0].raw(), src[0]->raw(), d.out, strides, base, size_of(src[0]->dtype()));
+  }
+
+  bool accepts_int8() const override { return true; }
+
+  std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
+    const QuantView have = ctx.src[0].have;
+    if (!have.is_int8() || ctx.src[0].constant) return make_reference_kernel(*this, ctx);
+    std::vector<std::vector<int64_t>> params;
+    for (size_t i = 1; i < 5; ++i) {
+      const bool has = i < ctx.src.size() && ctx.src[i].present;
+      params.push_back(has ? read_ints(node(), *ctx.src[i].constant, "a slice parameter")
+                           : std::vector<int64_t>());
+    }
+    const bool has_axes = ctx.src.size() > 3 && ctx.src[3].present;
+    const bool has_steps = ctx.src.size() > 4 && ctx.src[4].present;
+    const SliceDims d = compute(ctx.src[0].shape, params, has_axes, has_steps);
+    const bool unit_steps =
+        std::all_of(d.step.begin(), d.step.end(), [](int64_t s) { return s == 1; });
+    const dnnl::memory::desc out = plain_md(d.out, have.dtype);
+    if (!unit_steps || out.is_zero() || numel(d.out) == 0) return make_reference_kernel(*this, ctx);
+    // The window of the input as produced (blocked layouts split at block
+    // boundaries only), else of a plain copy.
+    for (const dnnl::memory::desc& in : {ctx.src[0].md, plain_md(ctx.src[0].shape, have.dtype)}) {
+      try {
+        const dnnl::memory::desc window =
+            in.submemory_desc(to_dnnl_dims(d.out), to_dnnl_dims(d.start));
+        dnnl::reorder::primitive_desc pd(ctx.engine, window, ctx.engine, out, default_attr());
+        auto kernel = std::make_unique<PrimitiveKernel>(
+            ctx.engine, dnnl::reorder(pd), impl_name(pd), pd.scratchpad_desc().get_size());
+        ctx.src[0].want = in;
+        ctx.dst[0].md = out;
+        ctx.dst[0].scale = have.scale;
+        kernel->map_src(0, DNNL_ARG_FROM, window);
+        kernel->map_dst(0, DNNL_ARG_TO, out);
+        return kernel;
+      } catch (const dnnl::error&) {
+      }
+    }
+    return make_reference_kernel(*this, ctx);
   }
 
  private:

@@ -106,6 +106,7 @@ class Split final : public Op {
   }
 
   bool accepts_int8() const override { return true; }
+  bool output_never_negative(const std::vector<bool>& src) const override { return src[0]; }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const QuantView have = ctx.src[0].have;

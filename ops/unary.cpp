@@ -1,5 +1,5 @@
 // Relu, Erf, Gelu, Tanh, Sqrt, Sigmoid, HardSigmoid, HardSwish: f32
-// elementwise functions.
+// elementwise functions; Relu also on int8 data (max(q, 0), the same scale).
 //   Gelu         attribute `approximate`: "none" (default) 0.5x(1 + erf(x/sqrt 2)),
 //                or "tanh" 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
 //   Sigmoid      1 / (1 + exp(-x)).
@@ -12,6 +12,7 @@
 // plain loop over the buffer as produced (any layout without padded blocks).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "ops/broadcast.hpp"
 #include "ops/dnnl_kernel.hpp"
@@ -69,6 +70,34 @@ class HardSigmoidKernel final : public Kernel {
   float* dst_ = nullptr;
 };
 
+// Relu on int8 data: max(q, 0) on the input's scale, over the whole buffer as
+// produced (any layout: a blocked layout's padding holds zeros, which stay
+// zeros). On u8 data (never negative) it is a copy.
+class Int8ReluKernel final : public Kernel {
+ public:
+  Int8ReluKernel(size_t bytes, bool is_signed) : bytes_(bytes), signed_(is_signed) {}
+  void bind(const std::vector<const void*>& src, const std::vector<void*>& dst, void*) override {
+    src_ = src.at(0);
+    dst_ = dst.at(0);
+  }
+  void execute(dnnl::stream&) override {
+    if (!signed_) {
+      if (dst_ != src_) std::memcpy(dst_, src_, bytes_);
+      return;
+    }
+    const auto* x = static_cast<const int8_t*>(src_);
+    auto* y = static_cast<int8_t*>(dst_);
+    for (size_t i = 0; i < bytes_; ++i) y[i] = x[i] < 0 ? int8_t{0} : x[i];
+  }
+  std::string name() const override { return "loop:int8"; }
+
+ private:
+  size_t bytes_;
+  bool signed_;
+  const void* src_ = nullptr;
+  void* dst_ = nullptr;
+};
+
 // Whether `md` stores exactly its elements (no padding of blocked dims).
 bool dense(const dnnl::memory::desc& md) {
   const dnnl_memory_desc_t& d = md.data;
@@ -106,6 +135,12 @@ class Unary final : public Op {
     ctx.set(0, ctx.shape(0), DataType::f32);
   }
 
+  // A Relu whose producer also has other readers (RetinaNet's P6, read by
+  // its heads and, rectified, by P7) is not fused into it: it reads the int8
+  // data as produced and writes int8 on the same scale, so no dequantize /
+  // quantize pair surrounds it.
+  bool accepts_int8() const override { return kind_ == Kind::relu; }
+
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
     const float* x = src[0]->data<float>();
     float* y = dst[0].data<float>();
@@ -121,6 +156,7 @@ class Unary final : public Op {
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     switch (kind_) {
       case Kind::relu:
+        if (ctx.src[0].have.is_int8()) return make_int8_relu(ctx);
         return make_eltwise_kernel(*this, ctx, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
       case Kind::gelu_erf:
         return make_eltwise_kernel(*this, ctx, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
@@ -174,6 +210,18 @@ class Unary final : public Op {
         return static_cast<float>(x * std::max(0.0, std::min(1.0, x / 6.0 + 0.5)));
     }
     return xf;
+  }
+
+  std::unique_ptr<Kernel> make_int8_relu(KernelContext& ctx) const {
+    const QuantView have = ctx.src[0].have;
+    dnnl::memory::desc md = ctx.src[0].md;
+    if (md.is_zero() || md.dims() != to_dnnl_dims(ctx.src[0].shape)) {
+      md = plain_md(ctx.src[0].shape, have.dtype);
+    }
+    ctx.src[0].want = md;
+    ctx.dst[0].md = md;
+    ctx.dst[0].scale = have.scale;
+    return std::make_unique<Int8ReluKernel>(md.get_size(), have.dtype == DataType::s8);
   }
 
   Kind kind_;

@@ -32,6 +32,13 @@ class OnnxBuilder {
     graph = model.mutable_graph();
     graph->set_name("test");
   }
+  // A copy edits its own graph: `graph` points into `model`, never into the original's.
+  OnnxBuilder(const OnnxBuilder& other) : model(other.model), graph(model.mutable_graph()) {}
+  OnnxBuilder& operator=(const OnnxBuilder& other) {
+    model = other.model;
+    graph = model.mutable_graph();
+    return *this;
+  }
 
   static void set_type(onnx::ValueInfoProto* info, int elem_type, const std::vector<DimSpec>& dims,
                        bool with_shape = true) {

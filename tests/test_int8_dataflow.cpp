@@ -313,6 +313,73 @@ TEST_CASE("int8 dataflow: Concat across scales requantizes each input to the out
   CHECK(test::max_abs_diff(got2[0], run(m2, in, fp32_concat)[0]) == 0);
 }
 
+TEST_CASE(
+    "int8 dataflow: MaxPool after a Concat across scales (Inception v3) pools int8 in oneDNN") {
+  // x -> a (relu, u8), x -> b (s8): Concat(a, b) requantized to its own
+  // scale -> MaxPool 3x3 stride 2 -> c -> out. The Concat's output layout is
+  // one oneDNN's int8 pooling takes (a plain NCHW int8 tensor only has
+  // oneDNN's `ref:any` pooling, ~10x slower than its jit kernels).
+  TestGraph tg;
+  const int x = tg.input("x", kImage);
+  const int a = conv(tg, "a", x, 8, 8, true, 61);
+  const int b = conv(tg, "b", x, 8, 4, false, 63);
+  const int cat = tg.node("Concat", "concat", {a, b}, {{"axis", int64_t{1}}});
+  const int pool = tg.node(
+      "MaxPool", "pool", {cat},
+      {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{2, 2}}});
+  tg.output(conv(tg, "c", pool, 12, 6, false, 65));
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 67, -2.f, 2.f);
+  const auto amax = fp32_amax(tg, in, {"a.out", "b.out", "concat.out"});
+  set_range(tg, "x", amax.at("x"), DataType::s8);
+  set_range(tg, "a.out", amax.at("a.out"), DataType::u8);
+  set_range(tg, "b.out", amax.at("b.out"), DataType::s8);
+  set_range(tg, "concat.out", amax.at("concat.out"), DataType::s8);
+  set_range(tg, "pool.out", amax.at("concat.out"), DataType::s8);
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  CHECK(layer_named(s, "concat").kernel.rfind("reorders:", 0) == 0);
+  check_int8_around(s, "pool", "MaxPool");
+  const LayerInfo l = layer_named(s, "pool");
+  INFO("pool kernel " << l.kernel);
+  CHECK(l.kernel.rfind("ref", 0) != 0);
+  check_against_fp32(m, in, got);
+}
+
+TEST_CASE("int8 dataflow: a standalone Relu (RetinaNet's P6 -> P7) rectifies the integers") {
+  // x -> c1 (s8) -> Relu -> c2 -> out;  c1 -> side -> out2: c1 has a second
+  // reader that wants it unrectified, so the Relu is not fused into it.
+  TestGraph tg;
+  const int x = tg.input("x", kImage);
+  const int c1 = conv(tg, "c1", x, 8, 8, false, 91);
+  const int y = tg.node("Relu", "op", {c1});
+  tg.output(conv(tg, "c2", y, 8, 6, false, 93));
+  tg.output(conv(tg, "side", c1, 8, 4, false, 95));
+  const Tensor in = test::random_tensor(DataType::f32, kImage, 97, -2.f, 2.f);
+  const auto amax = fp32_amax(tg, in, {"c1.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  tg.range(c1, amax.at("c1.out"), DataType::s8);
+  tg.range(y, amax.at("c1.out"), DataType::s8);
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "op", "Relu");
+  CHECK(layer_named(s, "op").reason == "runs on int8 inputs");
+  check_against_fp32(m, in, got);
+
+  // Relu in fp32 on the dequantized c1, quantized again on the same scale:
+  // the same integers reach c2, so the same outputs.
+  SessionOptions fp32_relu;
+  fp32_relu.fp32_ops = {"Relu"};
+  Session f(m);
+  const std::vector<Tensor> forced = run(m, in, fp32_relu, &f);
+  CHECK(layer_named(f, "op").precision == "fp32");
+  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
+  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+}
+
 TEST_CASE("int8 dataflow: a residual Add of two int8 tensors runs int8 with per-input scales") {
   // x -> a (s8), x -> b (relu, u8), Add(a, b) -> y (s8) -> c -> out; a, b -> sides.
   // Built a second time without c: the Add is then read in fp32 only.

@@ -4,7 +4,10 @@
 # (bench/README.md shows the latest).
 #
 # Usage: bench/peers/compare.sh [BUILD_DIR]    (default: build; octet must be built there)
-# Environment: THREADS (2), ROUNDS (2), CONFIGS ("resnet50:1 resnet50:32 bert-base:1 bert-base:8"),
+# Environment: THREADS (2), ROUNDS (2), CONFIGS ("resnet50:1 resnet50:32 bert-base:1 bert-base:8";
+#              MODEL:BATCH for bert-base or any model of tools/export/zoo_list.py, e.g.
+#              "mobilenet_v2:1 efficientnet_b0:1 inception_v3:1 convnext_tiny:1 vit_b_16:1
+#              deeplabv3_resnet50:1"; PyTorch is timed for resnet50 and bert-base only),
 #              ITER_SMALL (10, batch 1), ITER_LARGE (3, larger batches), TORCH_ENGINE (onednn),
 #              SKIP ("": time everything; e.g. "pytorch:int8:resnet50:32" leaves that out).
 # Everything it makes (ONNX exports, int8 ONNX models, inputs, node_modules,
@@ -34,6 +37,10 @@ if [ ! -d "$work/node/node_modules/onnxruntime-node" ]; then
 fi
 export NODE_PATH=$work/node/node_modules
 models=$(for c in $configs; do echo "${c%%:*}"; done | sort -u)
+torch_models="resnet50 bert-base"  # what torch_bench.py rebuilds; the others skip PyTorch
+for c in $configs; do
+  case " $torch_models " in *" ${c%%:*} "*) ;; *) skip="$skip pytorch:fp32:${c%%:*}:${c##*:} pytorch:int8:${c%%:*}:${c##*:}" ;; esac
+done
 for m in $models; do
   onnx=$work/onnx/$m.onnx
   [ -f "$onnx" ] || $py "$repo/tools/export/export.py" --model "$m" --out "$work/onnx" >/dev/null
@@ -42,18 +49,19 @@ for m in $models; do
       $py "$peers/make_inputs.py" --model "$m" --batch 1 --seed $((100 + s)) --out "$work/in/$m-calib$s"
   done
   if [ ! -f "$work/onnx/$m.int8.onnx" ]; then
-    if [ "$m" = resnet50 ]; then
-      $py "$peers/quantize_onnx.py" expose "$onnx" "$work/onnx/$m.exposed.onnx"
-      node "$peers/ort_ranges.js" "$work/onnx/$m.exposed.onnx" "$work/onnx/$m.ranges.json" \
-        "$work/in/$m-calib1" "$work/in/$m-calib2"
-      $py "$peers/quantize_onnx.py" static "$onnx" "$work/onnx/$m.ranges.json" "$work/onnx/$m.int8.onnx"
-    else
-      $py "$peers/quantize_onnx.py" dynamic "$onnx" "$work/onnx/$m.int8.onnx"
-    fi
+    case $m in
+      bert*) $py "$peers/quantize_onnx.py" dynamic "$onnx" "$work/onnx/$m.int8.onnx" ;;
+      *)  # static QDQ from ranges measured on the calibration inputs
+        $py "$peers/quantize_onnx.py" expose "$onnx" "$work/onnx/$m.exposed.onnx"
+        node "$peers/ort_ranges.js" "$work/onnx/$m.exposed.onnx" "$work/onnx/$m.ranges.json" \
+          "$work/in/$m-calib1" "$work/in/$m-calib2"
+        $py "$peers/quantize_onnx.py" static "$onnx" "$work/onnx/$m.ranges.json" "$work/onnx/$m.int8.onnx" ;;
+    esac
   fi
   # octet's own model file, so that load time is not import time.
   [ -f "$work/octet/$m.octet.json" ] || "$octet" convert "$onnx" -o "$work/octet/$m" >/dev/null
   # Same seed, same weights as the ONNX file: checked once.
+  case " $torch_models " in *" $m "*) ;; *) continue ;; esac
   [ -f "$work/onnx/$m.torch-checked" ] ||
     { $py "$peers/torch_bench.py" --model "$m" --precision fp32 --inputs "$work/in/$m-calib1" \
         --threads "$threads" --iterations 1 --warmup 0 --check "$work/onnx" >/dev/null &&

@@ -8,16 +8,23 @@ them time the same data (octet through --loadInputs).
     -> DIR/input.npy                       float32 [32, 3, 224, 224], N(0, 1)
     /usr/bin/python3 bench/peers/make_inputs.py --model bert-base --batch 8 --seq 128 --out DIR
     -> DIR/input_ids.npy, DIR/attention_mask.npy, DIR/token_type_ids.npy   int64 [8, 128]
+    /usr/bin/python3 bench/peers/make_inputs.py --model efficientnet_b0 --batch 1 --out DIR
+    -> DIR/input.npy   (any model of tools/export/zoo_list.py: each input N(0, 1) at its shape)
 """
 import argparse
 import os
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "tools", "export"))
+from zoo_list import ZOO  # noqa: E402
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, choices=["resnet50", "bert-base"])
+    p.add_argument("--model", required=True, choices=["bert-base"] + sorted(ZOO))
     p.add_argument("--batch", type=int, required=True)
     p.add_argument("--seq", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
@@ -25,8 +32,9 @@ def main():
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(args.seed)
-    if args.model == "resnet50":
-        arrays = {"input": rng.standard_normal((args.batch, 3, 224, 224), dtype=np.float32)}
+    if args.model in ZOO:
+        arrays = {name: rng.standard_normal((args.batch,) + tuple(shape[1:]), dtype=np.float32)
+                  for name, shape in ZOO[args.model].inputs.items()}
     else:
         # Full-length rows (no padding), so that every runtime does the whole
         # seq x seq attention; ids avoid the special tokens below 1000.

@@ -112,6 +112,7 @@ ImportResult import_model(const void* data, size_t size, const std::string& file
   pass_opset_forms(graph, result.log, opset);
   pass_remove_identity(graph, result.log);
   pass_fold_qdq(graph, result.log, opset);
+  pass_fuse_pad(graph, result.log);
   pass_fold_batchnorm(graph, result.log);
   pass_fuse_conv(graph, result.log);
   pass_fuse_layernorm(graph, result.log);

@@ -8,18 +8,22 @@
 // STRINGS). What the importer changes, and so what the op implementers must
 // accept, is this contract:
 //
-//   Conv                inputs (X, W, [B], [Z]); attribute `activation` (string)
-//                       in {"none", "relu"}, absent = "none".
+//   Conv                inputs (X, W, [B], [Z]); attributes `activation` (string)
+//                       and `activation_params` (floats), absent = "none"
+//                       (ops/activation.hpp lists the activations).
 //                       dst = act(conv(X, W) + B + Z). Z (the residual, from a
 //                       fused Add) is input 3; when it is present B is present
 //                       too (zeros of length W.dim(0) if the model had none).
 //                       Z's shape equals the conv output's; the op re-checks.
 //                       Folded BatchNormalization leaves no trace but new W/B.
-//   MatMul              inputs (A, B, [bias]); attribute `activation` (string)
-//                       in {"none", "relu", "gelu"}, absent = "none".
+//   MatMul              inputs (A, B, [bias]); attributes `activation` and
+//                       `activation_params` as for Conv.
 //                       dst = act(A x B + bias). bias is fused only when B is a
 //                       rank-2 initializer [K, N] and bias a 1-D initializer [N].
-//                       "gelu" is the exact (erf) GELU.
+//   Gemm,               attributes `activation` and `activation_params` as for
+//   BatchNormalization  Conv, applied to the op's ONNX result.
+//   AveragePool         may come with the pads of a fused Pad and
+//                       count_include_pad = 1 (pass_fuse_pad.cpp).
 //   Gelu                input X; attribute `approximate` = "none" (erf form):
 //                       dst = 0.5 * x * (1 + erf(x / sqrt(2))).
 //   LayerNormalization  ONNX opset-17 semantics: inputs (X, Scale, [B]),
@@ -79,6 +83,7 @@ ImportResult import_onnx_bytes(const void* data, size_t size, const std::string&
 void pass_opset_forms(Graph& graph, std::vector<std::string>& log, int64_t opset);
 void pass_remove_identity(Graph& graph, std::vector<std::string>& log);
 void pass_fold_qdq(Graph& graph, std::vector<std::string>& log, int64_t opset);  // opset: per-axis
+void pass_fuse_pad(Graph& graph, std::vector<std::string>& log);
 void pass_fold_batchnorm(Graph& graph, std::vector<std::string>& log);
 void pass_fuse_conv(Graph& graph, std::vector<std::string>& log);
 void pass_fuse_layernorm(Graph& graph, std::vector<std::string>& log);

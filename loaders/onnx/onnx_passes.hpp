@@ -78,4 +78,19 @@ bool is_scalar(const GraphEditor& editor, int value, double expected);
 // Whether `value` is a rank-1 f32 initializer (of `length`, if >= 0).
 bool is_vector_f32(const GraphEditor& editor, int value, int64_t length = -1);
 
+// An activation reading `value` that a Conv, MatMul or Gemm can compute as a
+// fused post-op (loaders/onnx/match_activation.cpp lists the patterns).
+struct ActivationMatch {
+  std::string name;            // the "activation" attribute (ops/activation.hpp)
+  std::vector<double> params;  // its "activation_params", if any
+  std::vector<int> nodes;      // the nodes it replaces
+  int output = kNoValue;       // the value the last of them writes
+  std::string description;     // for the import log
+};
+std::optional<ActivationMatch> match_activation(const GraphEditor& editor, int value);
+// Makes `node` (a copy of the producer of the matched value, rewritten by
+// the caller afterwards) compute the activation and write its output, and
+// removes the activation's nodes.
+void apply_activation(GraphEditor& editor, Node& node, const ActivationMatch& m);
+
 }  // namespace octet

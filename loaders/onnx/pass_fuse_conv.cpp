@@ -1,6 +1,11 @@
-// Pass 3: Conv [+ Add(residual)] [+ Relu] -> one Conv, computing
-// act(conv(X, W) + B + Z) with Z as input 3 and activation "relu" or absent.
-// oneDNN does the residual as a sum post-op and the Relu as an eltwise one.
+// Pass 3: Conv [+ Add(residual)] [+ activation] -> one Conv, computing
+// act(conv(X, W) + B + Z) with Z as input 3 and the activation as attributes
+// (loaders/onnx/match_activation.cpp: Relu, Clip, Sigmoid, HardSigmoid,
+// HardSwish, SiLU, GELU). oneDNN does the residual as a sum post-op and the
+// activation as eltwise ones. Also BatchNormalization [+ activation]: a BN
+// still here follows no Conv (pass 2 folded those), as in DenseNet's
+// BN-ReLU-Conv blocks, and runs as a depthwise conv with the activation
+// fused (ops/batch_norm.cpp), in int8 too.
 #include "loaders/onnx/onnx_import.hpp"
 #include "loaders/onnx/onnx_passes.hpp"
 
@@ -33,13 +38,11 @@ bool fuse_add(GraphEditor& editor, int c, Node& conv, std::string& line) {
   return true;
 }
 
-bool fuse_relu(GraphEditor& editor, Node& conv, std::string& line) {
-  const int r = editor.sole_consumer(conv.outputs[0]);
-  if (!editor.is_op(r, "Relu") || editor.only_output(r) == kNoValue) return false;
-  conv.attrs["activation"] = std::string("relu");
-  conv.outputs[0] = editor.only_output(r);
-  line += " + Relu '" + editor.node(r).name + "'";
-  editor.remove(r);
+bool fuse_activation(GraphEditor& editor, Node& conv, std::string& line) {
+  const std::optional<ActivationMatch> m = match_activation(editor, conv.outputs[0]);
+  if (!m) return false;
+  line += " + " + m->description;
+  apply_activation(editor, conv, *m);
   return true;
 }
 
@@ -48,9 +51,18 @@ void try_fuse(GraphEditor& editor, int c, std::vector<std::string>& log) {
   Node conv = editor.node(c);
   std::string line = "fused Conv '" + conv.name + "'";
   const bool added = fuse_add(editor, c, conv, line);
-  const bool activated = fuse_relu(editor, conv, line);
+  const bool activated = fuse_activation(editor, conv, line);
   if (!added && !activated) return;
   editor.rewrite(c, std::move(conv));
+  log.push_back(line);
+}
+
+void try_fuse_batchnorm(GraphEditor& editor, int b, std::vector<std::string>& log) {
+  if (editor.only_output(b) == kNoValue || editor.node(b).has_attr("activation")) return;
+  Node bn = editor.node(b);
+  std::string line = "fused BatchNormalization '" + bn.name + "'";
+  if (!fuse_activation(editor, bn, line)) return;
+  editor.rewrite(b, std::move(bn));
   log.push_back(line);
 }
 
@@ -61,6 +73,7 @@ void pass_fuse_conv(Graph& graph, std::vector<std::string>& log) {
   for (size_t i = 0; i < editor.node_count(); ++i) {
     const int n = static_cast<int>(i);
     if (editor.is_op(n, "Conv")) try_fuse(editor, n, log);
+    if (editor.is_op(n, "BatchNormalization")) try_fuse_batchnorm(editor, n, log);
   }
   editor.finish();
 }

@@ -1,6 +1,7 @@
-// Pass 6: MatMul [+ Add(bias)] [+ Gelu | Relu] -> one MatMul computing
-// act(A x B + bias): bias as input 2, activation "gelu" or "relu" (absent =
-// none). oneDNN matmul takes the bias and the eltwise post-op natively.
+// Pass 6: MatMul [+ Add(bias)] [+ activation] -> one MatMul computing
+// act(A x B + bias): bias as input 2, the activation as attributes
+// (loaders/onnx/match_activation.cpp); and Gemm [+ activation]. oneDNN takes
+// the bias and the eltwise post-ops natively.
 #include "loaders/onnx/onnx_import.hpp"
 #include "loaders/onnx/onnx_passes.hpp"
 
@@ -26,33 +27,19 @@ bool fuse_bias(GraphEditor& editor, Node& matmul, std::string& line) {
   return true;
 }
 
-// The activation the reader of the output computes, or "" if it is none we fuse.
-std::string activation_of(const GraphEditor& editor, int n) {
-  if (editor.only_output(n) == kNoValue || editor.node(n).inputs.size() != 1) return "";
-  if (editor.is_op(n, "Relu")) return "relu";
-  // Only the exact GELU: the tanh approximation is another function.
-  if (editor.is_op(n, "Gelu") && editor.node(n).attr_string("approximate", "none") == "none") {
-    return "gelu";
-  }
-  return "";
-}
-
-bool fuse_activation(GraphEditor& editor, Node& matmul, std::string& line) {
-  const int n = editor.sole_consumer(matmul.outputs[0]);
-  const std::string activation = activation_of(editor, n);
-  if (activation.empty()) return false;
-  matmul.attrs["activation"] = activation;
-  matmul.outputs[0] = editor.only_output(n);
-  line += " + " + editor.node(n).op + " '" + editor.node(n).name + "'";
-  editor.remove(n);
+bool fuse_activation(GraphEditor& editor, Node& node, std::string& line) {
+  const std::optional<ActivationMatch> m = match_activation(editor, node.outputs[0]);
+  if (!m) return false;
+  line += " + " + m->description;
+  apply_activation(editor, node, *m);
   return true;
 }
 
 void try_fuse(GraphEditor& editor, int m, std::vector<std::string>& log) {
   if (editor.only_output(m) == kNoValue || editor.node(m).has_attr("activation")) return;
   Node matmul = editor.node(m);
-  std::string line = "fused MatMul '" + matmul.name + "'";
-  const bool biased = fuse_bias(editor, matmul, line);
+  std::string line = "fused " + matmul.op + " '" + matmul.name + "'";
+  const bool biased = matmul.op == "MatMul" && fuse_bias(editor, matmul, line);
   const bool activated = fuse_activation(editor, matmul, line);
   if (!biased && !activated) return;
   editor.rewrite(m, std::move(matmul));
@@ -65,7 +52,7 @@ void pass_fuse_matmul(Graph& graph, std::vector<std::string>& log) {
   GraphEditor editor(graph);
   for (size_t i = 0; i < editor.node_count(); ++i) {
     const int n = static_cast<int>(i);
-    if (editor.is_op(n, "MatMul")) try_fuse(editor, n, log);
+    if (editor.is_op(n, "MatMul") || editor.is_op(n, "Gemm")) try_fuse(editor, n, log);
   }
   editor.finish();
 }

@@ -112,7 +112,8 @@ PrecisionPlan plan_precision(const ModelData& m, const SessionOptions& options,
                                         [&](int v) { return plan.value_wants_int8[v]; });
       for (size_t k = 0; out_int8 && k < node.inputs.size(); ++k) {
         const SrcInfo& s = src[i][k];
-        if (s.present && !s.constant && s.dtype == DataType::f32)
+        if (s.present && !s.constant && s.dtype == DataType::f32 &&
+            op.int8_passthrough_input(src[i], k))
           plan.value_wants_int8[node.inputs[k]] = true;
       }
     }

@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402  (needs the path tweak above)
+import zoo_list  # noqa: E402
 
 CLS_ID, SEP_ID, PAD_ID = 101, 102, 0
 
@@ -30,7 +31,8 @@ CLS_ID, SEP_ID, PAD_ID = 101, 102, 0
 def parse_args(argv=None):
     """Command line; defaults give the inputs the C++ tests expect."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, choices=models.MODEL_NAMES)
+    p.add_argument("--model", required=True,
+                   choices=sorted(set(models.MODEL_NAMES + zoo_list.NAMES)))
     p.add_argument("--out", required=True, help="output directory (created)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the weights and of the sample inputs")
@@ -108,6 +110,9 @@ def bert_inputs(batch, seq, vocab, generator):
 def sample_inputs(args):
     """Seeded inputs (separate generator so weights and inputs are independent)."""
     generator = torch.Generator().manual_seed(args.seed + 1_000_003)
+    if args.model in zoo_list.ZOO and args.model not in models.RESNET_NAMES:
+        import zoo_models  # needs torchvision
+        return zoo_models.sample_inputs(args.model, args.batch or 1, generator)
     if args.model in models.RESNET_NAMES:
         return resnet_inputs(args.batch or 1, generator)
     cfg = {**models.BERT_CONFIGS, **models.BERT_QA_CONFIGS}[args.model]
@@ -117,7 +122,9 @@ def sample_inputs(args):
 
 
 def output_names(model_name):
-    """``logits``, or a span head's two outputs."""
+    """``logits``, a span head's two outputs, or a zoo model's."""
+    if model_name in zoo_list.ZOO:
+        return list(zoo_list.ZOO[model_name].outputs)
     if model_name in models.BERT_QA_CONFIGS:
         return ["start_logits", "end_logits"]
     return ["logits"]
@@ -125,6 +132,8 @@ def output_names(model_name):
 
 def dynamic_axes(model_name, input_names):
     """Batch (and sequence for BERT) left symbolic in the exported graph."""
+    if model_name in zoo_list.ZOO:
+        return zoo_list.ZOO[model_name].dynamic
     if model_name in models.RESNET_NAMES:
         axes = {name: {0: "batch"} for name in input_names}
     else:
@@ -147,7 +156,12 @@ def export_onnx(model, inputs, path, model_name, opset, keep_batchnorm=False):
     names = list(inputs)
     mode = (torch.onnx.TrainingMode.PRESERVE if keep_batchnorm
             else torch.onnx.TrainingMode.EVAL)
-    with torch.no_grad(), warnings.catch_warnings():
+    # Under no_grad an eval-mode nn.MultiheadAttention (ViT's) takes torch's
+    # fused fast path, aten::_native_multi_head_attention, which has no ONNX
+    # export; with gradients on it runs the plain ops that export.
+    has_mha = any(isinstance(m, torch.nn.MultiheadAttention) for m in model.modules())
+    grad = torch.enable_grad() if has_mha else torch.no_grad()
+    with grad, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="It is recommended that constant folding")
         torch.onnx.export(
             model, tuple(inputs[n] for n in names), path,
@@ -188,7 +202,11 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
 
     t0 = time.perf_counter()
-    model = models.build_model(args.model, args.seed, args.init_std)
+    if args.model in zoo_list.ZOO and args.model not in models.RESNET_NAMES:
+        import zoo_models
+        model = zoo_models.build(args.model, args.seed)
+    else:
+        model = models.build_model(args.model, args.seed, args.init_std)
     t_build = time.perf_counter() - t0
 
     inputs = sample_inputs(args)
@@ -196,9 +214,9 @@ def main(argv=None):
         result = model(*inputs.values())
     names = output_names(args.model)
     outputs = dict(zip(names, result if isinstance(result, tuple) else (result,)))
-    # One summary line below: the logits, or a span head's two outputs together.
+    # One summary line below: the output, or several outputs together.
     logits = torch.cat([t.float().flatten() for t in outputs.values()]) if len(names) > 1 \
-        else outputs["logits"].float()
+        else outputs[names[0]].float()
 
     onnx_path = os.path.join(args.out, f"{args.model}.onnx")
     t0 = time.perf_counter()

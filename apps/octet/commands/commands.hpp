@@ -30,6 +30,7 @@ struct Command {
   X(sensitivity)          \
   X(report)               \
   X(tokenize)             \
+  X(ops)                  \
   /* end */
 
 #define OCTET_DECLARE_COMMAND(name) Command add_##name(CLI::App& root);

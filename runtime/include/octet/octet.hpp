@@ -389,4 +389,7 @@ OCTET_API std::string onednn_version();
 OCTET_API std::string cpu_isa();
 OCTET_API bool cpu_has_vnni();
 
+// The ONNX op types octet runs (its op registry), sorted.
+OCTET_API std::vector<std::string> supported_op_types();
+
 }  // namespace octet
