@@ -241,7 +241,8 @@ TEST_CASE("calibration choice: malformed scores in a table name the field") {
                   "scores: 'samples' must be a non-negative integer"));
 }
 
-TEST_CASE("cli: octet calibrate --choose auto prints and writes the scores; a bad choice fails") {
+TEST_CASE(
+    "cli: octet calibrate --choose auto prints and writes the scores, and a bad choice fails") {
   OCTET_REQUIRE_CLI();
   test::TempDir dir;
   outlier_model().save(dir.file("m"));
