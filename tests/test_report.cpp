@@ -361,3 +361,22 @@ TEST_CASE("cli: octet report on a tiny classifier") {
 }
 
 #endif  // OCTET_HAVE_CLI_LIB
+
+TEST_CASE("report: a table chosen by --choose auto shows every method's score") {
+  ReportData d = sample_report();
+  std::string html = render_report_html(d);
+  CHECK(count(html, "method scores") == 0);
+  CHECK_FALSE(page_data(html).contains("method_scores"));
+  d.table.method = "max";
+  d.table.score_by_method = {{"entropy", 12.5}, {"max", 31.25}, {"percentile=99.99", 30.0}};
+  d.table.scored_samples = 10;
+  html = render_report_html(d);
+  CHECK(count(html, "<th>method scores</th>") == 1);
+  CHECK(count(html, "<b>max 31.25 dB</b>") == 1);
+  CHECK(count(html, "entropy 12.50 dB") == 1);
+  const nlohmann::json scores = page_data(html).at("method_scores");
+  CHECK(scores.at("chosen") == "max");
+  CHECK(scores.at("samples") == 10);
+  CHECK(scores.at("by_method").size() == 3);
+  CHECK(scores.at("by_method").at("percentile=99.99") == 30.0);
+}

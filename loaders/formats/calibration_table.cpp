@@ -2,6 +2,7 @@
 // graph order, one histogram per line at the end so the readable part stays
 // short. Floats are written in the shortest decimal that reads back as the
 // same float, so a value survives a round trip (and a human edit) exactly.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,8 @@ using ordered_json = nlohmann::ordered_json;
 
 constexpr const char* kFormatName = "octet-calibration";
 constexpr int kFormatVersion = 1;
+// What "scores" measure: the SQNR of each method's int8 outputs vs fp32, in dB.
+constexpr const char* kScoreMetric = "output_sqnr_db";
 
 // The double whose shortest representation is the shortest decimal that
 // reads back as `f`: 4.2f is written 4.2, not 4.199999809265137.
@@ -117,9 +120,29 @@ class TableReader {
       t.methods.push_back(method(m.get<std::string>(), "methods: "));
     }
     t.method = method(text(doc, "method"), "method: ");
+    if (doc.contains("scores")) read_scores(doc["scores"], t);
     read_tensors(field(doc, "tensors", ""), t);
     if (doc.contains("histograms")) read_histograms(doc["histograms"], t);
     return t;
+  }
+
+  // Optional: each method's score when the default was chosen by "auto".
+  void read_scores(const ordered_json& scores, CalibrationTable& t) const {
+    const std::string where = "scores: ";
+    if (!scores.is_object()) fail("'scores' must be an object");
+    if (text(scores, "metric", where) != kScoreMetric) {
+      fail(where + "'metric' must be \"" + kScoreMetric + "\"");
+    }
+    t.scored_samples = integer(scores, "samples", where);
+    const ordered_json& by = field(scores, "by_method", where);
+    if (!by.is_object()) fail(where + "'by_method' must be an object");
+    for (const auto& [m, v] : by.items()) {
+      const std::string name = method(m, where);
+      if (std::find(t.methods.begin(), t.methods.end(), name) == t.methods.end()) {
+        fail(where + "'" + m + "' is not among 'methods'");
+      }
+      t.score_by_method[name] = number(v, where + "by_method." + m);
+    }
   }
 
   void read_tensors(const ordered_json& tensors, CalibrationTable& t) const {
@@ -188,6 +211,11 @@ std::string CalibrationTable::to_json() const {
   doc["histogram_bins"] = bins;
   doc["methods"] = methods;
   doc["method"] = method;
+  if (!score_by_method.empty()) {
+    ordered_json by = ordered_json::object();
+    for (const auto& [m, db] : score_by_method) by[m] = short_double(static_cast<float>(db));
+    doc["scores"] = {{"metric", kScoreMetric}, {"samples", scored_samples}, {"by_method", by}};
+  }
   ordered_json rows = ordered_json::object();
   for (const TensorCalibration& c : tensors) {
     ordered_json row;

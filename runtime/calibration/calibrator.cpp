@@ -1,6 +1,8 @@
 // Two-pass calibration: run the model in fp32 with every activation exposed;
 // pass 1 keeps each activation's min and max, pass 2 its histogram of |x|
 // over [0, max|x|]. Every method is then computed from the same histograms.
+// With method "auto", pass 3 scores each method's int8 model against fp32
+// (method_scores.hpp) and the table's default is the best.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -10,6 +12,7 @@
 #include <omp.h>
 
 #include "runtime/calibration/calibration_methods.hpp"
+#include "runtime/calibration/method_scores.hpp"
 #include "runtime/ir/hash.hpp"
 #include "runtime/model/model.hpp"
 
@@ -99,17 +102,29 @@ struct CalibratorState {
   int pass = 1;
   int64_t samples[2] = {0, 0};
   uint64_t fingerprint[2] = {0, 0};  // sum of per-sample hashes: order-independent
+  // Pass 3 (method "auto"): the measured table, and the scorer of its methods.
+  std::unique_ptr<CalibrationTable> measured;
+  std::unique_ptr<MethodScorer> scorer;
 
   CalibratorState(Model m, CalibrationOptions o, Model observing, SessionOptions session_options)
       : model(std::move(m)),
         options(std::move(o)),
         session(std::move(observing), session_options) {}
 
+  bool needs_histograms() const {
+    return options.methods.size() > 1 || options.methods.front() != "max";
+  }
+  // Every method's ranges from passes 1 and 2; the default method is not chosen yet.
+  CalibrationTable measured_table() const;
   void run_sample(const std::vector<Tensor>& inputs);
   void observe(const std::vector<Tensor>& outputs);
 };
 
 void CalibratorState::run_sample(const std::vector<Tensor>& inputs) {
+  if (pass == 3) {
+    scorer->add(inputs);
+    return;
+  }
   Hasher h;
   for (const Tensor& t : inputs) {
     for (int64_t d : t.shape()) h.u64(static_cast<uint64_t>(d));
@@ -164,13 +179,27 @@ Calibrator::Calibrator(Model model, CalibrationOptions options) {
   std::sort(methods.begin(), methods.end());
   methods.erase(std::unique(methods.begin(), methods.end()), methods.end());
   if (methods.empty()) throw Error(ErrorCode::invalid_argument, "no calibration method given");
-  options.method =
-      options.method.empty()
-          ? canonical_method(options.methods.front() == "all" ? "entropy" : options.methods.front())
-          : canonical_method(options.method);
-  if (std::find(methods.begin(), methods.end(), options.method) == methods.end()) {
+  std::string computed;
+  for (const std::string& m : methods) computed += (computed.empty() ? "" : ", ") + m;
+  if (options.method.empty()) {
+    options.method =
+        canonical_method(options.methods.front() == "all" ? "entropy" : options.methods.front());
+  } else if (options.method != "auto") {
+    try {
+      options.method = canonical_method(options.method);
+    } catch (const Error&) {
+      throw Error(ErrorCode::invalid_argument, "unknown choice of calibration method '" +
+                                                   options.method +
+                                                   "': expected auto or one of "
+                                                   "the methods computed (" +
+                                                   computed + ")");
+    }
+  }
+  if (options.method != "auto" &&
+      std::find(methods.begin(), methods.end(), options.method) == methods.end()) {
     throw Error(ErrorCode::invalid_argument, "the chosen calibration method '" + options.method +
-                                                 "' is not among those computed");
+                                                 "' is not among those computed (" + computed +
+                                                 ")");
   }
   options.methods = methods;
   if (options.bins < 128 || options.bins > (1 << 20)) {
@@ -240,7 +269,10 @@ void Calibrator::add(const std::vector<Tensor>& inputs) {
 
 void Calibrator::start_histograms() {
   CalibratorState& s = *state_;
-  if (s.pass != 1) throw Error(ErrorCode::invalid_argument, "the calibrator is already in pass 2");
+  if (s.pass != 1) {
+    throw Error(ErrorCode::invalid_argument,
+                "the calibrator is already in pass " + std::to_string(s.pass));
+  }
   if (s.samples[0] == 0) {
     throw Error(ErrorCode::invalid_argument, "the calibrator has seen no data: call add() first");
   }
@@ -256,8 +288,25 @@ void Calibrator::start_histograms() {
 }
 
 bool Calibrator::needs_histograms() const {
-  const auto& methods = state_->options.methods;
-  return methods.size() > 1 || methods.front() != "max";
+  return state_->needs_histograms();
+}
+
+bool Calibrator::needs_scoring() const {
+  return state_->options.method == "auto";
+}
+
+void Calibrator::start_scoring() {
+  CalibratorState& s = *state_;
+  if (!needs_scoring()) {
+    throw Error(ErrorCode::invalid_argument,
+                "scoring the methods (pass 3) is for the chosen method \"auto\" only");
+  }
+  if (s.pass == 3) throw Error(ErrorCode::invalid_argument, "the calibrator is already in pass 3");
+  // The measured ranges, checked as table() checks them, then fixed for pass 3.
+  auto measured = std::make_unique<CalibrationTable>(s.measured_table());
+  s.scorer = std::make_unique<MethodScorer>(s.model, *measured, s.options.threads);
+  s.measured = std::move(measured);
+  s.pass = 3;
 }
 
 int Calibrator::pass() const {
@@ -265,11 +314,31 @@ int Calibrator::pass() const {
 }
 
 int64_t Calibrator::samples() const {
-  return state_->samples[state_->pass - 1];
+  const CalibratorState& s = *state_;
+  return s.pass == 3 ? s.scorer->samples() : s.samples[s.pass - 1];
 }
 
 CalibrationTable Calibrator::table() const {
   const CalibratorState& s = *state_;
+  if (!needs_scoring()) return s.measured_table();
+  if (s.pass != 3 || s.scorer->samples() == 0) {
+    throw Error(ErrorCode::invalid_argument,
+                "the method \"auto\" is chosen by scoring every method: call start_scoring() "
+                "and feed samples to pass 3");
+  }
+  CalibrationTable table = *s.measured;
+  table.score_by_method = s.scorer->scores();
+  table.scored_samples = s.scorer->samples();
+  table.method = best_method(table.score_by_method, table.methods);
+  for (TensorCalibration& t : table.tensors) {
+    t.method = table.method;
+    t.amax = t.amax_by_method.at(t.method);
+  }
+  return table;
+}
+
+CalibrationTable CalibratorState::measured_table() const {
+  const CalibratorState& s = *this;
   if (s.samples[0] == 0) {
     throw Error(ErrorCode::invalid_argument, "the calibrator has seen no data: call add() first");
   }
@@ -291,7 +360,7 @@ CalibrationTable Calibrator::table() const {
   table.octet_version = version();
   table.date = detail::utc_now();
   table.methods = s.options.methods;
-  table.method = s.options.method;
+  table.method = s.options.method == "auto" ? s.options.methods.front() : s.options.method;
   table.bins = needs_histograms() ? s.options.bins : 0;
   table.samples = s.samples[0];
   table.data_fingerprint = Hasher::to_hex(s.fingerprint[0]);
@@ -318,7 +387,8 @@ CalibrationTable Calibrator::table() const {
     for (const std::string& m : s.options.methods) {
       t.amax_by_method[m] = static_cast<float>(compute_amax(h, m, t.dtype == DataType::u8));
     }
-    t.method = s.options.method;
+    // With "auto" the choice comes after pass 3; until then the first method.
+    t.method = s.options.method == "auto" ? s.options.methods.front() : s.options.method;
     t.amax = t.amax_by_method[t.method];
   }
   return table;

@@ -1,5 +1,7 @@
 // octet calibrate NAME --data DIR --method all -o TABLE.json: measure every
-// activation's range on real samples (docs/calibration-table.md).
+// activation's range on real samples (docs/calibration-table.md). With
+// --choose auto, a third pass over the same samples scores each method's int8
+// model against fp32 and the best becomes the table's default.
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,7 +38,7 @@ class Progress {
   Progress(bool quiet, int passes, int64_t total)
       : quiet_(quiet), tty_(isatty(STDERR_FILENO)), passes_(passes), total_(total) {}
 
-  void update(int pass, int64_t done) {
+  void update(int pass, int64_t done, const char* what) {
     if (quiet_) return;
     const double elapsed = ms_since(start_) / 1000;
     const bool last = pass == passes_ && done == total_;
@@ -48,8 +50,7 @@ class Progress {
     char line[160];
     std::snprintf(line, sizeof line,
                   "pass %d/%d (%s): %lld/%lld samples, %.1f samples/s, ETA %.0f s", pass, passes_,
-                  pass == 1 ? "ranges" : "histograms", static_cast<long long>(done),
-                  static_cast<long long>(total_), rate, eta);
+                  what, static_cast<long long>(done), static_cast<long long>(total_), rate, eta);
     std::cerr << (tty_ ? "\r" : "") << line << (tty_ && !last ? "" : "\n") << std::flush;
   }
 
@@ -63,6 +64,12 @@ class Progress {
 
 void calibrate(const CalibrateArgs& args) {
   const Model model = load_model(args.model);
+  CalibrationOptions options;
+  options.methods = args.methods;
+  options.method = args.choose;
+  options.bins = args.bins;
+  options.threads = args.threads;
+  Calibrator calibrator(model, options);  // checks the options before the data is read
   const Source source = open_source(model, args.model, args.data, "calibrate");
   const size_t step = static_cast<size_t>(source.fixed_batch > 0 ? source.fixed_batch : args.batch);
   if (source.fixed_batch > 0 && source.count % step != 0) {
@@ -72,21 +79,21 @@ void calibrate(const CalibrateArgs& args) {
                     " samples selected)");
   }
 
-  CalibrationOptions options;
-  options.methods = args.methods;
-  options.method = args.choose;
-  options.bins = args.bins;
-  options.threads = args.threads;
-  Calibrator calibrator(model, options);
-  const int passes = calibrator.needs_histograms() ? 2 : 1;
-  Progress progress(args.quiet, passes, static_cast<int64_t>(source.count));
+  // Pass 3 (--choose auto) scores on the calibration samples themselves: the
+  // choice needs no other data, and every sample the user gave measures ranges.
+  std::vector<const char*> passes = {"ranges"};
+  if (calibrator.needs_histograms()) passes.push_back("histograms");
+  if (calibrator.needs_scoring()) passes.push_back("scoring");
+  Progress progress(args.quiet, static_cast<int>(passes.size()),
+                    static_cast<int64_t>(source.count));
   const auto start = Clock::now();
-  for (int pass = 1; pass <= passes; ++pass) {
-    if (pass == 2) calibrator.start_histograms();
+  for (size_t pass = 0; pass < passes.size(); ++pass) {
+    if (pass > 0 && passes[pass] == std::string("histograms")) calibrator.start_histograms();
+    if (passes[pass] == std::string("scoring")) calibrator.start_scoring();
     for (size_t first = 0; first < source.count; first += step) {
       const size_t n = std::min(source.count - first, step);
       calibrator.add(source.batch(first, n));
-      progress.update(pass, static_cast<int64_t>(first + n));
+      progress.update(static_cast<int>(pass + 1), static_cast<int64_t>(first + n), passes[pass]);
     }
   }
   CalibrationTable table = calibrator.table();
@@ -100,8 +107,19 @@ void calibrate(const CalibrateArgs& args) {
   std::cout << "wrote " << args.output << ": " << table.tensors.size() << " tensors (" << u8
             << " u8, " << table.tensors.size() - u8 << " s8) from " << table.samples
             << " samples in " << format_ms(ms_since(start) / 1000, 1) << " s\n"
-            << "methods: " << methods << "; chosen: " << table.method << "\n"
-            << "next: octet quantize " << args.model << " --table " << args.output
+            << "methods: " << methods << "; chosen: " << table.method
+            << (table.score_by_method.empty() ? "" : " (auto)") << "\n";
+  if (!table.score_by_method.empty()) {
+    std::cout << "int8 output SQNR vs fp32 on " << table.scored_samples
+              << " samples (dB, the worst output):\n";
+    for (const auto& [m, db] : table.score_by_method) {
+      char line[96];
+      std::snprintf(line, sizeof line, "  %-20s %7.2f%s\n", m.c_str(), db,
+                    m == table.method ? "  <- chosen" : "");
+      std::cout << line;
+    }
+  }
+  std::cout << "next: octet quantize " << args.model << " --table " << args.output
             << " -o NAME-int8\n";
   if (args.verbose) {
     // What `octet quantize` makes of this table, for the shapes calibration ran.
@@ -130,7 +148,9 @@ Command add_calibrate(CLI::App& root) {
       ->delimiter(',')
       ->capture_default_str();
   app->add_option("--choose", args->choose,
-                  "The table's default method (default: entropy with all, else the first)");
+                  "The table's default method, or auto: the one whose int8 model's outputs are "
+                  "closest to fp32's on the samples (SQNR; a third pass). Default: entropy with "
+                  "all, else the first");
   app->add_option("--batch", args->batch, "Samples decoded per step (does not change the table)")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}))
       ->capture_default_str();

@@ -182,6 +182,15 @@ Json page_data(const ReportData& d) {
   j["model_hash"] = d.model_hash;
   j["table"] = d.table_file;
   j["method"] = d.method;
+  if (!d.table.score_by_method.empty()) {
+    Json by_method = Json::object();
+    for (const auto& [m, db] : d.table.score_by_method)
+      by_method[m] = decimal(static_cast<float>(db));
+    j["method_scores"] = {{"metric", "output_sqnr_db"},
+                          {"samples", d.table.scored_samples},
+                          {"chosen", d.table.method},
+                          {"by_method", by_method}};
+  }
   j["fp32_layers"] = d.fp32_layers;
   j["layers"] = Json::array();
   for (const LayerInfo& l : d.layers) {
@@ -237,6 +246,19 @@ std::string summary_section(const ReportData& d) {
   s += row("calibration data",
            std::to_string(d.table.samples) + " samples: " + esc(d.table.data_source));
   s += row("calibration method", method + "; computed: " + esc(join(d.table.methods, ", ")));
+  if (!d.table.score_by_method.empty()) {
+    // `octet calibrate --choose auto`: how each method's int8 model matched fp32.
+    std::vector<std::string> scores;
+    for (const auto& [m, db] : d.table.score_by_method) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.2f dB", db);
+      const std::string item = esc(m) + " " + text;
+      scores.push_back(m == d.table.method ? "<b>" + item + "</b>" : item);
+    }
+    s += row("method scores",
+             "int8 output SQNR vs fp32 on " + std::to_string(d.table.scored_samples) +
+                 " samples (the worst output), the chosen one bold: " + join(scores, ", "));
+  }
   s += row("layers", std::to_string(d.layers.size()) + " executed for " + esc(d.input_shapes) +
                          ": " + std::to_string(counts["int8"]) + " int8, " +
                          std::to_string(counts["fp32"]) + " fp32, " +

@@ -321,6 +321,13 @@ struct CalibrationTable {
   std::string data_fingerprint;  // order-independent hash of the samples' bytes
   std::string data_source;       // where the samples came from, as the caller described it
   std::vector<TensorCalibration> tensors;
+  // When `method` was chosen automatically (CalibrationOptions::method
+  // "auto"): each method's score, the SQNR in dB of its int8 model's outputs
+  // against fp32's (per output, signal and noise summed over the scoring
+  // samples; the worst output counts), on `scored_samples` samples. `method`
+  // is the best. Empty otherwise.
+  std::map<std::string, double> score_by_method;
+  int64_t scored_samples = 0;
 
   // Throws octet::Error naming the file and field for anything malformed.
   static CalibrationTable load(const std::string& path);
@@ -333,9 +340,12 @@ struct CalibrationOptions {
   // "max", "entropy", "mse", "percentile=P" or "all" (max, entropy, mse and
   // the 99.9, 99.99, 99.999, 99.9999 percentiles).
   std::vector<std::string> methods = {"max"};
-  std::string method;  // the table's default choice; empty: the first of `methods`
-  int bins = 2048;     // histogram bins per tensor
-  int threads = 0;     // 0: every core
+  // The table's default choice; empty: the first of `methods` (entropy for
+  // "all"); "auto": the method whose int8 model's outputs are closest to
+  // fp32's on the samples of a third pass (see start_scoring()).
+  std::string method;
+  int bins = 2048;  // histogram bins per tensor
+  int threads = 0;  // 0: every core
 };
 
 // Measures activation ranges on representative inputs in two passes over the
@@ -349,6 +359,11 @@ struct CalibrationOptions {
 //   calibrator.start_histograms();
 //   for (auto& batch : data) calibrator.add(batch);
 //   octet::CalibrationTable table = calibrator.table();
+//
+// With method "auto", a third pass scores every method without labels:
+//   calibrator.start_scoring();
+//   for (auto& batch : data) calibrator.add(batch);  // runs fp32 and each int8 model
+//   octet::CalibrationTable table = calibrator.table();  // the best method chosen
 class OCTET_API Calibrator {
  public:
   explicit Calibrator(Model model, CalibrationOptions options = {});
@@ -363,8 +378,15 @@ class OCTET_API Calibrator {
   void start_histograms();
   // Whether the methods need pass 2 (every method but max does).
   bool needs_histograms() const;
-  int pass() const;         // 1 or 2
-  int64_t samples() const;  // samples fed to the current pass
+  // Ends the measuring passes (after start_histograms() and pass 2, or after
+  // pass 1 for max alone) and builds one int8 model per method; add() then
+  // runs each sample through the fp32 model and every int8 one and sums
+  // their output noise. Any samples will do: octet calibrate feeds the
+  // calibration samples again. Only with method "auto".
+  void start_scoring();
+  bool needs_scoring() const;  // method "auto"
+  int pass() const;            // 1, 2 or 3 (scoring)
+  int64_t samples() const;     // samples fed to the current pass
 
   CalibrationTable table() const;
   // quantize(model, table()).
