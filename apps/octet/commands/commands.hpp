@@ -28,6 +28,7 @@ struct Command {
   X(calibrate)            \
   X(quantize)             \
   X(sensitivity)          \
+  X(study)                \
   X(report)               \
   X(tokenize)             \
   X(ops)                  \
