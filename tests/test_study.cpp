@@ -23,12 +23,6 @@ using namespace octet::test;
 
 namespace {
 
-size_t study_count(const std::string& text, const std::string& part) {
-  size_t n = 0;
-  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-  return n;
-}
-
 // A result with `top1` % and an output whose noise is `noise` of its energy.
 TrialResult study_trial(double top1, double noise) {
   TrialResult t;
@@ -90,31 +84,31 @@ TEST_CASE(
   // The section: one row each, "n/a" and the note (escaped) for the
   // unavailable one, signed differences from fp32 without a "-0.00".
   const std::string html = study_section_html(back, "S.json");
-  CHECK(study_count(html, "<tr class=\"g-") == 5);
-  CHECK(study_count(html, "<td class=\"num\">n/a</td>") == 4);  // top-1, vs fp32, SQNR, cosine
-  CHECK(study_count(html, "&lt;a converted model&gt;") == 1);
-  CHECK(study_count(html, "<a converted") == 0);
-  CHECK(study_count(html, ">-0.50<") == 1);
-  CHECK(study_count(html, ">0.00<") == 1);  // PTQ max: no drop, and no sign
-  CHECK(study_count(html, ">+1.00<") == 1);
-  CHECK(study_count(html, "-0.00") == 0);
+  CHECK(occurrences(html, "<tr class=\"g-") == 5);
+  CHECK(occurrences(html, "<td class=\"num\">n/a</td>") == 4);  // top-1, vs fp32, SQNR, cosine
+  CHECK(occurrences(html, "&lt;a converted model&gt;") == 1);
+  CHECK(occurrences(html, "<a converted") == 0);
+  CHECK(occurrences(html, ">-0.50<") == 1);
+  CHECK(occurrences(html, ">0.00<") == 1);  // PTQ max: no drop, and no sign
+  CHECK(occurrences(html, ">+1.00<") == 1);
+  CHECK(occurrences(html, "-0.00") == 0);
 
   // The page links the section and checks its rows against its data.
   ReportData d;
   d.study_file = "S.json";
   d.study = back;
   const std::string page = render_report_html(d);
-  CHECK(study_count(page, "href=\"#study\"") == 1);
-  CHECK(study_count(page, "id=\"study-rows\"") == 1);
-  CHECK(study_count(page, "\"study\":{\"file\":\"S.json\",\"rows\":5}") == 1);
+  CHECK(occurrences(page, "href=\"#study\"") == 1);
+  CHECK(occurrences(page, "id=\"study-rows\"") == 1);
+  CHECK(occurrences(page, "\"study\":{\"file\":\"S.json\",\"rows\":5}") == 1);
 
   // The printed table: the note numbered under it, the numbers in the columns.
   const std::string table = format_study(s);
-  CHECK(study_count(table, "weight-only int8, BatchNorm not folded [1]") == 1);
-  CHECK(study_count(table, "[1] not available: <a converted model>") == 1);
-  CHECK(study_count(table, "+1.00") == 1);
-  CHECK(study_count(table, "entropy is best by top1") == 1);
-  CHECK(study_count(table, "picks max") == 1);
+  CHECK(occurrences(table, "weight-only int8, BatchNorm not folded [1]") == 1);
+  CHECK(occurrences(table, "[1] not available: <a converted model>") == 1);
+  CHECK(occurrences(table, "+1.00") == 1);
+  CHECK(occurrences(table, "entropy is best by top1") == 1);
+  CHECK(occurrences(table, "picks max") == 1);
 }
 
 TEST_CASE("study: malformed study files are errors naming the file and the field") {

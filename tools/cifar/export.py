@@ -3,7 +3,9 @@
 
 The graph has input ``input`` float32 ``[batch, 3, 32, 32]`` (normalized RGB,
 dynamic batch) and output ``logits`` ``[batch, 10]``. BatchNorm is folded into
-the convolutions by torch's exporter (TrainingMode.EVAL). The parameter-free
+the convolutions by torch's exporter (TrainingMode.EVAL), or with
+``--keep-batchnorm`` kept as BatchNormalization nodes after them (for
+``octet study``'s weight rows before folding). The parameter-free
 "option A" shortcut (stride-2 subsample + zero channel padding) is written as
 a 1x1 stride-2 Conv with a fixed 0/1 selection weight, because octet has no
 ``Pad`` op (see resnet_cifar.py and README.md); the graph therefore holds only

@@ -5,12 +5,7 @@
 //
 // The measurements are apps/octet/sensitivity/ablation.hpp's, on samples
 // held in memory; the fp32 reference outputs are computed once.
-#include <unistd.h>
-
-#include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -93,29 +88,18 @@ void Analysis::load() {
                     ": --metric top1 needs labeled samples (class folders or a "
                     "list with labels); --metric sqnr or cosine needs none");
   }
-  batch_ = source.fixed_batch > 0
-               ? source.fixed_batch
-               : std::min<int64_t>(args_.batch, static_cast<int64_t>(source.count));
-  std::vector<Batch> batches = load_batches(source, batch_, args_.data.data);
-  std::map<std::string, Shape> shapes;
-  for (size_t k = 0; k < quantized->inputs().size(); ++k) {
-    shapes[quantized->inputs()[k].name] = batches[0].inputs[k].shape();
-  }
+  HeldSamples held = hold_samples(*quantized, source, args_.batch, args_.threads, args_.data.data);
+  batch_ = held.batch;
   samples_ = source.count;
   data_description_ = source.description;
-
-  SessionOptions o;
-  o.threads = args_.threads;
-  o.precision = Precision::fp32;
-  Session fp32(*quantized, o);
-  evaluator_ = std::make_unique<Evaluator>(std::move(batches), fp32);
+  evaluator_ = std::move(held.evaluator);
   AblationOptions a;
   a.metric = metric_;
   a.threads = args_.threads;
   a.max_seconds = args_.max_seconds;
   a.note = [this](const std::string& line) { note(line); };
   if (args_.verbose) a.report_title = args_.model + " quantized with " + args_.table;
-  ablation_ = std::make_unique<Ablation>(std::move(*quantized), *evaluator_, std::move(shapes),
+  ablation_ = std::make_unique<Ablation>(std::move(*quantized), *evaluator_, std::move(held.shapes),
                                          std::move(a), args_.model);
 }
 

@@ -46,6 +46,23 @@ std::vector<Batch> load_batches(const Source& source, int64_t batch, const std::
   return batches;
 }
 
+HeldSamples hold_samples(const Model& model, const Source& source, int64_t batch, int threads,
+                         const std::string& data_name) {
+  HeldSamples h;
+  h.batch = source.fixed_batch > 0 ? source.fixed_batch
+                                   : std::min<int64_t>(batch, static_cast<int64_t>(source.count));
+  std::vector<Batch> batches = load_batches(source, h.batch, data_name);
+  for (size_t k = 0; k < model.inputs().size(); ++k) {
+    h.shapes[model.inputs()[k].name] = batches[0].inputs[k].shape();
+  }
+  SessionOptions o;
+  o.threads = threads;
+  o.precision = Precision::fp32;
+  Session fp32(model, o);
+  h.evaluator = std::make_unique<Evaluator>(std::move(batches), fp32);
+  return h;
+}
+
 std::vector<Tensor> unpadded(const std::vector<Tensor>& inputs, int64_t rows) {
   std::vector<Tensor> out;
   for (const Tensor& t : inputs) {

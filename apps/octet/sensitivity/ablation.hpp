@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,18 @@ namespace octet::cli {
 // sample. Past a few GiB of tensors that is the wrong tool for the data: an
 // Error naming `data_name` says to select fewer.
 std::vector<Batch> load_batches(const Source& source, int64_t batch, const std::string& data_name);
+
+// The selected samples in memory with fp32's outputs on them, what every
+// configuration is then measured against: batches of `batch` samples (of the
+// model's own batch when it is fixed; at most the number of samples), and
+// the input shapes the sessions are prepared for.
+struct HeldSamples {
+  std::unique_ptr<Evaluator> evaluator;
+  std::map<std::string, Shape> shapes;
+  int64_t batch = 0;
+};
+HeldSamples hold_samples(const Model& model, const Source& source, int64_t batch, int threads,
+                         const std::string& data_name);
 
 // The rows of `inputs` [0, rows) as tensors of `rows` along dimension 0,
 // sharing their storage (a padded batch without its padding).

@@ -68,18 +68,11 @@ void Study::load() {
                     "IDX labels or a .tsv); --metric cosine or sqnr needs none");
   }
   fixed_batch_ = source.fixed_batch;
-  batch_ = fixed_batch_ > 0 ? fixed_batch_
-                            : std::min<int64_t>(o_.batch, static_cast<int64_t>(source.count));
-  std::vector<Batch> batches = load_batches(source, batch_, o_.data.data);
-  for (size_t k = 0; k < model_->inputs().size(); ++k) {
-    shapes_[model_->inputs()[k].name] = batches[0].inputs[k].shape();
-  }
+  HeldSamples held = hold_samples(*model_, source, o_.batch, o_.threads, o_.data.data);
+  batch_ = held.batch;
+  shapes_ = std::move(held.shapes);
+  evaluator_ = std::move(held.evaluator);
   data_description_ = source.description;
-  SessionOptions o;
-  o.threads = o_.threads;
-  o.precision = Precision::fp32;
-  Session fp32(*model_, o);
-  evaluator_ = std::make_unique<Evaluator>(std::move(batches), fp32);
   r_.fp32 = evaluator_->fp32();
   r_.rows.push_back({"fp32", "fp32", "fp32", "", "fp32", "", r_.fp32, ""});
 
