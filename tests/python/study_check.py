@@ -5,7 +5,7 @@
     study_check.py sst2    --octet OCTET --models apps/models --data dev.tsv --vocab vocab.txt --dir D
     study_check.py cifar   --octet OCTET --shared ../shared --dir D
 
-fashion: the demo ResNet-20 (BatchNorm folded when it was converted) on 300
+fashion: the demo ResNet-20 (BatchNorm folded when it was converted) on 200
 Fashion-MNIST test images, with its committed calibration table, the committed
 int8 model as --qat, and the ablation on entropy (the calibrator that loses
 ~14 points on this model) with --target-drop 0.5. Checks:
@@ -154,15 +154,15 @@ def fashion(args):
     table = os.path.join(args.models, "fashion-resnet20.table.json")
     model = os.path.join(args.models, "fashion-resnet20")
     out = os.path.join(args.dir, "fashion.study.json")
-    s = study(args, model, ["--data", args.data, "--samples", "300", "--table", table,
+    s = study(args, model, ["--data", args.data, "--samples", "200", "--table", table,
                             "--qat", model, "--method", "entropy", "--target-drop", "0.5"], out)
     weights, ptq = common_checks(s, labeled=True)
     fp32 = s["rows"][0]
     for r in weights[2:]:
         check(not r["available"] and "converted octet model" in r["note"],
               "before folding: unavailable for a converted model")
-    weight_checks(fp32, weights, 300)
-    ev = json.loads(run([args.octet, "eval", model, "--data", args.data, "--samples", "300",
+    weight_checks(fp32, weights, 200)
+    ev = json.loads(run([args.octet, "eval", model, "--data", args.data, "--samples", "200",
                          "--fp32-only", "--json", "--threads", "2"]))
     check(abs(ev["fp32"]["top1"] * 100 - fp32["top1"]) < 1e-9,
           f"fp32 top-1 {fp32['top1']:.4f} = octet eval --fp32-only {ev['fp32']['top1'] * 100:.4f}")
