@@ -380,6 +380,8 @@ def test_items(build):
               command_item("test", "clang++-14", "the fuzz stage"),
               command_item("test", "node", "vocab_from_npm tests"),
               command_item("test", "npm", "vocab_from_npm tests"),
+              command_item("test", "pkg-config", "install_pkgconfig"),
+              command_item("test", "cc", "install_pkgconfig"),
               Item("test", "Fashion-MNIST's test set (IDX, eval tests)", FASHION)]
     rt = run(["clang++-14", "--print-runtime-dir"]).stdout.strip() if shutil.which("clang++-14") \
         else "/?"
