@@ -136,8 +136,20 @@ octet_status guarded(const char* function, Body&& body) noexcept {
   }
 }
 
-bool valid_dtype(octet_dtype dtype) {
-  return dtype >= OCTET_DTYPE_F32 && dtype <= OCTET_DTYPE_BOOL;
+// A C caller may pass any int where an enum is declared; in C++, merely
+// loading a value outside the enumerators' range is undefined (clang's UBSan
+// reports it), so enums are validated from their bytes.
+template <class Enum>
+int raw_value(const Enum& value) {
+  static_assert(sizeof(Enum) == sizeof(int));
+  int raw;
+  std::memcpy(&raw, &value, sizeof raw);
+  return raw;
+}
+
+bool valid_dtype(const octet_dtype& dtype) {
+  const int raw = raw_value(dtype);
+  return raw >= OCTET_DTYPE_F32 && raw <= OCTET_DTYPE_BOOL;
 }
 
 // The model's inputs or outputs, for octet_model_{input,output}_*.
@@ -234,9 +246,10 @@ const char* octet_last_error(void) noexcept {
 }
 
 const char* octet_status_name(octet_status status) noexcept {
-  if (status == OCTET_OK) return "ok";
-  if (status < OCTET_ERROR_INVALID_ARGUMENT || status > OCTET_ERROR_INTERNAL) return "unknown";
-  return octet::to_string(static_cast<ErrorCode>(static_cast<int>(status) - 1));
+  const int raw = raw_value(status);
+  if (raw == OCTET_OK) return "ok";
+  if (raw < OCTET_ERROR_INVALID_ARGUMENT || raw > OCTET_ERROR_INTERNAL) return "unknown";
+  return octet::to_string(static_cast<ErrorCode>(raw - 1));
 }
 
 const char* octet_version(void) noexcept {
@@ -330,8 +343,9 @@ octet_status octet_session_options_set_precision(octet_session_options* options,
                                                  octet_precision precision) noexcept {
   return guarded(__func__, [&](const Call& call) {
     octet_session_options& o = call.need(options, "options");
-    if (precision != OCTET_PRECISION_FP32 && precision != OCTET_PRECISION_INT8) {
-      call.invalid("precision " + std::to_string(static_cast<int>(precision)) +
+    const int raw = raw_value(precision);
+    if (raw != OCTET_PRECISION_FP32 && raw != OCTET_PRECISION_INT8) {
+      call.invalid("precision " + std::to_string(raw) +
                    " is neither OCTET_PRECISION_FP32 nor OCTET_PRECISION_INT8");
     }
     o.options.precision =
@@ -395,7 +409,7 @@ octet_status octet_session_set_input(octet_session* session, const char* name, o
       call.invalid("the model has no input '" + input + "' (inputs: " + names + ")");
     }
     if (!valid_dtype(dtype)) {
-      call.invalid("input '" + input + "': dtype " + std::to_string(static_cast<int>(dtype)) +
+      call.invalid("input '" + input + "': dtype " + std::to_string(raw_value(dtype)) +
                    " is not an octet_dtype");
     }
     const DataType type = static_cast<DataType>(dtype);
