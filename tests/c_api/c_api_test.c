@@ -1,5 +1,6 @@
 /* The C API from C (C11, -Wall -Wextra -Werror -pedantic):
  *   c_api_test MODEL SCRATCH_DIR
+ *   c_api_test --onnx TINY.onnx      (test_onnx, below)
  * MODEL is apps/models/fashion-resnet20 (input "input" batch x 1 x 28 x 28,
  * output "logits" batch x 10, int8 ranges). Its outputs through the C API
  * must be bit for bit those of the C++ API (tests/c_api/cpp_reference.cpp)
@@ -363,9 +364,59 @@ static void test_thread_local_error(void) {
   CHECK(strstr(octet_last_error(), "octet_session_run: session is NULL") != NULL);
 }
 
+/* tests/c_api/tiny_onnx.py's model, imported: y = Relu(x @ W + b) with
+ * W[i][j] = 0.5 (i + 1) - j and b[j] = 0.25 j - 0.5, checked against the
+ * formula. */
+static void test_onnx(const char* path) {
+  enum { BATCH = 3, ROWS = 4, COLS = 3 };
+  octet_model* model = NULL;
+  octet_session* session = NULL;
+  const int64_t* dims = NULL;
+  size_t rank = 0;
+  if (!OK(octet_model_import_onnx(path, &model))) return;
+  if (OK(octet_model_input_shape(model, 0, &dims, &rank))) {
+    CHECK(rank == 2 && dims[0] == -1 && dims[1] == ROWS);
+  }
+  float x[BATCH * ROWS], y[BATCH * COLS];
+  for (int i = 0; i < BATCH * ROWS; ++i) x[i] = (float)(i % 5) * 0.75f - 1.2f;
+  const int64_t x_dims[2] = {BATCH, ROWS};
+  if (OK(octet_session_create(model, NULL, &session)) &&
+      OK(octet_session_set_input(session, "x", OCTET_DTYPE_F32, x_dims, 2, x, sizeof x)) &&
+      OK(octet_session_run(session)) && OK(octet_session_copy_output(session, "y", y, sizeof y))) {
+    int clipped = 0, positive = 0;
+    for (int n = 0; n < BATCH; ++n) {
+      for (int j = 0; j < COLS; ++j) {
+        double z = 0.25 * j - 0.5;
+        for (int i = 0; i < ROWS; ++i) z += (double)x[n * ROWS + i] * (0.5 * (i + 1) - j);
+        const double want = z > 0 ? z : 0;
+        clipped += z < 0;
+        positive += z > 0;
+        if (fabs(y[n * COLS + j] - want) > 1e-5 * (1 + fabs(want))) {
+          fprintf(stderr, "onnx: y[%d][%d] = %g, want %g\n", n, j, y[n * COLS + j], want);
+          ++failures;
+        }
+      }
+    }
+    CHECK(clipped > 0 && positive > 0); /* the Relu mattered */
+    printf("onnx: %d outputs equal Relu(x W + b), %d of them clipped\n", BATCH * COLS, clipped);
+  }
+  octet_session_destroy(session);
+  octet_model_destroy(model);
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && strcmp(argv[1], "--onnx") == 0) {
+    FILE* f = fopen(argv[2], "rb");
+    if (!f) {
+      printf("SKIP: %s is missing (c_api_onnx_model makes it where onnx is installed)\n", argv[2]);
+      return 77;
+    }
+    fclose(f);
+    test_onnx(argv[2]);
+    return failures ? 1 : 0;
+  }
   if (argc != 3) {
-    fprintf(stderr, "usage: c_api_test MODEL SCRATCH_DIR\n");
+    fprintf(stderr, "usage: c_api_test MODEL SCRATCH_DIR | --onnx TINY.onnx\n");
     return 2;
   }
   fill_input();
