@@ -88,10 +88,12 @@ thread_local std::string last_error_text;
 thread_local const char* last_error = "";
 
 // Stores the message for octet_last_error(); never throws.
-octet_status fail(octet_status status, const char* prefix, const char* message) noexcept {
+octet_status fail(octet_status status, const char* a, const char* b = "",
+                  const char* c = "") noexcept {
   try {
-    last_error_text = prefix;
-    last_error_text += message;
+    last_error_text = a;
+    last_error_text += b;
+    last_error_text += c;
     last_error = last_error_text.c_str();
   } catch (...) {
     last_error = "out of memory (while storing the message of an error)";
@@ -126,11 +128,11 @@ octet_status guarded(const char* function, Body&& body) noexcept {
     body(Call{function});
     return OCTET_OK;
   } catch (const Error& e) {
-    return fail(static_cast<octet_status>(static_cast<int>(e.code()) + 1), "", e.what());
+    return fail(static_cast<octet_status>(static_cast<int>(e.code()) + 1), e.what());
   } catch (const std::bad_alloc&) {
     return fail(OCTET_ERROR_OUT_OF_MEMORY, function, ": out of memory");
   } catch (const std::exception& e) {
-    return fail(OCTET_ERROR_INTERNAL, "internal error: ", e.what());
+    return fail(OCTET_ERROR_INTERNAL, function, ": internal error: ", e.what());
   } catch (...) {
     return fail(OCTET_ERROR_INTERNAL, function, ": internal error: an unknown exception");
   }

@@ -46,7 +46,7 @@ extern "C" {
 /* ------------------------------------------------------------- status */
 
 /* What a call returned. The values are fixed (FFI bindings may hard-code
- * them) OCTET_C_NOEXCEPT; the failures mirror octet::ErrorCode, in its order, plus OK. */
+ * them); the failures mirror octet::ErrorCode, in its order, plus OK. */
 typedef enum octet_status {
   OCTET_OK = 0,
   OCTET_ERROR_INVALID_ARGUMENT = 1, /* a wrong name, shape, dtype, size, NULL... */
