@@ -1,14 +1,67 @@
 #include "ops/inner_product.hpp"
 
+#include <cstring>
+
 #include "ops/quantize.hpp"
 
 namespace octet {
+
+namespace {
+
+// Without VNNI, oneDNN 2.6 runs an s8 x s8 inner product on x64:gemm_s8s8s32,
+// which shifts the source and sums the weights again on every call: 2-3x
+// slower than its u8 x s8 GEMM on BERT-base's shapes (measured with
+// bench/onednn/linear_bench.cpp, bench/README.md). So an s8 source is read as
+// u8 = s8 + 128 (the sign bit flipped, into scratch memory), and the bias
+// takes away what the shift adds: 128 x the sum of each channel's weight
+// integers. The products stay exact: u8 x 7-bit weights cannot saturate.
+constexpr int kShift = 128;
+
+class ShiftedSourceKernel final : public Kernel {
+ public:
+  ShiftedSourceKernel(std::unique_ptr<PrimitiveKernel> inner, size_t src_bytes)
+      : inner_(std::move(inner)), src_bytes_(src_bytes), reserved_((src_bytes + 63) / 64 * 64) {}
+
+  void bind(const std::vector<const void*>& src, const std::vector<void*>& dst,
+            void* scratchpad) override {
+    src_ = static_cast<const uint8_t*>(src.at(0));
+    shifted_ = static_cast<uint8_t*>(scratchpad);
+    std::vector<const void*> inner_src = src;
+    inner_src[0] = shifted_;
+    inner_->bind(inner_src, dst, shifted_ + reserved_);
+  }
+
+  void execute(dnnl::stream& stream) override {
+    // Eight bytes at a time (the compiler vectorizes this further).
+    const size_t words = src_bytes_ / 8;
+    for (size_t i = 0; i < words; ++i) {
+      uint64_t v;
+      std::memcpy(&v, src_ + 8 * i, 8);
+      v ^= 0x8080808080808080ull;
+      std::memcpy(shifted_ + 8 * i, &v, 8);
+    }
+    for (size_t i = words * 8; i < src_bytes_; ++i) shifted_[i] = src_[i] ^ 0x80;
+    inner_->execute(stream);
+  }
+
+  std::string name() const override { return inner_->name() + " (s8+128)"; }
+  size_t scratchpad_bytes() const override { return reserved_ + inner_->scratchpad_bytes(); }
+
+ private:
+  std::unique_ptr<PrimitiveKernel> inner_;
+  size_t src_bytes_, reserved_;
+  const uint8_t* src_ = nullptr;
+  uint8_t* shifted_ = nullptr;
+};
+
+}  // namespace
 
 std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& spec) {
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
   const QuantView x = ctx.src_int8[0];
   const QuantView y = ctx.dst_int8[0];
+  const bool shift = x.dtype == DataType::s8 && !cpu_has_vnni();
   const int levels = linear_weight_levels();
   const std::vector<float> w_scales =
       weight_scales(*spec.weights, spec.weight_axis, ctx.weight_quant[1], levels);
@@ -30,11 +83,11 @@ std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& s
       ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f / y.scale, 0.f);
     attr.set_post_ops(ops);
   }
-  const dnnl::memory::desc src_md({spec.m, spec.k}, to_dnnl(x.dtype), tag::ab);
+  const dnnl::memory::desc src_md({spec.m, spec.k}, shift ? dt::u8 : to_dnnl(x.dtype), tag::ab);
   const dnnl::memory::desc dst_md({spec.m, spec.n}, y.is_int8() ? to_dnnl(y.dtype) : dt::f32,
                                   tag::ab);
   const dnnl::memory::desc bias_md({spec.n}, dt::f32, tag::a);
-  const bool has_bias = !spec.bias.empty();
+  const bool has_bias = !spec.bias.empty() || shift;
   const dnnl::inner_product_forward::desc desc(
       dnnl::prop_kind::forward_inference, src_md,
       dnnl::memory::desc({spec.n, spec.k}, dt::s8, tag::any),
@@ -44,18 +97,27 @@ std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& s
                                                   impl_name(pd), pd.scratchpad_desc().get_size());
   ctx.src_want[0] = plain_md(ctx.src[0].shape, x.dtype);  // the [M,K] view needs plain rows
   kernel->map_src(0, DNNL_ARG_SRC, src_md);
+  std::vector<int32_t> sums;
   kernel->set_const(DNNL_ARG_WEIGHTS,
                     int8_weights(ctx.engine, *spec.weights, spec.weight_axis, w_scales, levels,
-                                 with_dtype(spec.weights_as_nk, DataType::s8), pd.weights_desc()));
+                                 with_dtype(spec.weights_as_nk, DataType::s8), pd.weights_desc(),
+                                 shift ? &sums : nullptr));
   if (has_bias) {
     // oneDNN 2.x adds the bias to the s32 sum before the output scale.
     Tensor b(DataType::f32, {spec.n});
-    for (int64_t c = 0; c < spec.n; ++c) b.data<float>()[c] = spec.bias[c] / spec.alpha;
-    kernel->set_const(DNNL_ARG_BIAS, int8_bias(ctx.engine, b, x.scale, w_scales));
+    for (int64_t c = 0; c < spec.n; ++c)
+      b.data<float>()[c] = spec.bias.empty() ? 0.f : spec.bias[c] / spec.alpha;
+    std::vector<double> offsets;
+    for (int32_t sum : sums) offsets.push_back(static_cast<double>(kShift) * sum);
+    kernel->set_const(DNNL_ARG_BIAS, int8_bias(ctx.engine, b, x.scale, w_scales, offsets));
   }
   ctx.dst_md[0] = plain_md(ctx.dst_shape[0], y.is_int8() ? y.dtype : DataType::f32);
   ctx.dst_scale[0] = y.is_int8() ? y.scale : 1.f;
   kernel->map_dst(0, DNNL_ARG_DST, dst_md);
+  if (shift) {
+    return std::make_unique<ShiftedSourceKernel>(std::move(kernel),
+                                                 static_cast<size_t>(spec.m * spec.k));
+  }
   return kernel;
 }
 
