@@ -10,13 +10,15 @@
 // machine compare the minima: a compute-bound kernel is only ever slowed.
 //
 //   g++ -O2 -std=c++17 -Wall -Wextra bench/onednn/conv_impls.cpp -ldnnl -o /tmp/conv_impls
-//   OMP_NUM_THREADS=2 /tmp/conv_impls [N (1)] [ROUNDS (5)] [RUNS PER ROUND (3)] [f32]
+//   OMP_NUM_THREADS=2 /tmp/conv_impls [N (1)] [ROUNDS (5)] [RUNS PER ROUND (3)] [MODE]
+// MODE: u8 (default: octet's sources, u8 but for conv1's s8), s8 (every
+// source s8: without VNNI oneDNN then halves the weights itself, its
+// "scale_adjust" route to exact products), f32.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -68,9 +70,11 @@ double median(std::vector<double> v) {
 
 // With activations in layout `act` (any: oneDNN's blocked choice; nhwc: the
 // plain layout that oneDNN's GEMM-based convolution wants).
-void add_implementations(std::vector<Impl>& impls, const Conv& c, int n, bool f32, tag act) {
+void add_implementations(std::vector<Impl>& impls, const Conv& c, int n, const std::string& mode,
+                         tag act) {
+  const bool f32 = mode == "f32";
   const int oh = (c.ih + 2 * c.p - c.k) / c.s + 1;
-  const dt src_t = f32 ? dt::f32 : (c.ic == 3 ? dt::s8 : dt::u8);
+  const dt src_t = f32 ? dt::f32 : (c.ic == 3 || mode == "s8" ? dt::s8 : dt::u8);
   const dt wei_t = f32 ? dt::f32 : dt::s8, dst_t = f32 ? dt::f32 : dt::u8;
   const dnnl::memory::desc src({n, c.ic, c.ih, c.ih}, src_t, act),
       wei({c.oc, c.ic, c.k, c.k}, wei_t, tag::any), bias({c.oc}, dt::f32, tag::a),
@@ -105,10 +109,10 @@ void add_implementations(std::vector<Impl>& impls, const Conv& c, int n, bool f3
   } while (pd.next_impl());
 }
 
-std::vector<Impl> implementations(const Conv& c, int n, bool f32) {
+std::vector<Impl> implementations(const Conv& c, int n, const std::string& mode) {
   std::vector<Impl> impls;
-  add_implementations(impls, c, n, f32, tag::any);
-  add_implementations(impls, c, n, f32, tag::nhwc);
+  add_implementations(impls, c, n, mode, tag::any);
+  add_implementations(impls, c, n, mode, tag::nhwc);
   return impls;
 }
 
@@ -118,15 +122,19 @@ int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 1;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 5;
   const int runs = argc > 3 ? std::atoi(argv[3]) : 3;
-  const bool f32 = argc > 4 && std::string(argv[4]) == "f32";
+  const std::string mode = argc > 4 ? argv[4] : "u8";
+  if (mode != "u8" && mode != "s8" && mode != "f32") {
+    std::fprintf(stderr, "conv_impls: MODE is u8, s8 or f32\n");
+    return 2;
+  }
   std::printf("oneDNN %d.%d.%d, ISA %d, batch %d, %s, %d rounds x %d runs\n", dnnl_version()->major,
               dnnl_version()->minor, dnnl_version()->patch,
-              static_cast<int>(dnnl::get_effective_cpu_isa()), n, f32 ? "f32" : "int8", rounds,
-              runs);
-  double picked_total = 0, best_total = 0;
-  std::map<std::string, double> per_impl_total;  // when available for every conv
+              static_cast<int>(dnnl::get_effective_cpu_isa()), n, mode.c_str(), rounds, runs);
+  // Sums of each convolution's time x its count: oneDNN's pick, and the
+  // fastest implementation of each; medians and minima.
+  double picked[2] = {0, 0}, best[2] = {0, 0};
   for (const Conv& c : kResNet50) {
-    std::vector<Impl> impls = implementations(c, n, f32);
+    std::vector<Impl> impls = implementations(c, n, mode);
     for (Impl& im : impls) im.prim.execute(strm, im.args);
     strm.wait();
     for (int r = 0; r < rounds; ++r) {
@@ -140,18 +148,22 @@ int main(int argc, char** argv) {
       }
     }
     std::printf("ic%-4d oc%-4d ih%-3d k%d s%d x%d:", c.ic, c.oc, c.ih, c.k, c.s, c.count);
-    double best = 1e30;
-    for (const Impl& im : impls) best = std::min(best, median(im.ms));
+    double fastest[2] = {1e30, 1e30};
     for (size_t i = 0; i < impls.size(); ++i) {
       const double m = median(impls[i].ms);
       const double lo = *std::min_element(impls[i].ms.begin(), impls[i].ms.end());
       std::printf("  %s%s %.3f (min %.3f)", i == 0 ? "*" : "", impls[i].name.c_str(), m, lo);
+      if (i == 0) picked[0] += m * c.count, picked[1] += lo * c.count;
+      fastest[0] = std::min(fastest[0], m);
+      fastest[1] = std::min(fastest[1], lo);
     }
     std::printf("\n");
-    picked_total += median(impls[0].ms) * c.count;
-    best_total += best * c.count;
+    best[0] += fastest[0] * c.count;
+    best[1] += fastest[1] * c.count;
   }
-  std::printf("sum over ResNet-50: oneDNN's pick %.2f ms, the fastest of each %.2f ms (%.2fx)\n",
-              picked_total, best_total, picked_total / best_total);
+  std::printf("sum over ResNet-50, medians: oneDNN's pick %.2f ms, the fastest of each %.2f ms\n",
+              picked[0], best[0]);
+  std::printf("sum over ResNet-50, minima:  oneDNN's pick %.2f ms, the fastest of each %.2f ms\n",
+              picked[1], best[1]);
   return 0;
 }
