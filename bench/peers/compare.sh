@@ -6,7 +6,11 @@
 # Usage: bench/peers/compare.sh [BUILD_DIR]    (default: build; octet must be built there)
 # Environment: THREADS (2), ROUNDS (2), CONFIGS ("resnet50:1 resnet50:32 bert-base:1 bert-base:8"),
 #              ITER_SMALL (10, batch 1), ITER_LARGE (3, larger batches), TORCH_ENGINE (onednn),
-#              SKIP ("": time everything; e.g. "pytorch:int8:resnet50:32" leaves that out).
+#              SKIP ("": time everything; e.g. "pytorch:int8:resnet50:32" leaves that out),
+#              TORCH_WAIT_POLICY (PASSIVE: PyTorch's OpenMP threads sleep while OpenBLAS's
+#              own threads run its fp32 matmuls; bench/README.md), OMP_WAIT_POLICY (unset:
+#              octet's OpenMP and ORT's pool spin, their best on a quiet machine; PASSIVE
+#              makes all three sleep, for a busy machine).
 # Everything it makes (ONNX exports, int8 ONNX models, inputs, node_modules,
 # results.jsonl) goes to BUILD_DIR/peers and is reused by the next run.
 set -euo pipefail
@@ -20,6 +24,7 @@ configs=${CONFIGS:-"resnet50:1 resnet50:32 bert-base:1 bert-base:8"}
 iter_small=${ITER_SMALL:-10}
 iter_large=${ITER_LARGE:-3}
 engine=${TORCH_ENGINE:-onednn}
+torch_wait=${OMP_WAIT_POLICY:-${TORCH_WAIT_POLICY:-PASSIVE}}
 skip=${SKIP:-}
 py=/usr/bin/python3  # Debian's, with torch and onnx
 peers=$repo/bench/peers
@@ -41,7 +46,9 @@ for m in $models; do
     [ -d "$work/in/$m-calib$s" ] ||
       $py "$peers/make_inputs.py" --model "$m" --batch 1 --seed $((100 + s)) --out "$work/in/$m-calib$s"
   done
-  if [ ! -f "$work/onnx/$m.int8.onnx" ]; then
+  # Made again when the scripts that make it changed (an older build folder).
+  if [ ! -f "$work/onnx/$m.int8.onnx" ] || [ "$peers/quantize_onnx.py" -nt "$work/onnx/$m.int8.onnx" ] ||
+    [ "$peers/ort_ranges.js" -nt "$work/onnx/$m.int8.onnx" ]; then
     if [ "$m" = resnet50 ]; then
       $py "$peers/quantize_onnx.py" expose "$onnx" "$work/onnx/$m.exposed.onnx"
       node "$peers/ort_ranges.js" "$work/onnx/$m.exposed.onnx" "$work/onnx/$m.ranges.json" \
@@ -73,7 +80,8 @@ record() {  # round config-json < one JSON line per result
 iterations() { [ "$1" = 1 ] && echo "$iter_small" || echo "$iter_large"; }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s)
-echo "compare.sh: $rounds rounds, $threads threads, configs: $configs" >&2
+echo "compare.sh: $rounds rounds, $threads threads, configs: $configs;" \
+  "OMP_WAIT_POLICY ${OMP_WAIT_POLICY:-unset}, PyTorch's $torch_wait" >&2
 for r in $(seq "$rounds"); do
   for m in $models; do
     dirs=()
@@ -103,9 +111,10 @@ for r in $(seq "$rounds"); do
         todo+=("$d") counts+=("$(iterations "${d##*-b}")")
       done
       [ ${#todo[@]} -gt 0 ] || continue
-      $py "$peers/torch_bench.py" --model "$m" --precision "$p" --engine "$engine" \
-        --inputs "${todo[@]}" --iterations "${counts[@]}" --threads "$threads" --warmup 1 \
-        --calib "$work/in/$m-calib1" "$work/in/$m-calib2" |
+      OMP_WAIT_POLICY=$torch_wait OPENBLAS_NUM_THREADS=$threads \
+        $py "$peers/torch_bench.py" --model "$m" --precision "$p" --engine "$engine" \
+          --inputs "${todo[@]}" --iterations "${counts[@]}" --threads "$threads" --warmup 1 \
+          --calib "$work/in/$m-calib1" "$work/in/$m-calib2" |
         while read -r line; do
           b=$(echo "$line" | sed -n 's/.*"batch": \([0-9]*\).*/\1/p')
           echo "$line" | record "$r" "\"model\": \"$m\", \"batch\": $b, \"runtime\": \"pytorch\", \"precision\": \"$p\""
