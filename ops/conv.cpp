@@ -1,8 +1,10 @@
-// Conv: 2-D convolution with groups, strides, pads and dilations (ONNX Conv),
-// extended by the importer's fusions:
-//   inputs  X [N,C,H,W], W [OC,C/group,KH,KW], optional B [OC], optional Z
-//   (a residual of the output's shape), attribute activation "none" | "relu";
-//   Y = act(conv(X, W) + B + Z).
+// Conv: 2-D and 1-D convolution with groups, strides, pads and dilations
+// (ONNX Conv), extended by the importer's fusions:
+//   inputs  X [N,C,H,W], W [OC,C/group,KH,KW] (1-D: X [N,C,W], W [OC,C/group,KW]),
+//   optional B [OC], optional Z (a residual of the output's shape), attribute
+//   activation "none" | "relu"; Y = act(conv(X, W) + B + Z).
+// A 1-D convolution is computed as a 2-D one of height 1 by the reference,
+// and by oneDNN's own 1-D convolution (ncw layouts).
 // The oneDNN path keeps weights in the layout the primitive wants (reordered
 // once at prepare), fuses Z as a sum post-op (the session makes Y's buffer hold
 // Z first) and the activation as an eltwise post-op.
@@ -22,6 +24,30 @@ struct ConvGeometry {
   int64_t sh, sw, dh, dw;
   int64_t pt, pl, pb, pr;  // pads: top, left, bottom, right
   int64_t oh, ow;
+  bool one_d;  // X [N,C,W]: h = kh = oh = 1, no vertical stride, dilation or pads
+
+  // oneDNN's spatial dims: (h, w), or (w) for a 1-D convolution.
+  dnnl::memory::dims spatial(int64_t vh, int64_t vw) const {
+    return one_d ? dnnl::memory::dims{vw} : dnnl::memory::dims{vh, vw};
+  }
+  dnnl::memory::dims src_dims() const {
+    return one_d ? dnnl::memory::dims{n, c, w} : dnnl::memory::dims{n, c, h, w};
+  }
+  dnnl::memory::dims dst_dims() const {
+    return one_d ? dnnl::memory::dims{n, oc, ow} : dnnl::memory::dims{n, oc, oh, ow};
+  }
+  Shape dst_shape() const { return one_d ? Shape{n, oc, ow} : Shape{n, oc, oh, ow}; }
+  dnnl::memory::dims wei_dims() const {
+    dnnl::memory::dims d =
+        group == 1 ? dnnl::memory::dims{oc, c} : dnnl::memory::dims{group, oc / group, c / group};
+    for (int64_t k : spatial(kh, kw)) d.push_back(k);
+    return d;
+  }
+  dnnl::memory::format_tag wei_plain_tag() const {
+    using tag = dnnl::memory::format_tag;
+    if (one_d) return group == 1 ? tag::oiw : tag::goiw;
+    return group == 1 ? tag::oihw : tag::goihw;
+  }
 };
 
 class Conv final : public Op {
@@ -31,9 +57,9 @@ class Conv final : public Op {
       node.fail(ErrorCode::invalid_model, "expects 2 to 4 inputs (X, W, [B], [Z]) and 1 output");
     }
     group_ = node.attr_int("group", 1);
-    strides_ = node.attr_ints("strides", {1, 1});
-    dilations_ = node.attr_ints("dilations", {1, 1});
-    pads_ = node.attr_ints("pads", {0, 0, 0, 0});
+    strides_ = node.attr_ints("strides", {});
+    dilations_ = node.attr_ints("dilations", {});
+    pads_ = node.attr_ints("pads", {});
     kernel_shape_ = node.attr_ints("kernel_shape", {});
     auto_pad_ = node.attr_string("auto_pad", "NOTSET");
     const std::string act = node.attr_string("activation", "none");
@@ -41,9 +67,18 @@ class Conv final : public Op {
       node.fail(ErrorCode::unsupported, "activation '" + act + "' (expected none or relu)");
     }
     relu_ = act == "relu";
-    if (strides_.size() != 2 || dilations_.size() != 2 || pads_.size() != 4) {
+    // The spatial rank the attributes give (the input's rank decides in infer).
+    const size_t k = !strides_.empty()        ? strides_.size()
+                     : !dilations_.empty()    ? dilations_.size()
+                     : !kernel_shape_.empty() ? kernel_shape_.size()
+                                              : pads_.size() / 2;
+    if (k > 2 || (!strides_.empty() && strides_.size() != k) ||
+        (!dilations_.empty() && dilations_.size() != k) ||
+        (!kernel_shape_.empty() && kernel_shape_.size() != k) ||
+        (!pads_.empty() && pads_.size() != 2 * k)) {
       node.fail(ErrorCode::unsupported,
-                "only 2-D convolution is supported (strides, dilations: 2 values; pads: 4)");
+                "only 1-D and 2-D convolutions are supported (strides, dilations, kernel_shape: "
+                "1 or 2 values; pads: twice as many)");
     }
     if (auto_pad_ != "NOTSET" && auto_pad_ != "VALID" && auto_pad_ != "SAME_UPPER" &&
         auto_pad_ != "SAME_LOWER") {
@@ -69,7 +104,7 @@ class Conv final : public Op {
     if (ctx.has(2) && ctx.shape(2) != Shape{g.oc}) {
       ctx.fail("bias has shape " + to_string(ctx.shape(2)) + ", expected " + std::to_string(g.oc));
     }
-    const Shape dst{g.n, g.oc, g.oh, g.ow};
+    const Shape dst = g.dst_shape();
     if (ctx.has(3) && ctx.shape(3) != dst) {
       ctx.fail("residual input has shape " + to_string(ctx.shape(3)) + ", expected " +
                to_string(dst));
@@ -135,10 +170,8 @@ class Conv final : public Op {
     const bool has_bias = ctx.src.size() > 2 && ctx.src[2].present;
     const bool has_residual = ctx.src.size() > 3 && ctx.src[3].present;
 
-    const dnnl::memory::dims src_dims{g.n, g.c, g.h, g.w}, dst_dims{g.n, g.oc, g.oh, g.ow};
-    const dnnl::memory::dims wei_dims =
-        g.group == 1 ? dnnl::memory::dims{g.oc, g.c, g.kh, g.kw}
-                     : dnnl::memory::dims{g.group, g.oc / g.group, g.c / g.group, g.kh, g.kw};
+    const dnnl::memory::dims src_dims = g.src_dims(), dst_dims = g.dst_dims();
+    const dnnl::memory::dims wei_dims = g.wei_dims();
     const dnnl::memory::desc src_any(src_dims, dt::f32, tag::any);
     const dnnl::memory::desc wei_any(wei_dims, dt::f32, tag::any);
     const dnnl::memory::desc bias_md({g.oc}, dt::f32, tag::a);
@@ -152,15 +185,15 @@ class Conv final : public Op {
 
     const dnnl::convolution_forward::desc desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any, wei_any,
-        has_bias ? bias_md : dnnl::memory::desc(), dst_any, {g.sh, g.sw}, {g.dh - 1, g.dw - 1},
-        {g.pt, g.pl}, {g.pb, g.pr});
+        has_bias ? bias_md : dnnl::memory::desc(), dst_any, g.spatial(g.sh, g.sw),
+        g.spatial(g.dh - 1, g.dw - 1), g.spatial(g.pt, g.pl), g.spatial(g.pb, g.pr));
     const dnnl::convolution_forward::primitive_desc pd(desc, attr, ctx.engine);
 
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::convolution_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
     ctx.src_want[0] = pd.src_desc();
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
-    const dnnl::memory::desc wei_plain(wei_dims, dt::f32, g.group == 1 ? tag::oihw : tag::goihw);
+    const dnnl::memory::desc wei_plain(wei_dims, dt::f32, g.wei_plain_tag());
     kernel->set_const(DNNL_ARG_WEIGHTS, reorder_constant(ctx.engine, *ctx.src[1].constant,
                                                          wei_plain, pd.weights_desc()));
     if (has_bias)
@@ -191,10 +224,8 @@ class Conv final : public Op {
     // An int8 destination holds the residual before the sum: it needs one in int8.
     if (has_residual && !z.is_int8()) y = {};
 
-    const dnnl::memory::dims src_dims{g.n, g.c, g.h, g.w}, dst_dims{g.n, g.oc, g.oh, g.ow};
-    const dnnl::memory::dims wei_dims =
-        g.group == 1 ? dnnl::memory::dims{g.oc, g.c, g.kh, g.kw}
-                     : dnnl::memory::dims{g.group, g.oc / g.group, g.c / g.group, g.kh, g.kw};
+    const dnnl::memory::dims src_dims = g.src_dims(), dst_dims = g.dst_dims();
+    const dnnl::memory::dims wei_dims = g.wei_dims();
     const dnnl::memory::desc bias_md({g.oc}, dt::f32, tag::a);
     const int levels = conv_weight_levels(x.dtype);
     const std::vector<float> w_scales =
@@ -219,14 +250,15 @@ class Conv final : public Op {
         dnnl::memory::desc(src_dims, to_dnnl(x.dtype), tag::any),
         dnnl::memory::desc(wei_dims, dt::s8, tag::any), has_bias ? bias_md : dnnl::memory::desc(),
         dnnl::memory::desc(dst_dims, y.is_int8() ? to_dnnl(y.dtype) : dt::f32, tag::any),
-        {g.sh, g.sw}, {g.dh - 1, g.dw - 1}, {g.pt, g.pl}, {g.pb, g.pr});
+        g.spatial(g.sh, g.sw), g.spatial(g.dh - 1, g.dw - 1), g.spatial(g.pt, g.pl),
+        g.spatial(g.pb, g.pr));
     const dnnl::convolution_forward::primitive_desc pd(desc, attr, ctx.engine);
 
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::convolution_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
     ctx.src_want[0] = pd.src_desc();
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
-    const dnnl::memory::desc wei_plain(wei_dims, dt::s8, g.group == 1 ? tag::oihw : tag::goihw);
+    const dnnl::memory::desc wei_plain(wei_dims, dt::s8, g.wei_plain_tag());
     kernel->set_const(DNNL_ARG_WEIGHTS, int8_weights(ctx.engine, *ctx.src[1].constant, 0, w_scales,
                                                      levels, wei_plain, pd.weights_desc()));
     if (has_bias) {
@@ -248,22 +280,40 @@ class Conv final : public Op {
       if (ctx) ctx->fail(msg);
       node().fail(ErrorCode::invalid_argument, msg);
     };
-    if (x.size() != 4) fail("expects a 4-D input (N,C,H,W), got shape " + to_string(x));
-    if (w.size() != 4) fail("expects 4-D weights (OC,C/group,KH,KW), got shape " + to_string(w));
+    if (x.size() != 3 && x.size() != 4) {
+      fail("expects a 4-D input (N,C,H,W) or a 3-D one (N,C,W), got shape " + to_string(x));
+    }
+    if (w.size() != x.size()) {
+      fail("expects weights (OC,C/group,KH,KW) or (OC,C/group,KW) of the input's rank, got " +
+           to_string(w));
+    }
     ConvGeometry g{};
-    g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
-    g.oc = w[0], g.kh = w[2], g.kw = w[3];
+    g.one_d = x.size() == 3;
+    const size_t k = g.one_d ? 1 : 2;  // spatial rank
+    if ((!strides_.empty() && strides_.size() != k) ||
+        (!dilations_.empty() && dilations_.size() != k) ||
+        (!pads_.empty() && pads_.size() != 2 * k)) {
+      fail("strides, dilations or pads do not match the " + std::to_string(k) + "-D input " +
+           to_string(x));
+    }
+    // The 1-D case as 2-D of height 1.
+    auto at = [&](const std::vector<int64_t>& v, size_t i, int64_t fallback) {
+      return v.empty() ? fallback : v[i];
+    };
+    g.n = x[0], g.c = x[1], g.h = g.one_d ? 1 : x[2], g.w = x.back();
+    g.oc = w[0], g.kh = g.one_d ? 1 : w[2], g.kw = w.back();
     g.group = group_;
-    if (!kernel_shape_.empty() && kernel_shape_ != Shape{g.kh, g.kw}) {
+    if (!kernel_shape_.empty() && kernel_shape_ != Shape(w.begin() + 2, w.end())) {
       fail("kernel_shape does not match the weights' shape " + to_string(w));
     }
     if (g.c != w[1] * g.group || g.oc % g.group != 0) {
       fail("input channels " + std::to_string(g.c) + " do not match weights " + to_string(w) +
            " with group " + std::to_string(g.group));
     }
-    g.sh = strides_[0], g.sw = strides_[1];
-    g.dh = dilations_[0], g.dw = dilations_[1];
-    g.pt = pads_[0], g.pl = pads_[1], g.pb = pads_[2], g.pr = pads_[3];
+    g.sh = g.one_d ? 1 : at(strides_, 0, 1), g.sw = at(strides_, k - 1, 1);
+    g.dh = g.one_d ? 1 : at(dilations_, 0, 1), g.dw = at(dilations_, k - 1, 1);
+    g.pt = g.one_d ? 0 : at(pads_, 0, 0), g.pl = at(pads_, k - 1, 0);
+    g.pb = g.one_d ? 0 : at(pads_, 2, 0), g.pr = at(pads_, 2 * k - 1, 0);
     const int64_t ekh = (g.kh - 1) * g.dh + 1, ekw = (g.kw - 1) * g.dw + 1;
     if (auto_pad_ == "VALID") {
       g.pt = g.pl = g.pb = g.pr = 0;

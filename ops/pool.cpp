@@ -1,5 +1,6 @@
-// MaxPool, AveragePool and GlobalAveragePool (ONNX) over 2-D spatial dims
-// (input N,C,H,W; other ranks are unsupported).
+// MaxPool, AveragePool and GlobalAveragePool (ONNX) over 2-D or 1-D spatial
+// dims (input N,C,H,W or N,C,W; other ranks are unsupported; 1-D pools as
+// 2-D ones of height 1, and through oneDNN's 1-D pooling).
 //   attributes: kernel_shape, strides, pads, dilations (MaxPool only), ceil_mode,
 //   auto_pad, count_include_pad (AveragePool), storage_order (accepted and
 //   ignored: it only describes MaxPool's Indices output, which is unsupported).
@@ -26,6 +27,13 @@ struct PoolGeometry {
   int64_t kh, kw, sh, sw, dh, dw;
   int64_t pt, pl, pb, pr;  // pads: top, left, bottom, right (after auto_pad)
   int64_t oh, ow;
+  bool one_d;  // N,C,W: h = kh = oh = 1, no vertical stride, dilation or pads
+
+  // oneDNN's spatial dims: (h, w), or (w) in 1-D.
+  dnnl::memory::dims spatial(int64_t vh, int64_t vw) const {
+    return one_d ? dnnl::memory::dims{vw} : dnnl::memory::dims{vh, vw};
+  }
+  Shape dst_shape() const { return one_d ? Shape{n, c, ow} : Shape{n, c, oh, ow}; }
 };
 
 class Pool final : public Op {
@@ -40,20 +48,20 @@ class Pool final : public Op {
     }
     if (kind == PoolKind::global_avg) return;  // no attributes
     kernel_ = node.attr_ints("kernel_shape");
-    strides_ = node.attr_ints("strides", {1, 1});
-    pads_ = node.attr_ints("pads", {0, 0, 0, 0});
-    dilations_ = node.attr_ints("dilations", {1, 1});
+    const size_t k = kernel_.size();  // spatial rank
+    strides_ = node.attr_ints("strides", std::vector<int64_t>(k, 1));
+    pads_ = node.attr_ints("pads", std::vector<int64_t>(2 * k, 0));
+    dilations_ = node.attr_ints("dilations", std::vector<int64_t>(k, 1));
     auto_pad_ = node.attr_string("auto_pad", "NOTSET");
     const int64_t ceil_mode = node.attr_int("ceil_mode", 0);
     const int64_t include_pad = node.attr_int("count_include_pad", 0);
     const int64_t storage_order = node.attr_int("storage_order", 0);
-    if (kernel_.size() != 2 || strides_.size() != 2 || pads_.size() != 4 ||
-        dilations_.size() != 2) {
+    if (k < 1 || k > 2 || strides_.size() != k || pads_.size() != 2 * k || dilations_.size() != k) {
       node.fail(ErrorCode::unsupported,
-                "only 2-D pooling is supported (kernel_shape, strides, dilations: 2 values; "
-                "pads: 4)");
+                "only 1-D and 2-D pooling is supported (kernel_shape, strides, dilations: 1 or 2 "
+                "values; pads: twice as many)");
     }
-    if (kind == PoolKind::avg && dilations_ != std::vector<int64_t>{1, 1}) {
+    if (kind == PoolKind::avg && dilations_ != std::vector<int64_t>(k, 1)) {
       node.fail(ErrorCode::unsupported, "AveragePool with dilations is not supported");
     }
     if (ceil_mode < 0 || ceil_mode > 1 || include_pad < 0 || include_pad > 1 || storage_order < 0 ||
@@ -65,13 +73,13 @@ class Pool final : public Op {
         auto_pad_ != "SAME_LOWER") {
       node.fail(ErrorCode::invalid_model, "unknown auto_pad '" + auto_pad_ + "'");
     }
-    for (size_t i = 0; i < 2; ++i) {
+    for (size_t i = 0; i < k; ++i) {
       if (kernel_[i] < 1 || strides_[i] < 1 || dilations_[i] < 1) {
         node.fail(ErrorCode::invalid_model, "kernel_shape, strides and dilations must be >= 1");
       }
       // As onnxruntime: a window lying entirely in the padding has no value.
-      if (pads_[i] < 0 || pads_[i + 2] < 0 || pads_[i] >= kernel_[i] ||
-          pads_[i + 2] >= kernel_[i]) {
+      if (pads_[i] < 0 || pads_[i + k] < 0 || pads_[i] >= kernel_[i] ||
+          pads_[i + k] >= kernel_[i]) {
         node.fail(ErrorCode::invalid_model, "pads must be >= 0 and smaller than the kernel");
       }
     }
@@ -82,7 +90,7 @@ class Pool final : public Op {
   void infer(InferContext& ctx) const override {
     if (ctx.dtype(0) != DataType::f32) ctx.fail("expects an f32 input");
     const PoolGeometry g = geometry(ctx.shape(0));
-    ctx.set(0, {g.n, g.c, g.oh, g.ow}, DataType::f32);
+    ctx.set(0, g.dst_shape(), DataType::f32);
   }
 
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
@@ -148,11 +156,12 @@ class Pool final : public Op {
     const DataType dtype = have.is_int8() ? have.dtype : DataType::f32;
     dnnl::memory::desc src_md = ctx.src_md[0];
     if (src_md.is_zero() || src_md.dims() != to_dnnl_dims(x)) src_md = plain_md(x, dtype);
-    const dnnl::memory::desc dst_any({g.n, g.c, g.oh, g.ow}, to_dnnl(dtype),
+    const dnnl::memory::desc dst_any(to_dnnl_dims(g.dst_shape()), to_dnnl(dtype),
                                      dnnl::memory::format_tag::any);
     const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src_md,
-                                              dst_any, {g.sh, g.sw}, {g.kh, g.kw},
-                                              {g.dh - 1, g.dw - 1}, {g.pt, g.pl}, {pb, pr});
+                                              dst_any, g.spatial(g.sh, g.sw), g.spatial(g.kh, g.kw),
+                                              g.spatial(g.dh - 1, g.dw - 1), g.spatial(g.pt, g.pl),
+                                              g.spatial(pb, pr));
     const dnnl::pooling_v2_forward::primitive_desc pd(desc, default_attr(), ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::pooling_v2_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
@@ -166,21 +175,32 @@ class Pool final : public Op {
 
  private:
   PoolGeometry geometry(const Shape& x) const {
-    if (x.size() != 4) {
-      node().fail(ErrorCode::unsupported,
-                  "only 4-D inputs (N,C,H,W) are supported, got shape " + to_string(x));
+    if (x.size() != 3 && x.size() != 4) {
+      node().fail(
+          ErrorCode::unsupported,
+          "only 4-D (N,C,H,W) and 3-D (N,C,W) inputs are supported, got shape " + to_string(x));
+    }
+    const size_t spatial = kind_ == PoolKind::global_avg ? x.size() - 2 : kernel_.size();
+    if (x.size() != spatial + 2) {
+      node().fail(ErrorCode::invalid_argument,
+                  "a " + std::to_string(spatial) + "-D pool cannot take the input " + to_string(x));
     }
     PoolGeometry g{};
-    g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+    g.one_d = x.size() == 3;  // as 2-D of height 1
+    g.n = x[0], g.c = x[1], g.h = g.one_d ? 1 : x[2], g.w = x.back();
     if (kind_ == PoolKind::global_avg) {
       g.kh = g.h, g.kw = g.w, g.sh = g.sw = g.dh = g.dw = 1;
       g.oh = g.ow = 1;
       if (g.h * g.w == 0) node().fail(ErrorCode::invalid_argument, "empty input " + to_string(x));
       return g;
     }
-    g.kh = kernel_[0], g.kw = kernel_[1], g.sh = strides_[0], g.sw = strides_[1];
-    g.dh = dilations_[0], g.dw = dilations_[1];
-    g.pt = pads_[0], g.pl = pads_[1], g.pb = pads_[2], g.pr = pads_[3];
+    g.kh = g.one_d ? 1 : kernel_[0], g.kw = kernel_.back();
+    g.sh = g.one_d ? 1 : strides_[0], g.sw = strides_.back();
+    g.dh = g.one_d ? 1 : dilations_[0], g.dw = dilations_.back();
+    g.pt = g.one_d ? 0 : pads_[0];
+    g.pl = pads_[spatial - 1];
+    g.pb = g.one_d ? 0 : pads_[2];
+    g.pr = pads_.back();
     auto size = [&](int64_t in, int64_t k, int64_t s, int64_t d, int64_t& begin, int64_t& end) {
       const int64_t ek = (k - 1) * d + 1;
       if (auto_pad_ == "SAME_UPPER" || auto_pad_ == "SAME_LOWER") {

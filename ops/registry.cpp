@@ -29,6 +29,10 @@ namespace octet {
   X("Gelu", make_gelu)                             \
   X("Tanh", make_tanh)                             \
   X("Sqrt", make_sqrt)                             \
+  X("Sigmoid", make_sigmoid)                       \
+  X("HardSigmoid", make_hard_sigmoid)              \
+  X("HardSwish", make_hard_swish)                  \
+  X("Clip", make_clip)                             \
   X("Where", make_where)                           \
   X("Cast", make_cast)                             \
   X("Identity", make_identity)                     \
@@ -39,6 +43,10 @@ namespace octet {
   X("Transpose", make_transpose)                   \
   X("Concat", make_concat)                         \
   X("Slice", make_slice)                           \
+  X("Split", make_split)                           \
+  X("Pad", make_pad)                               \
+  X("Resize", make_resize)                         \
+  X("Upsample", make_resize)                       \
   X("Expand", make_expand)                         \
   X("ConstantOfShape", make_constant_of_shape)     \
   X("Range", make_range)                           \

@@ -187,6 +187,81 @@ double max_abs(const Tensor& t) {
   return m;
 }
 
+std::string kernel_of(const OpCase& c, const SessionOptions& options) {
+  for (const LayerInfo& l : session_layers(c, options)) {
+    if (l.name == "node") return l.kernel;
+  }
+  FAIL("no layer named 'node'");
+  return "";
+}
+
+KernelRun run_kernel(const OpCase& c, const std::vector<dnnl::memory::desc>& layouts) {
+  const Graph g = one_node_graph(c);
+  const Node& node = g.nodes[0];
+  const std::unique_ptr<Op> op = create_op(node);
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  auto is_constant = [&](size_t i) { return i < c.constant.size() && c.constant[i]; };
+  InferContext ictx{node, {}, {}, {}, {}};
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    ictx.src.push_back(c.inputs[i].empty() ? SrcInfo{}
+                                           : SrcInfo{true, c.inputs[i].shape(), c.inputs[i].dtype(),
+                                                     is_constant(i) ? &c.inputs[i] : nullptr});
+  }
+  op->infer(ictx);
+  std::vector<dnnl::memory::desc> src_md;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const bool given = i < layouts.size() && !layouts[i].is_zero();
+    src_md.push_back(c.inputs[i].empty() || is_constant(i) ? dnnl::memory::desc()
+                     : given                               ? layouts[i]
+                             : plain_md(c.inputs[i].shape(), c.inputs[i].dtype()));
+  }
+  KernelContext ctx(node, engine, ictx.src, ictx.dst_shape, ictx.dst_dtype, src_md);
+  const std::unique_ptr<Kernel> kernel = op->make_kernel(ctx);
+  CHECK(ctx.dst_accumulates[0] == -1);
+
+  std::vector<dnnl::memory> held;
+  std::vector<const void*> src;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const dnnl::memory::desc plain = plain_md(c.inputs[i].shape(), c.inputs[i].dtype());
+    if (c.inputs[i].empty() || is_constant(i) || ctx.src_want[i].is_zero() ||
+        ctx.src_want[i] == plain) {
+      src.push_back(c.inputs[i].empty() ? nullptr : c.inputs[i].raw());
+      continue;
+    }
+    dnnl::memory from(plain, engine, const_cast<void*>(c.inputs[i].raw())),
+        to(ctx.src_want[i], engine);
+    dnnl::reorder(from, to).execute(stream, from, to);
+    held.push_back(to);
+    src.push_back(to.get_data_handle());
+  }
+  std::vector<dnnl::memory> dst;
+  std::vector<void*> dst_ptr;
+  for (const dnnl::memory::desc& md : ctx.dst_md) {
+    dst.emplace_back(md, engine);
+    dst_ptr.push_back(dst.back().get_data_handle());
+  }
+  std::vector<uint8_t> scratch(kernel->scratchpad_bytes() + 1);
+  kernel->bind(src, dst_ptr, scratch.data());
+  kernel->execute(stream);
+  KernelRun r{ctx.src_want, ctx.dst_md[0], kernel->name(),
+              Tensor(ctx.dst_dtype[0], ctx.dst_shape[0])};
+  dnnl::memory plain_out(plain_md(ctx.dst_shape[0], ctx.dst_dtype[0]), engine, r.out.raw());
+  dnnl::reorder(dst[0], plain_out).execute(stream, dst[0], plain_out);
+  stream.wait();
+  return r;
+}
+
+void expect_error(const std::function<void()>& f, ErrorCode code, const std::string& part) {
+  try {
+    f();
+    FAIL("no error; expected one containing: " << part);
+  } catch (const Error& e) {
+    CHECK_MESSAGE(e.code() == code, e.what());
+    CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, e.what());
+  }
+}
+
 LayerInfo layer_named(const Session& s, const std::string& name) {
   for (const LayerInfo& l : s.layers()) {
     if (l.name == name) return l;

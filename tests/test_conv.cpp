@@ -153,7 +153,16 @@ TEST_CASE("conv: bad attributes and shapes name the node") {
   }
   SUBCASE("3-D conv") {
     c.attrs["strides"] = std::vector<int64_t>{1, 1, 1};
-    CHECK_THROWS_WITH_AS(test::run_reference(c), doctest::Contains("only 2-D convolution"), Error);
+    CHECK_THROWS_WITH_AS(test::run_reference(c),
+                         doctest::Contains("only 1-D and 2-D convolutions are supported"), Error);
+  }
+  SUBCASE("1-D attributes on a 2-D input") {
+    c.attrs["strides"] = std::vector<int64_t>{1};
+    c.attrs["dilations"] = std::vector<int64_t>{1};
+    c.attrs["pads"] = std::vector<int64_t>{1, 1};
+    CHECK_THROWS_WITH_AS(test::run_reference(c),
+                         doctest::Contains("strides, dilations or pads do not match the 2-D input"),
+                         Error);
   }
   SUBCASE("channel mismatch") {
     c.inputs[0] = test::random_tensor(DataType::f32, {1, 5, 8, 8}, 1);

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "tests/int8_reference.hpp"
@@ -360,4 +361,133 @@ TEST_CASE("int8 dataflow: a residual Add of two int8 tensors runs int8 with per-
   const double diff = test::max_abs_diff(got2[0], forced2[0]);
   MESSAGE("add read in fp32: max difference " << diff << " against dequantize + f32 add");
   CHECK(diff <= 1e-6 * test::max_abs(forced2[0]));
+}
+
+// ---------------------------------------------- ops that move int8 data (issue 16)
+
+namespace {
+
+// x -> c1 (relu, u8) -> the node "op" that `build_op` adds -> c2 (reading
+// `op_channels` channels) -> out;  c1 -> side -> out2. The op's output gets
+// c1's range (the values it moves are c1's), so forcing the op to fp32
+// quantizes its output on the same scale: c2 must see the same integers.
+void check_moves_int8(const std::string& op, const Shape& image, int64_t cin, int64_t cout,
+                      const std::function<int(TestGraph&, int)>& build_op,
+                      const std::function<int(TestGraph&, const std::string&, int, int64_t, int64_t,
+                                              bool, uint32_t)>& conv_fn,
+                      int64_t op_channels) {
+  TestGraph tg;
+  const int x = tg.input("x", image);
+  const int c1 = conv_fn(tg, "c1", x, cin, cout, true, 81);
+  const int y = build_op(tg, c1);
+  tg.output(conv_fn(tg, "c2", y, op_channels, 6, false, 83));
+  tg.output(conv_fn(tg, "side", c1, cout, 4, false, 85));
+  const Tensor in = test::random_tensor(DataType::f32, image, 87, -2.f, 2.f);
+  const auto amax = fp32_amax(tg, in, {"c1.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  tg.range(c1, amax.at("c1.out"), DataType::u8);
+  tg.range(y, amax.at("c1.out"), DataType::u8);
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = run(m, in, {}, &s);
+  check_int8_around(s, "op", op);
+  CHECK(layer_named(s, "op").reason == "runs on int8 inputs");
+  check_against_fp32(m, in, got);
+
+  SessionOptions fp32_op;
+  fp32_op.fp32_ops = {op};
+  Session f(m);
+  const std::vector<Tensor> forced = run(m, in, fp32_op, &f);
+  CHECK(layer_named(f, "op").precision == "fp32");
+  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
+  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+}
+
+// A 1-D convolution (k3, pad 1) with seeded weights.
+int conv1d(TestGraph& tg, const std::string& name, int in, int64_t cin, int64_t cout, bool relu,
+           uint32_t seed) {
+  const float bound = 1.f / std::sqrt(static_cast<float>(cin * 3));
+  const Tensor w = test::random_tensor(DataType::f32, {cout, cin, 3}, seed, -bound, bound);
+  const Tensor b = test::random_tensor(DataType::f32, {cout}, seed + 1, -0.1f, 0.1f);
+  std::map<std::string, AttrValue> attrs{{"pads", std::vector<int64_t>{1, 1}}};
+  if (relu) attrs["activation"] = std::string("relu");
+  return tg.node("Conv", name, {in, tg.constant(name + ".w", w), tg.constant(name + ".b", b)},
+                 attrs);
+}
+
+Tensor s64(std::vector<int64_t> v) {
+  const int64_t n = static_cast<int64_t>(v.size());
+  Tensor t(DataType::s64, {n});
+  std::copy(v.begin(), v.end(), t.data<int64_t>());
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("int8 dataflow: Pad with zeros (Inception v3) and edge pads move the integers") {
+  for (const std::string mode : {"constant", "edge", "reflect"}) {
+    CAPTURE(mode);
+    check_moves_int8(
+        "Pad", kImage, 8, 8,
+        [&](TestGraph& tg, int in) {
+          return tg.node("Pad", "op", {in, tg.constant("pads", s64({0, 0, 1, 2, 0, 0, 1, 1}))},
+                         {{"mode", mode}});
+        },
+        conv, 8);
+  }
+}
+
+TEST_CASE("int8 dataflow: nearest Resize (RetinaNet's FPN) moves the integers") {
+  const Tensor sizes = s64({1, 8, 20, 24});
+  check_moves_int8(
+      "Resize", kImage, 8, 8,
+      [&](TestGraph& tg, int in) {
+        return tg.node("Resize", "op", {in, kNoValue, kNoValue, tg.constant("sizes", sizes)},
+                       {{"mode", std::string("nearest")},
+                        {"coordinate_transformation_mode", std::string("asymmetric")},
+                        {"nearest_mode", std::string("floor")}});
+      },
+      conv, 8);
+  // Downsampling on half-pixel ties: not oneDNN's rounding, the int8 gather.
+  check_moves_int8(
+      "Resize", kImage, 8, 8,
+      [&](TestGraph& tg, int in) {
+        Tensor scales(DataType::f32, {4});
+        const float s[4] = {1, 1, 0.5f, 0.5f};
+        std::copy(s, s + 4, scales.data<float>());
+        return tg.node("Resize", "op", {in, kNoValue, tg.constant("scales", scales)},
+                       {{"mode", std::string("nearest")}});
+      },
+      conv, 8);
+}
+
+TEST_CASE("int8 dataflow: Split moves the integers into each part") {
+  // x -> c1 -> Split(3 + 5 channels) -> c2 reads the second part.
+  check_moves_int8(
+      "Split", kImage, 8, 8,
+      [&](TestGraph& tg, int in) {
+        const int part =
+            tg.node("Split", "op", {in, tg.constant("split", s64({3, 5}))}, {{"axis", int64_t{1}}});
+        // A second output: the first part, unread.
+        Value first;
+        first.name = "op.first";
+        const int id = tg.g.add_value(first);
+        Node& n = tg.g.nodes.back();
+        n.outputs.insert(n.outputs.begin(), id);
+        return part;
+      },
+      conv, 5);
+}
+
+TEST_CASE("int8 dataflow: Conv1d -> MaxPool 1-D -> Conv1d (Jasper) stays int8") {
+  check_moves_int8(
+      "MaxPool", {1, 16, 50}, 16, 16,
+      [&](TestGraph& tg, int in) {
+        return tg.node("MaxPool", "op", {in},
+                       {{"kernel_shape", std::vector<int64_t>{3}},
+                        {"strides", std::vector<int64_t>{2}},
+                        {"pads", std::vector<int64_t>{1, 1}}});
+      },
+      conv1d, 16);
 }

@@ -14,6 +14,7 @@
 #include "tests/op_harness.hpp"
 
 using namespace octet;
+using test::kernel_of;
 using test::OpCase;
 
 namespace {
@@ -63,14 +64,6 @@ void check_values(const Tensor& got, const Shape& shape, const std::vector<doubl
 void check_both(const OpCase& c, const Shape& shape, const std::vector<double>& want) {
   check_values(test::run_reference(c)[0], shape, want);
   check_values(test::run_session(c)[0], shape, want);
-}
-
-std::string kernel_of(const OpCase& c) {
-  for (const LayerInfo& l : test::session_layers(c)) {
-    if (l.name == "node") return l.kernel;
-  }
-  FAIL("no layer named 'node'");
-  return "";
 }
 
 // The session's kernel against the reference; `onednn`: whether the fast path must run.
@@ -475,17 +468,19 @@ TEST_CASE("MaxPool / AveragePool / GlobalAveragePool: hand-computed cases") {
 
 TEST_CASE("pooling: shape and attribute errors") {
   const auto k3 = pool_attrs({3, 3}, {1, 1}, {0, 0, 0, 0});
-  CHECK_ERROR(make("MaxPool", {rnd({1, 2, 8}, 1)}, {}, k3), ErrorCode::unsupported,
-              "only 4-D inputs (N,C,H,W) are supported, got shape 1x2x8");
+  CHECK_ERROR(make("MaxPool", {rnd({1, 2, 8}, 1)}, {}, k3), ErrorCode::invalid_argument,
+              "a 2-D pool cannot take the input 1x2x8");
+  CHECK_ERROR(make("MaxPool", {rnd({2, 8}, 1)}, {}, k3), ErrorCode::unsupported,
+              "only 4-D (N,C,H,W) and 3-D (N,C,W) inputs are supported, got shape 2x8");
   CHECK_ERROR(make("GlobalAveragePool", {rnd({1, 2, 3, 3, 3}, 1)}), ErrorCode::unsupported,
-              "only 4-D inputs");
+              "only 4-D (N,C,H,W) and 3-D (N,C,W) inputs");
   CHECK_ERROR(make("MaxPool", {rnd({1, 2, 2, 2}, 1)}, {}, k3), ErrorCode::invalid_argument,
               "kernel 3 is larger than the padded input 1x2x2x2");
   CHECK_ERROR(make("MaxPool", {rnd({1, 2, 8, 8}, 1)}), ErrorCode::invalid_model,
               "missing required attribute 'kernel_shape'");
   CHECK_ERROR(make("MaxPool", {rnd({1, 2, 8, 8}, 1)}, {},
                    pool_attrs({3, 3, 3}, {1, 1, 1}, {0, 0, 0, 0, 0, 0})),
-              ErrorCode::unsupported, "only 2-D pooling");
+              ErrorCode::unsupported, "only 1-D and 2-D pooling");
   CHECK_ERROR(
       make("AveragePool", {rnd({1, 2, 8, 8}, 1)}, {}, pool_attrs({3, 3}, {1, 1}, {3, 0, 0, 0})),
       ErrorCode::invalid_model, "pads must be >= 0 and smaller than the kernel");

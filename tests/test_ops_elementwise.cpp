@@ -15,6 +15,7 @@
 #include "tests/op_harness.hpp"
 
 using namespace octet;
+using test::expect_error;
 using test::OpCase;
 
 namespace {
@@ -51,16 +52,6 @@ Tensor ref(const OpCase& c) {
   return test::run_reference(c).at(0);
 }
 
-// `f` throws an octet::Error of `code` whose message contains `part`.
-void expect_error(const std::function<void()>& f, ErrorCode code, const std::string& part) {
-  try {
-    f();
-    FAIL("no error; expected one containing: " << part);
-  } catch (const Error& e) {
-    CHECK_MESSAGE(e.code() == code, e.what());
-    CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, e.what());
-  }
-}
 
 }  // namespace
 
@@ -383,67 +374,8 @@ TEST_CASE("oneDNN transpose (reorder) matches the reference exactly") {
 
 namespace {
 
-struct KernelRun {
-  std::vector<dnnl::memory::desc> src_want;
-  dnnl::memory::desc dst_md;
-  std::string name;
-  Tensor out;  // plain
-};
-
-// make_kernel with non-constant inputs produced in `layouts` (zero: plain),
-// then bind and execute it on `c`'s inputs reordered to what it wants.
-KernelRun run_kernel(const OpCase& c, const std::vector<dnnl::memory::desc>& layouts) {
-  Node node;
-  node.op = c.op;
-  node.name = "node";
-  node.attrs = c.attrs;
-  for (size_t i = 0; i <= c.inputs.size(); ++i) {
-    (i < c.inputs.size() ? node.inputs : node.outputs).push_back(static_cast<int>(i));
-  }
-  const std::unique_ptr<Op> op = create_op(node);
-  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  dnnl::stream stream(engine);
-  InferContext ictx{node, {}, {}, {}, {}};
-  for (size_t i = 0; i < c.inputs.size(); ++i) {
-    ictx.src.push_back(
-        {true, c.inputs[i].shape(), c.inputs[i].dtype(), c.constant[i] ? &c.inputs[i] : nullptr});
-  }
-  op->infer(ictx);
-  std::vector<dnnl::memory::desc> src_md;
-  for (size_t i = 0; i < c.inputs.size(); ++i) {
-    src_md.push_back(c.constant[i]          ? dnnl::memory::desc()
-                     : layouts[i].is_zero() ? plain_md(c.inputs[i].shape(), c.inputs[i].dtype())
-                                            : layouts[i]);
-  }
-  KernelContext ctx(node, engine, ictx.src, ictx.dst_shape, ictx.dst_dtype, src_md);
-  const std::unique_ptr<Kernel> kernel = op->make_kernel(ctx);
-  CHECK(ctx.dst_accumulates[0] == -1);
-
-  std::vector<dnnl::memory> held;
-  std::vector<const void*> src;
-  for (size_t i = 0; i < c.inputs.size(); ++i) {
-    const dnnl::memory::desc plain = plain_md(c.inputs[i].shape(), c.inputs[i].dtype());
-    if (c.constant[i] || ctx.src_want[i].is_zero() || ctx.src_want[i] == plain) {
-      src.push_back(c.inputs[i].raw());
-      continue;
-    }
-    dnnl::memory from(plain, engine, const_cast<void*>(c.inputs[i].raw())),
-        to(ctx.src_want[i], engine);
-    dnnl::reorder(from, to).execute(stream, from, to);
-    held.push_back(to);
-    src.push_back(to.get_data_handle());
-  }
-  dnnl::memory dst(ctx.dst_md[0], engine);
-  std::vector<uint8_t> scratch(kernel->scratchpad_bytes() + 1);
-  kernel->bind(src, {dst.get_data_handle()}, scratch.data());
-  kernel->execute(stream);
-  KernelRun r{ctx.src_want, ctx.dst_md[0], kernel->name(),
-              Tensor(ctx.dst_dtype[0], ctx.dst_shape[0])};
-  dnnl::memory plain_out(plain_md(ctx.dst_shape[0], ctx.dst_dtype[0]), engine, r.out.raw());
-  dnnl::reorder(dst, plain_out).execute(stream, dst, plain_out);
-  stream.wait();
-  return r;
-}
+using test::KernelRun;
+using test::run_kernel;
 
 dnnl::memory::desc blocked(const Shape& s) {
   return dnnl::memory::desc(to_dnnl_dims(s), dnnl::memory::data_type::f32,

@@ -12,6 +12,7 @@
 #include "tests/op_harness.hpp"
 
 using namespace octet;
+using test::expect_error;
 using test::OpCase;
 
 namespace {
@@ -56,15 +57,6 @@ Tensor ref(const OpCase& c) {
   return test::run_reference(c).at(0);
 }
 
-void expect_error(const std::function<void()>& f, ErrorCode code, const std::string& part) {
-  try {
-    f();
-    FAIL("no error; expected one containing: " << part);
-  } catch (const Error& e) {
-    CHECK_MESSAGE(e.code() == code, e.what());
-    CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, e.what());
-  }
-}
 // Only creates the op (what model loading does): attribute errors show here.
 void construct(const std::string& op, std::map<std::string, AttrValue> attrs, int inputs) {
   Node node;
