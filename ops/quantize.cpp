@@ -46,12 +46,19 @@ Tensor quantize(const Tensor& w, int axis, const std::vector<float>& scales, flo
 
 // The sum of the integers of every index of `axis` of an s8 tensor.
 std::vector<int32_t> integer_sums(const Tensor& q, int axis) {
-  const int64_t channels = q.shape()[axis];
+  const Shape& s = q.shape();
+  const int64_t channels = s[axis];
   int64_t inner = 1;
-  for (size_t d = axis + 1; d < q.shape().size(); ++d) inner *= q.shape()[d];
+  for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
+  const int64_t outer = q.numel() / std::max<int64_t>(1, channels * inner);
   std::vector<int32_t> sums(channels, 0);
-  const int8_t* v = q.data<int8_t>();
-  for (int64_t i = 0; i < q.numel(); ++i) sums[(i / inner) % channels] += v[i];
+  const int8_t* p = q.data<int8_t>();
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const int8_t* row = p + (o * channels + c) * inner;
+      for (int64_t i = 0; i < inner; ++i) sums[c] += row[i];
+    }
+  }
   return sums;
 }
 
