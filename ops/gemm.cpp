@@ -5,6 +5,8 @@
 // constant, C absent or a constant scalar / [N] / [1,N]): inner_product with
 // alpha folded into a scaled copy of the weights and beta * C into the bias,
 // both made once at prepare. Other cases run the reference kernel.
+#include <cmath>
+
 #include "ops/dnnl_kernel.hpp"
 #include "ops/inner_product.hpp"
 
@@ -89,6 +91,16 @@ class Gemm final : public Op {
 
   bool has_int8_kernel() const override { return true; }
   std::vector<int> int8_inputs(const std::vector<SrcInfo>&) const override { return {0}; }
+
+  // The int8 kernel applies alpha as an output scale and so adds beta * C / alpha
+  // to the integer sums: alpha = 0 (Y = beta * C) or a subnormal alpha would
+  // make that bias infinite (inf * 0 = NaN). The fp32 path scales the weights
+  // instead, which is exact for alpha = 0.
+  std::string int8_unavailable(const std::vector<SrcInfo>&) const override {
+    if (alpha_ == 0) return "alpha = 0: Y = beta * C, there is no product to quantize";
+    if (!std::isnormal(static_cast<float>(alpha_))) return "alpha is not a normal float";
+    return "";
+  }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const bool has_c = ctx.src.size() > 2 && ctx.src[2].present;

@@ -17,6 +17,7 @@
 
 #include "ops/dnnl_kernel.hpp"
 #include "ops/inner_product.hpp"
+#include "ops/quantize.hpp"
 
 namespace octet {
 namespace {
@@ -106,7 +107,7 @@ class MatMul final : public Op {
   // products saturate in s16 for full-range int8 data, and a dynamic operand
   // cannot be kept to 7 bits the way weights are, so such CPUs use fp32.
   std::string int8_unavailable(const std::vector<SrcInfo>& src) const override {
-    if (!src[1].constant && !cpu_has_vnni()) {
+    if (!src[1].constant && !int8_activation_matmul_available()) {
       return "the CPU lacks VNNI: int8 x int8 activations would saturate";
     }
     return "";

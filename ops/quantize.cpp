@@ -1,6 +1,7 @@
 #include "ops/quantize.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 namespace octet {
@@ -70,6 +71,18 @@ int conv_weight_levels(DataType src) {
 
 int linear_weight_levels() {
   return cpu_has_vnni() ? 127 : 63;
+}
+
+namespace {
+std::atomic<bool> int8_activation_matmul_forced{false};
+}  // namespace
+
+bool int8_activation_matmul_available() {
+  return cpu_has_vnni() || int8_activation_matmul_forced.load();
+}
+
+void force_int8_activation_matmul_for_tests(bool force) {
+  int8_activation_matmul_forced = force;
 }
 
 std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* given, int levels) {

@@ -23,6 +23,15 @@ inline float round_half_even(float x) {
 int conv_weight_levels(DataType src);
 int linear_weight_levels();
 
+// Whether a matmul of two activations (attention's Q.K^T and P.V) may run in
+// int8: only with VNNI, since neither operand can be kept to 7 bits the way
+// weights are (ops/matmul.cpp). Tests force it on other CPUs to check the
+// kernel against the integer reference there, with the s8 operand's integers
+// kept within [-64, 64] so that vpmaddubsw cannot saturate
+// (tests/test_int8_attention.cpp); never set outside tests.
+bool int8_activation_matmul_available();
+void force_int8_activation_matmul_for_tests(bool force);
+
 // Per-channel weight scales along `axis` of `w`: amax_c / levels, with amax_c
 // = max|w_c|, or the ranges `given` by a QAT model.
 std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* given, int levels);

@@ -1,9 +1,14 @@
-// Softmax with opset-13 semantics: normalizes along the single dimension `axis`
-// (default -1). The node does not record its opset, so a model from opset < 13
-// whose axis is not the last dim (the old semantics coerced the input to 2-D at
-// `axis`) is the importer's to rewrite; for axis = -1, the common case, both
-// definitions agree.
-// oneDNN path: softmax_forward on plain layouts.
+// Softmax. Two definitions, chosen by the attribute `coerce_2d`:
+//   0 (absent; ONNX opset 13+): normalizes along the single dimension `axis`
+//     (default -1);
+//   1 (ONNX opsets 1-12, written by the importer for models of those opsets,
+//     with an explicit axis, whose old default was 1): the input is viewed as
+//     2-D [a_0 * ... * a_{axis-1}, a_axis * ... * a_{n-1}] and each row is
+//     normalized, i.e. over all the dims from `axis` on together.
+// Both are one kernel: softmax along the middle dim of [outer, len, inner],
+// with inner = 1 for the 2-D form.
+// oneDNN path: softmax_forward on plain layouts (the 2-D form on a 2-D view of
+// the same bytes).
 #include <algorithm>
 #include <cmath>
 
@@ -12,6 +17,10 @@
 namespace octet {
 namespace {
 
+struct SoftmaxDims {
+  int64_t outer, len, inner;
+};
+
 class Softmax final : public Op {
  public:
   explicit Softmax(const Node& node) : Op(node) {
@@ -19,6 +28,9 @@ class Softmax final : public Op {
       node.fail(ErrorCode::invalid_model, "expects 1 input and 1 output");
     }
     axis_ = node.attr_int("axis", -1);
+    const int64_t coerce = node.attr_int("coerce_2d", 0);
+    if (coerce != 0 && coerce != 1) node.fail(ErrorCode::invalid_model, "coerce_2d must be 0 or 1");
+    coerce_2d_ = coerce == 1;
   }
 
   void infer(InferContext& ctx) const override {
@@ -28,11 +40,7 @@ class Softmax final : public Op {
   }
 
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
-    const Shape& s = src[0]->shape();
-    const int64_t axis = normalize_axis(node(), axis_, s.size());
-    const int64_t len = s[axis];
-    const int64_t outer = numel(Shape(s.begin(), s.begin() + axis));
-    const int64_t inner = numel(Shape(s.begin() + axis + 1, s.end()));
+    const auto [outer, len, inner] = dims(src[0]->shape());
     const float* x = src[0]->data<float>();
     float* y = dst[0].data<float>();
     for (int64_t o = 0; o < outer; ++o) {
@@ -53,22 +61,36 @@ class Softmax final : public Op {
   }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
-    const dnnl::memory::desc md = plain_md(ctx.src[0].shape, DataType::f32);
+    const Shape& shape = ctx.src[0].shape;
+    const dnnl::memory::desc md = plain_md(shape, DataType::f32);
     if (md.is_zero() || ctx.src[0].constant) return make_reference_kernel(*this, ctx);
-    const int axis = static_cast<int>(normalize_axis(node(), axis_, ctx.src[0].shape.size()));
-    const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference, md, axis);
+    // The primitive's view of the bytes: the tensor itself, or [outer, len]
+    // normalized along dim 1 for the 2-D form.
+    const SoftmaxDims d = dims(shape);
+    const dnnl::memory::desc view = coerce_2d_ ? plain_md({d.outer, d.len}, DataType::f32) : md;
+    const int axis = coerce_2d_ ? 1 : static_cast<int>(normalize_axis(node(), axis_, shape.size()));
+    const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference, view, axis);
     const dnnl::softmax_forward::primitive_desc pd(desc, default_attr(), ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::softmax_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
     ctx.src_want[0] = md;
     ctx.dst_md[0] = md;
-    kernel->map_src(0, DNNL_ARG_SRC, md);
-    kernel->map_dst(0, DNNL_ARG_DST, md);
+    kernel->map_src(0, DNNL_ARG_SRC, view);
+    kernel->map_dst(0, DNNL_ARG_DST, view);
     return kernel;
   }
 
  private:
+  SoftmaxDims dims(const Shape& s) const {
+    const int64_t axis = normalize_axis(node(), axis_, s.size());
+    const int64_t outer = numel(Shape(s.begin(), s.begin() + axis));
+    const int64_t inner = numel(Shape(s.begin() + axis + 1, s.end()));
+    if (coerce_2d_) return {outer, s[axis] * inner, 1};
+    return {outer, s[axis], inner};
+  }
+
   int64_t axis_;
+  bool coerce_2d_ = false;
 };
 
 }  // namespace

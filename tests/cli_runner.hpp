@@ -4,10 +4,12 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 
+#include "tests/skip.hpp"
 #include "tests/temp_dir.hpp"
 
 namespace octet::test {
@@ -32,6 +34,15 @@ inline CliResult octet_cli(const TempDir& dir, const std::string& args) {
   const int status = std::system((octet_exe() + " " + args + " >" + out + " 2>" + err).c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }
+
+// In a test case that runs the executable: skip where it is not built
+// (-DOCTET_BUILD_APPS=OFF; otherwise octet_tests depends on it).
+#define OCTET_REQUIRE_CLI()                                      \
+  do {                                                           \
+    if (!std::filesystem::exists(::octet::test::octet_exe())) {  \
+      OCTET_SKIP(::octet::test::octet_exe() << " is not built"); \
+    }                                                            \
+  } while (false)
 
 inline bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/expected_isa.hpp"
 #include "tests/op_harness.hpp"
 
 namespace octet::test {
@@ -76,7 +77,7 @@ Tensor quantize_weights_ref(const Tensor& w, const std::vector<float>& scales, i
 }
 
 EffectiveWeights effective_weights_ref(const Tensor& w, DataType src, Kernel kernel, int axis) {
-  const bool vnni = cpu_has_vnni();
+  const bool vnni = expected_isa().vnni;  // the CPU's flags, not octet's detection
   const bool halved = !vnni && kernel == Kernel::conv && src == DataType::s8;
   const int levels = vnni || halved ? 127 : 63;
   EffectiveWeights e{Tensor(), weight_scales_ref(w, axis, levels)};
@@ -148,6 +149,44 @@ Tensor matmul_int8_ref(const Tensor& qa, float sa, const Tensor& qb, const std::
     }
   }
   return y;
+}
+
+Tensor batched_matmul_int8_ref(const Tensor& qa, float sa, const Tensor& qb, float sb) {
+  const size_t rank = qa.rank();
+  const int64_t m = qa.dim(rank - 2), k = qa.dim(rank - 1), n = qb.dim(rank - 1);
+  const int64_t batches = qa.numel() / (m * k);
+  REQUIRE(qb.numel() == batches * k * n);
+  Shape out = qa.shape();
+  out.back() = n;
+  Tensor y(DataType::f32, out);
+  const std::vector<int32_t> a = ints_of(qa), b = ints_of(qb);
+  for (int64_t h = 0; h < batches; ++h) {
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        int32_t acc = 0;
+        for (int64_t kk = 0; kk < k; ++kk) acc += a[(h * m + i) * k + kk] * b[(h * k + kk) * n + j];
+        y.data<float>()[(h * m + i) * n + j] =
+            static_cast<float>(static_cast<double>(sa) * sb * acc);
+      }
+    }
+  }
+  return y;
+}
+
+Tensor requantize_ref(const Tensor& q, float from_scale, float to_scale, DataType dtype) {
+  Tensor r(dtype, q.shape());
+  const float lo = dtype == DataType::u8 ? 0.f : -128.f, hi = dtype == DataType::u8 ? 255.f : 127.f;
+  const float factor = from_scale / to_scale;
+  const std::vector<int32_t> v = ints_of(q);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const float x = std::clamp(std::nearbyint(static_cast<float>(v[i]) * factor), lo, hi);
+    if (dtype == DataType::u8) {
+      r.data<uint8_t>()[i] = static_cast<uint8_t>(x);
+    } else {
+      r.data<int8_t>()[i] = static_cast<int8_t>(x);
+    }
+  }
+  return r;
 }
 
 std::vector<int> integers_of(const Tensor& dequantized, float scale) {

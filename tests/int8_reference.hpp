@@ -17,10 +17,11 @@ std::vector<float> weight_scales_ref(const Tensor& w, int axis = 0, int levels =
 Tensor quantize_weights_ref(const Tensor& w, const std::vector<float>& scales, int axis = 0,
                             int levels = 127);
 
-// The weights an int8 kernel really multiplies with on this CPU. Without
-// VNNI octet keeps weights to 7 bits (ops/quantize.hpp), except for a
-// convolution with an s8 source, whose weights oneDNN halves itself
-// (rounding half to even). Scales are adjusted to match.
+// The weights an int8 kernel really multiplies with on this CPU, as its
+// flags say it should (tests/expected_isa.hpp). Without VNNI octet keeps
+// weights to 7 bits (ops/quantize.hpp), except for a convolution with an s8
+// source, whose weights oneDNN halves itself (rounding half to even). Scales
+// are adjusted to match.
 struct EffectiveWeights {
   Tensor q;
   std::vector<float> scales;
@@ -42,6 +43,14 @@ Tensor conv_int8_ref(const Tensor& qx, float sx, const Tensor& qw, const std::ve
 // [M,K] x [K,N] (B quantized per column n): s_a * s_b[n] * sum(q_a * q_b) + bias[n].
 Tensor matmul_int8_ref(const Tensor& qa, float sa, const Tensor& qb, const std::vector<float>& sb,
                        const Tensor* bias);
+
+// [..., M, K] x [..., K, N] with the same batch dims and one scale per
+// operand (the attention matmuls): s_a * s_b * sum(q_a * q_b).
+Tensor batched_matmul_int8_ref(const Tensor& qa, float sa, const Tensor& qb, float sb);
+
+// Integers moved from one scale to another as the session's int8 reorders
+// move them: sat(round_half_even(q * (from / to))) in `dtype`, the factor in float.
+Tensor requantize_ref(const Tensor& q, float from_scale, float to_scale, DataType dtype);
 
 // The integers of an int8 tensor that the session exposed as f32 (scale x q).
 std::vector<int> integers_of(const Tensor& dequantized, float scale);

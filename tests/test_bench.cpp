@@ -260,10 +260,7 @@ TEST_CASE("bench: flag parsers name the flag") {
 }
 
 TEST_CASE("bench: octet bench end to end on a tiny conv model") {
-  if (!std::filesystem::exists(octet_exe())) {
-    MESSAGE("skipped: " << octet_exe() << " is not built");
-    return;
-  }
+  OCTET_REQUIRE_CLI();
   TempDir dir;
   write_tiny_conv(dir.file("conv.onnx"));
   const std::string model = dir.file("conv.onnx");
@@ -363,10 +360,7 @@ TEST_CASE("bench: octet bench end to end on a tiny conv model") {
 }
 
 TEST_CASE("bench: bad flags are usage errors naming the flag") {
-  if (!std::filesystem::exists(octet_exe())) {
-    MESSAGE("skipped: " << octet_exe() << " is not built");
-    return;
-  }
+  OCTET_REQUIRE_CLI();
   TempDir dir;
   const std::pair<const char*, const char*> cases[] = {
       {"--percentile=abc", "--percentile"},     {"--percentile=101", "--percentile"},

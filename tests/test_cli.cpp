@@ -182,10 +182,7 @@ TEST_CASE("cli: output file names and tables") {
 namespace {}  // namespace
 
 TEST_CASE("cli: octet convert, run, bench and inspect on a tiny model") {
-  if (!std::filesystem::exists(octet_exe())) {
-    MESSAGE("skipped: " << octet_exe() << " is not built");
-    return;
-  }
+  OCTET_REQUIRE_CLI();
   test::TempDir dir;
   // y = x + w for x of shape [batch, 4]; the output name needs sanitizing.
   test::OnnxBuilder b;
@@ -246,10 +243,7 @@ TEST_CASE("cli: octet convert, run, bench and inspect on a tiny model") {
 }
 
 TEST_CASE("cli: usage errors exit 2 and name the flag") {
-  if (!std::filesystem::exists(octet_exe())) {
-    MESSAGE("skipped: " << octet_exe() << " is not built");
-    return;
-  }
+  OCTET_REQUIRE_CLI();
   test::TempDir dir;
   CliResult r = octet_cli(dir, "run model --output-dir o --bogus");
   CHECK(r.code == 2);
@@ -274,10 +268,7 @@ TEST_CASE("cli: usage errors exit 2 and name the flag") {
 #endif  // OCTET_HAVE_CLI_LIB
 
 TEST_CASE("cli: octet calibrate on an image folder and a list file: one table, exact scales") {
-  if (!std::filesystem::exists(octet_exe())) {
-    MESSAGE("skipped: " << octet_exe() << " is not built");
-    return;
-  }
+  OCTET_REQUIRE_CLI();
   // The demo's Fashion-MNIST ResNet-20 and its 10 bundled images, read as a
   // folder and as a list file in reverse order, in batches of 3 and 4.
   test::TempDir dir;
@@ -322,10 +313,7 @@ TEST_CASE("cli: octet calibrate on an image folder and a list file: one table, e
 }
 
 TEST_CASE("cli: octet calibrate and quantize, from .npy samples and from named arrays") {
-  if (!std::filesystem::exists(octet_exe())) {
-    MESSAGE("skipped: " << octet_exe() << " is not built");
-    return;
-  }
+  OCTET_REQUIRE_CLI();
   test::TempDir dir;
   // Two inputs (x f32, ids s64 via a Gather of an embedding) and one with one input.
   test::OnnxBuilder two;

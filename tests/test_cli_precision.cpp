@@ -84,16 +84,10 @@ void check_resnet18_convs_int8(const std::vector<ReportRow>& rows) {
   }
 }
 
-bool cli_built() {
-  if (std::filesystem::exists(octet_exe())) return true;
-  MESSAGE("skipped: " << octet_exe() << " is not built");
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("cli precision: inspect, --fp32-layers/--fp32-ops and --verbose on an int8 resnet18") {
-  if (!cli_built()) return;
+  OCTET_REQUIRE_CLI();
   TempDir dir;
   CliResult r = octet_cli(dir, "zoo resnet18 -o " + dir.file("r18"));
   REQUIRE_MESSAGE(r.code == 0, r.err);
@@ -197,7 +191,7 @@ TEST_CASE("cli precision: inspect, --fp32-layers/--fp32-ops and --verbose on an 
 }
 
 TEST_CASE("cli precision: inspect an int8 bert-tiny: why Softmax and LayerNorm stay fp32") {
-  if (!cli_built()) return;
+  OCTET_REQUIRE_CLI();
   TempDir dir;
   CliResult r = octet_cli(dir, "zoo bert-tiny -o " + dir.file("bt"));
   REQUIRE_MESSAGE(r.code == 0, r.err);

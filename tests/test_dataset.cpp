@@ -12,6 +12,7 @@
 #include "loaders/npy.hpp"
 #include "tests/idx_fixtures.hpp"
 #include "tests/image_fixtures.hpp"
+#include "tests/skip.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace octet;
@@ -285,10 +286,7 @@ TEST_CASE("dataset: IDX images, gzipped, labelled by the labels file next to the
 
 TEST_CASE("dataset: Fashion-MNIST's test set, 10 classes of 1000 gray 28x28 images") {
   const std::string path = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-  if (!fs::exists(path)) {
-    MESSAGE("skipped: " << path << " is missing");
-    return;
-  }
+  if (!fs::exists(path)) OCTET_SKIP(path << " is missing (apt-get install dataset-fashion-mnist)");
   const Dataset d = Dataset::open(path);
   CHECK(d.size() == 10000);
   CHECK(d.class_count() == 10);
@@ -331,10 +329,7 @@ TEST_CASE("dataset: the fingerprint ignores order and location, not names or siz
 
 TEST_CASE("dataset: CIFAR-10 test-a, 10 class folders of 500 JPEGs") {
   const std::string path = std::string(OCTET_SOURCE_DIR) + "/../shared/data/cifar10/test-a";
-  if (!fs::is_directory(path)) {
-    MESSAGE("skipped: " << path << " is missing");
-    return;
-  }
+  if (!fs::is_directory(path)) OCTET_SKIP(path << " is missing");
   const Dataset d = Dataset::open(path);
   CHECK(d.size() == 5000);
   CHECK(d.class_names() == std::vector<std::string>{"airplane", "automobile", "bird", "cat", "deer",

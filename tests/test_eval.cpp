@@ -179,10 +179,7 @@ TEST_CASE("data flags: sample selection") {
 }
 
 TEST_CASE("cli: octet eval on a classifier of solid colors") {
-  if (!fs::exists(octet_exe())) {
-    MESSAGE("skipped: " << octet_exe() << " is not built");
-    return;
-  }
+  OCTET_REQUIRE_CLI();
   test::TempDir dir;
   write_colors(dir);
   const std::string metadata = R"({"preprocess": {"resize": 4, "crop": [4, 4]}})";
@@ -283,11 +280,8 @@ TEST_CASE("cli: octet eval on a classifier of solid colors") {
   CHECK(r.code == 2);
 }
 
-TEST_CASE("cli: octet eval on gzipped IDX images, gray by default, and on Fashion-MNIST") {
-  if (!fs::exists(octet_exe())) {
-    MESSAGE("skipped: " << octet_exe() << " is not built");
-    return;
-  }
+TEST_CASE("cli: octet eval on gzipped IDX images, gray by default") {
+  OCTET_REQUIRE_CLI();
   test::TempDir dir;
   gray_classifier(4).save(dir.file("gray"));
   // 12 images of 4x4: labels 0..9, 3, 4; image 11 is drawn as a 5.
@@ -313,17 +307,20 @@ TEST_CASE("cli: octet eval on gzipped IDX images, gray by default, and on Fashio
   r = octet_cli(dir, "eval " + dir.file("gray") + data + " --rgb");
   CHECK(r.code == 1);
   CHECK(has(r.err, dir.file("t-images-idx3-ubyte.gz") + "[0]: the 4x4 (WxH) image is 3x4x4"));
+}
 
+TEST_CASE("cli: octet eval on Fashion-MNIST's gzipped IDX test set") {
+  OCTET_REQUIRE_CLI();
   const std::string fashion = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
   if (!fs::exists(fashion)) {
-    MESSAGE("skipped: " << fashion << " is missing");
-    return;
+    OCTET_SKIP(fashion << " is missing (apt-get install dataset-fashion-mnist)");
   }
+  test::TempDir dir;
   gray_classifier(28).save(dir.file("gray28"));
-  r = octet_cli(dir, "eval " + dir.file("gray28") + " --data " + fashion +
-                         " --per-class-samples 20 --threads 1 --json");
+  CliResult r = octet_cli(dir, "eval " + dir.file("gray28") + " --data " + fashion +
+                                   " --per-class-samples 20 --threads 1 --json");
   REQUIRE_MESSAGE(r.code == 0, r.err);
-  j = nlohmann::json::parse(r.out);
+  const auto j = nlohmann::json::parse(r.out);
   CHECK(j["samples"] == 200);
   CHECK(j["classes"] == 10);
   CHECK(j["input"] == std::vector<int64_t>{32, 1, 28, 28});

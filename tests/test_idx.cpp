@@ -12,6 +12,7 @@
 #include "loaders/idx.hpp"
 #include "tests/idx_fixtures.hpp"
 #include "tests/image_fixtures.hpp"
+#include "tests/skip.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace octet;
@@ -221,8 +222,7 @@ TEST_CASE("idx: images paired with labels, and the standard file names") {
 TEST_CASE("idx: Fashion-MNIST's test set from Debian's dataset-fashion-mnist") {
   const std::string images_path = kFashion + "t10k-images-idx3-ubyte.gz";
   if (!fs::exists(images_path)) {
-    MESSAGE("skipped: " << images_path << " is missing (apt-get install dataset-fashion-mnist)");
-    return;
+    OCTET_SKIP(images_path << " is missing (apt-get install dataset-fashion-mnist)");
   }
   const Tensor images = read_idx(images_path);
   const std::string labels_path = find_idx_labels(images_path);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/expected_isa.hpp"
 #include "tests/int8_reference.hpp"
 #include "tests/op_harness.hpp"
 #include "tests/test_graph.hpp"
@@ -124,8 +125,9 @@ TEST_CASE("int8 matmul: attention Q.K^T and P.V with both operands int8") {
     tg.output(tg.node("MatMul", "mm", {a, b}));
     Session s(tg.model());
     const Tensor got = s.run({c.a, c.b})[0].clone();
-    if (!cpu_has_vnni()) {
-      // Without VNNI these run in fp32 (ops/matmul.cpp says why).
+    if (!test::expected_isa().vnni) {
+      // Without VNNI these run in fp32 (ops/matmul.cpp says why);
+      // tests/test_int8_attention.cpp forces the int8 kernel there.
       const LayerInfo l = layer_named(s, "mm");
       CHECK(l.precision == "fp32");
       CHECK(l.reason == "the CPU lacks VNNI: int8 x int8 activations would saturate");
@@ -252,6 +254,29 @@ TEST_CASE("int8 gemm: ResNet-50 classifier (u8 source, transB, alpha, beta)") {
   CHECK(test::max_abs_diff(got, ref) <= 1e-5 * test::max_abs(ref) + 1e-6);
 }
 
+TEST_CASE("int8 gemm: alpha = 0 gives Y = beta * C (ONNX Gemm), not the NaN of bias / alpha") {
+  const Tensor x = test::random_tensor(DataType::f32, {4, 64}, 41, 0.f, 4.f);
+  const Tensor w = test::random_tensor(DataType::f32, {10, 64}, 42, -0.1f, 0.1f);
+  const Tensor c = test::random_tensor(DataType::f32, {10}, 43, -0.5f, 0.5f);
+  TestGraph tg;
+  const int in = tg.input("x", {4, 64});
+  tg.range(in, amax_of(x), DataType::u8);
+  tg.output(tg.node("Gemm", "fc", {in, tg.constant("w", w), tg.constant("c", c)},
+                    {{"transB", int64_t{1}}, {"alpha", 0.0}, {"beta", 2.0}}));
+  Session s(tg.model());
+  const Tensor& got = s.run({x})[0];
+  const LayerInfo fc = layer_named(s, "fc");
+  CAPTURE(fc.reason);
+  // The product contributes nothing, so there is nothing to quantize: fp32, with the reason.
+  CHECK(fc.precision == "fp32");
+  CHECK(fc.reason.find("alpha = 0") != std::string::npos);
+  REQUIRE(got.shape() == Shape{4, 10});
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    CAPTURE(i);
+    CHECK(got.data<float>()[i] == 2.f * c.data<float>()[i % 10]);
+  }
+}
+
 TEST_CASE("int8 matmul: BERT-base Linear layers, u8 source and int8 destination (seq 32)") {
   // linear -> h (int8 unless f32, range below the largest value so that some
   // saturate) -> a small Linear that reads h in int8; h is a graph output too.
@@ -361,7 +386,7 @@ TEST_CASE("int8 rounding: runtime weight quantization rounds exact ties half to 
   // Each weight column's largest magnitude is L/64 (L the weight levels on
   // this CPU), so its scale is 1/64 and w / scale = j + 0.5 exactly. x is the
   // identity (s8, scale 1), so y = x.W = q_w / 64 row by row.
-  const int levels = cpu_has_vnni() ? 127 : 63;
+  const int levels = test::expected_weight_levels();
   const float s = 1.f / 64;
   std::vector<double> ties;
   for (int j = -levels; j < levels; ++j) ties.push_back(j + 0.5);

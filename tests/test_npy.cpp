@@ -11,6 +11,7 @@
 #include <string>
 
 #include "loaders/npy.hpp"
+#include "tests/skip.hpp"
 #include "tests/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -263,10 +264,7 @@ TEST_CASE("npy: file errors") {
 }
 
 TEST_CASE("npy: files written by numpy, and numpy reading ours") {
-  if (!have_numpy()) {
-    MESSAGE("skipped: /usr/bin/python3 with numpy is not available");
-    return;
-  }
+  if (!have_numpy()) OCTET_SKIP("/usr/bin/python3 with numpy is not available");
   TempDir dir;
   // Every value is i*7+1 truncated to the type, so C++ can recompute it.
   const std::string script = R"PY(

@@ -10,6 +10,7 @@
 
 #include "tests/onnx_builder.hpp"
 #include "tests/qdq_builder.hpp"
+#include "tests/skip.hpp"
 
 using namespace octet;
 using namespace octet::test;
@@ -307,28 +308,35 @@ TEST_CASE("onnx qdq: what octet rejects") {
 }
 
 TEST_CASE("onnx qdq: opsets") {
+  // QuantizeLinear-10 / DequantizeLinear-10 are per-tensor only; axis came with opset 13.
   SUBCASE("per-axis below opset 13 is rejected") {
-    OnnxBuilder b(12);
-    b.input("x", {2, 3});
-    int_weight(b, "Bq", {3, 2}, {1, 2, 3, 4, 5, 6});
-    add_dq_weight(b, "Bq", "B", "w", {0.1f, 0.2f}, 1);
-    b.node("MatMul", {"x", "B"}, {"y"}, "fc");
-    b.output("y");
-    expect_unsupported(b, {"node 'w/dq' (DequantizeLinear)", "per-axis scales need opset 13",
-                           "the model uses opset 12"});
+    for (int64_t opset : {10, 12}) {
+      CAPTURE(opset);
+      OnnxBuilder b(opset);
+      b.input("x", {2, 3});
+      int_weight(b, "Bq", {3, 2}, {1, 2, 3, 4, 5, 6});
+      add_dq_weight(b, "Bq", "B", "w", {0.1f, 0.2f}, 1);
+      b.node("MatMul", {"x", "B"}, {"y"}, "fc");
+      b.output("y");
+      expect_unsupported(b, {"node 'w/dq' (DequantizeLinear)", "per-axis scales need opset 13",
+                             "the model uses opset " + std::to_string(opset)});
+    }
   }
-  SUBCASE("per-tensor at opset 11 is fine") {
-    OnnxBuilder b(11);
-    b.input("x", {2, 3});
-    add_qdq(b, "x", "xd", "a", {0.05f});
-    int_weight(b, "Bq", {3, 2}, {1, 2, 3, 4, 5, 6});
-    add_dq_weight(b, "Bq", "B", "w", {0.1f});
-    b.node("MatMul", {"xd", "B"}, {"y"}, "fc");
-    b.output("y");
-    const Graph g = b.import().graph;
-    check_no_qdq(g);
-    REQUIRE(value_named(g, "x").quant);
-    REQUIRE(value_named(g, "B").weight_quant);
+  SUBCASE("per-tensor at opsets 10 and 11 is fine") {
+    for (int64_t opset : {10, 11}) {
+      CAPTURE(opset);
+      OnnxBuilder b(opset);
+      b.input("x", {2, 3});
+      add_qdq(b, "x", "xd", "a", {0.05f});
+      int_weight(b, "Bq", {3, 2}, {1, 2, 3, 4, 5, 6});
+      add_dq_weight(b, "Bq", "B", "w", {0.1f});
+      b.node("MatMul", {"xd", "B"}, {"y"}, "fc");
+      b.output("y");
+      const Graph g = b.import().graph;
+      check_no_qdq(g);
+      REQUIRE(value_named(g, "x").quant);
+      REQUIRE(value_named(g, "B").weight_quant);
+    }
   }
 }
 
@@ -410,15 +418,16 @@ TEST_CASE("onnx qdq: the fusions still happen after folding") {
 // ---------------------------------------------------------------- real exports
 
 // The QAT-style exports of tools/export/qdq.py, looked up in $OCTET_QDQ_MODELS
-// (default /tmp/octet-qdq); skipped when absent. Every Conv/MatMul/Gemm must
-// end up with quantized inputs and weight scales, and no QDQ op may be left.
+// (default /tmp/octet-qdq); each one missing marks the test skipped. Every
+// Conv/MatMul/Gemm must end up with quantized inputs and weight scales, and no
+// QDQ op may be left.
 TEST_CASE("onnx qdq: tools/export/qdq.py exports (skipped when absent)") {
   const char* env = std::getenv("OCTET_QDQ_MODELS");
   const std::filesystem::path dir = env ? env : "/tmp/octet-qdq";
   for (const char* name : {"convnet-qdq.onnx", "bert-tiny-qdq.onnx"}) {
     const std::filesystem::path path = dir / name;
     if (!std::filesystem::exists(path)) {
-      MESSAGE("skipped: no " << path.string());
+      octet::test::record_skip("no " + path.string() + " (torch absent?)");
       continue;
     }
     CAPTURE(name);

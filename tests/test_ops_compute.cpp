@@ -184,6 +184,10 @@ TEST_CASE("Gemm: hand-computed cases") {
   check_both(make("Gemm", {a, b, f32({2, 1}, {10, 20})}, {false, true, true}, ab), {2, 2},
              {7, 11, 16, 24});
   check_both(make("Gemm", {a, b, f32({}, {4})}, {false, true, true}, ab), {2, 2}, {4, 8, 8, 16});
+  // alpha = 0: Y = beta * C broadcast (the oneDNN path too: B is constant).
+  const std::map<std::string, AttrValue> zero{{"alpha", 0.0}, {"beta", 0.5}};
+  check_both(make("Gemm", {a, b, f32({2}, {10, 20})}, {false, true, true}, zero), {2, 2},
+             {5, 10, 5, 10});
 }
 
 TEST_CASE("Gemm: shape and attribute errors") {
@@ -210,6 +214,8 @@ TEST_CASE("Gemm: oneDNN inner product matches the reference") {
   check_session(scaled, true);
   scaled.inputs[2] = rnd({}, 7);
   check_session(scaled, true);
+  scaled.attrs["alpha"] = 0.0;
+  check_session(scaled, true);
   // The reference kernel serves the rest: C [M,N], transA, dynamic B.
   check_session(
       make("Gemm", {rnd({4, 64}, 8), rnd({64, 10}, 9), rnd({4, 10}, 10)}, {false, true, true}),
@@ -235,6 +241,28 @@ TEST_CASE("Softmax: hand-computed cases, errors, oneDNN") {
   // BERT attention probabilities, and a middle axis. Outputs are in [0,1].
   check_session(make("Softmax", {rnd({1, 12, 128, 128}, 2, -10, 10)}), true);
   check_session(make("Softmax", {rnd({2, 7, 3, 5}, 3, -10, 10)}, {}, {{"axis", int64_t{1}}}), true);
+}
+
+TEST_CASE("Softmax: coerce_2d = 1 (ONNX opsets 1-12) normalizes over all dims from axis on") {
+  // [2,2,2] at axis 1 is [2,4]: each row of four is exp(x) / sum(exp(x)).
+  const std::map<std::string, AttrValue> old{{"axis", int64_t{1}}, {"coerce_2d", int64_t{1}}};
+  const float l2 = std::log(2.f), l3 = std::log(3.f), l4 = std::log(4.f);
+  check_both(make("Softmax", {f32({2, 2, 2}, {0, l2, l3, l4, 7, 7, 7, 7})}, {}, old), {2, 2, 2},
+             {0.1, 0.2, 0.3, 0.4, 0.25, 0.25, 0.25, 0.25});
+  // coerce_2d at the last axis is the one-axis softmax; at axis 0 it normalizes everything.
+  check_both(make("Softmax", {f32({1, 3}, {0, l2, l3})}, {},
+                  {{"axis", int64_t{-1}}, {"coerce_2d", int64_t{1}}}),
+             {1, 3}, {1 / 6., 2 / 6., 3 / 6.});
+  check_both(make("Softmax", {f32({2, 2}, {0, l2, l3, l4})}, {},
+                  {{"axis", int64_t{0}}, {"coerce_2d", int64_t{1}}}),
+             {2, 2}, {0.1, 0.2, 0.3, 0.4});
+  CHECK_ERROR(make("Softmax", {rnd({2, 2}, 1)}, {}, {{"coerce_2d", int64_t{2}}}),
+              ErrorCode::invalid_model, "coerce_2d must be 0 or 1");
+  // oneDNN (a 2-D view of the same bytes) against the reference.
+  check_session(make("Softmax", {rnd({2, 7, 3, 5}, 3, -10, 10)}, {}, old), true);
+  check_session(make("Softmax", {rnd({8, 64, 7, 7}, 4, -10, 10)}, {},
+                     {{"axis", int64_t{2}}, {"coerce_2d", int64_t{1}}}),
+                true);
 }
 
 // ---------------------------------------------------------------- LayerNormalization

@@ -272,10 +272,7 @@ TEST_CASE("report: malformed sensitivity files are errors naming the file and fi
 }
 
 TEST_CASE("cli: octet report on a tiny classifier") {
-  if (!std::filesystem::exists(octet_exe())) {
-    MESSAGE("skipped: " << octet_exe() << " is not built");
-    return;
-  }
+  OCTET_REQUIRE_CLI();
   TempDir dir;
   // x [batch, 3, 4, 4] -> GlobalAveragePool -> Flatten -> Gemm (int8) -> logits.
   TestGraph t;

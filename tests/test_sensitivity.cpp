@@ -185,10 +185,7 @@ TEST_CASE("sensitivity: evaluator, quantizable layers and per-layer errors on th
 
 TEST_CASE(
     "sensitivity: octet sensitivity ranks the badly calibrated layer first and falls it back") {
-  if (!std::filesystem::exists(octet_exe())) {
-    MESSAGE("skipped: " << octet_exe() << " is not built");
-    return;
-  }
+  OCTET_REQUIRE_CLI();
   TempDir dir;
   OnnxBuilder b;
   b.input("x", {"batch", 16});

@@ -28,6 +28,7 @@
 #include "loaders/model_format.hpp"
 #include "runtime/model.hpp"
 #include "tests/op_harness.hpp"
+#include "tests/skip.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace octet;
@@ -342,8 +343,11 @@ void compare_with_torch(const std::string& dir, const std::string& name, int64_t
   if (!std::filesystem::exists(path)) {
     // The CTest fixtures export resnet50 and bert-base; without them (no
     // torch) the test reports itself skipped. The small models are optional.
-    MESSAGE((name == "resnet50" || name == "bert-base" ? "skipped: " : "not compared: ")
-            << "no " << path);
+    if (name == "resnet50" || name == "bert-base") {
+      test::record_skip("no " + dir + "/" + name + "/" + name + ".onnx (torch absent?)");
+    } else {
+      MESSAGE("not compared: no " << path);
+    }
     return;
   }
   SessionOptions options;
@@ -378,10 +382,8 @@ void compare_with_torch(const std::string& dir, const std::string& name, int64_t
 
 TEST_CASE("torch: zoo matches the torch export layer for layer") {
   const char* dir = std::getenv("OCTET_TORCH_REF");
-  if (!dir || !*dir) {
-    MESSAGE("skipped: set OCTET_TORCH_REF to a folder with resnet50.onnx and bert-base.onnx");
-    return;
-  }
+  if (!dir || !*dir)
+    OCTET_SKIP("set OCTET_TORCH_REF to a folder with resnet50.onnx and bert-base.onnx");
   // resnet18 and bert-tiny are compared too when their exports are there.
   for (const std::string name : {"resnet50", "bert-base", "resnet18", "bert-tiny"}) {
     compare_with_torch(dir, name, 1, is_bert(name) ? 128 : 0);

@@ -1,4 +1,4 @@
-// The importer's entry points: read, parse, check the opset, convert, rewrite,
+// The importer's entry points: read, parse, check the opset (7..17), convert, rewrite,
 // and check that octet implements every remaining op.
 #include "loaders/onnx/onnx_import.hpp"
 
@@ -18,7 +18,8 @@ namespace octet {
 
 namespace {
 
-constexpr int64_t kMinOpset = 11;
+// Ops whose meaning changed within this range are handled by pass_opset_forms.
+constexpr int64_t kMinOpset = 7;
 constexpr int64_t kMaxOpset = 17;
 
 std::string quoted(const std::string& file) {
@@ -111,6 +112,7 @@ ImportResult import_model(const void* data, size_t size, const std::string& file
   graph.producer = producer_of(model);
   graph.metadata_json = metadata_of(model, file);
   graph.sort_topologically();  // rejects cycles before any pass looks at the graph
+  pass_opset_forms(graph, result.log, opset);
   pass_remove_identity(graph, result.log);
   pass_fold_qdq(graph, result.log, opset);
   pass_fold_batchnorm(graph, result.log);

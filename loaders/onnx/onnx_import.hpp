@@ -1,6 +1,7 @@
-// The ONNX importer: an ONNX model (default domain, opsets 11..17) becomes an
-// octet Graph, then a fixed sequence of local rewrites fuses the patterns the
-// ops implement in one kernel.
+// The ONNX importer: an ONNX model (default domain, opsets 7..17) becomes an
+// octet Graph, then a fixed sequence of local rewrites brings nodes of older
+// opsets to the forms the ops implement (pass_opset_forms.cpp) and fuses the
+// patterns the ops implement in one kernel.
 //
 // Node op types stay ONNX names and attributes keep their ONNX names and
 // values (INT -> int64_t, FLOAT -> double, STRING -> string, INTS, FLOATS,
@@ -28,9 +29,18 @@
 //                       `value` (double for f32, int64_t otherwise) and `dtype`
 //                       (string: "f32", "s64", "s32", "s8", "u8", "bool");
 //                       both are always set (ONNX default: 0.0, "f32").
+//   Softmax             opset < 13: attribute `coerce_2d` = 1 and an explicit
+//                       `axis` (the old default was 1): the input is viewed as
+//                       2-D [a_0*...*a_{axis-1}, a_axis*...*a_{n-1}] and each
+//                       row is normalized. Absent (opset 13+): along `axis` only.
+//   Slice               always inputs: the starts/ends/axes attributes of
+//                       opset < 10 become s64 initializers.
+//   BatchNormalization  opset < 9: `spatial` = 1 is dropped, 0 is rejected.
 //   Constant            never appears: it becomes an initializer named as its
 //                       output.
-//   Identity, Dropout   removed where a consumer can read the source directly.
+//   Identity, Dropout   removed where a consumer can read the source directly
+//                       (a Dropout whose training_mode is not a constant false
+//                       is rejected).
 //   QuantizeLinear,     never appear: QDQ pairs become Value::quant (activations)
 //   DequantizeLinear    and f32 weights with Value::weight_quant (see
 //                       pass_fold_qdq.cpp); an Identity may carry a 2nd scale.
@@ -70,6 +80,7 @@ void check_supported_ops(const Graph& graph, const std::string& file);
 
 // The rewrites, in the order import_onnx_* runs them. Each appends one line
 // per change to `log`. Exposed for tests.
+void pass_opset_forms(Graph& graph, std::vector<std::string>& log, int64_t opset);
 void pass_remove_identity(Graph& graph, std::vector<std::string>& log);
 void pass_fold_qdq(Graph& graph, std::vector<std::string>& log, int64_t opset);  // opset: per-axis
 void pass_fold_batchnorm(Graph& graph, std::vector<std::string>& log);

@@ -1,5 +1,5 @@
 # cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DOCTET_CLI=... -P check.cmake
-# Installs octet into WORK_DIR/prefix, builds README.md's embedding example
+# Installs octet into WORK_DIR/prefix (LICENSE included), builds README.md's embedding example
 # against it with find_package(octet), and runs it on an `octet zoo` ResNet-50.
 function(run)
   execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -12,6 +12,12 @@ endfunction()
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR}/app)
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
+# The license travels with the package.
+file(READ ${SOURCE_DIR}/LICENSE license)
+file(READ ${WORK_DIR}/prefix/share/doc/octet/LICENSE installed_license)
+if(NOT installed_license STREQUAL license)
+  message(FATAL_ERROR "the installed share/doc/octet/LICENSE is not the source tree's LICENSE")
+endif()
 
 file(READ ${SOURCE_DIR}/README.md readme)
 string(REGEX MATCH "```cpp\n([^`]*)```" block "${readme}")

@@ -202,6 +202,24 @@ void opset11(OnnxBuilder& b) {
   b.output("y", {1, 2, 4, 4});
 }
 
+// Opset 9 forms (pass_opset_forms.cpp): Slice with attributes, BatchNormalization
+// with spatial, Softmax with the 2-D coercion.
+void opset9(OnnxBuilder& b) {
+  b.input("x", {1, 2, 3, 4});
+  b.weight("g", {2}, {1.f, 2.f});
+  b.weight("be", {2}, {0.f, 1.f});
+  b.weight("mu", {2}, {0.5f, -0.5f});
+  b.weight("va", {2}, {1.f, 4.f});
+  auto* bn = b.node("BatchNormalization", {"x", "g", "be", "mu", "va"}, {"n"}, "bn");
+  OnnxBuilder::attr_int(bn, "spatial", 1);
+  auto* slice = b.node("Slice", {"n"}, {"s"}, "slice");
+  OnnxBuilder::attr_ints(slice, "starts", {1, -3});
+  OnnxBuilder::attr_ints(slice, "ends", {3, 1000});
+  OnnxBuilder::attr_ints(slice, "axes", {2, 3});
+  OnnxBuilder::attr_int(b.node("Softmax", {"s"}, {"y"}, "softmax"), "axis", 1);
+  b.output("y", {1, 2, 2, 3});
+}
+
 // A hand-built octet model with a quantization section and symbolic batch.
 Graph quantized_graph() {
   Graph g;
@@ -343,12 +361,12 @@ int main(int argc, char** argv) {
   const fs::path tmp = out / "tmp";
   fs::create_directories(tmp);
   const std::vector<std::pair<std::string, std::function<void(OnnxBuilder&)>>> models = {
-      {"cnn", cnn},       {"mlp", mlp},        {"layernorm", layernorm}, {"embedding", embedding},
-      {"shapes", shapes}, {"opset11", opset11}};
+      {"cnn", cnn},       {"mlp", mlp},         {"layernorm", layernorm}, {"embedding", embedding},
+      {"shapes", shapes}, {"opset11", opset11}, {"opset9", opset9}};
   int count = 0;
   try {
     for (const auto& [name, make] : models) {
-      OnnxBuilder b(name == "opset11" ? 11 : name == "embedding" ? 17 : 13);
+      OnnxBuilder b(name == "opset11" ? 11 : name == "opset9" ? 9 : name == "embedding" ? 17 : 13);
       make(b);
       const std::string bytes = b.bytes();
       write_bytes(out / "onnx_import" / (name + ".onnx"), bytes);

@@ -11,7 +11,8 @@
 # The starting corpus includes tests/fuzz/regressions/TARGET, so an unfixed
 # regression fails at once; --skip-regressions leaves it out, to explore past
 # a known bug. Exits 1 if any target reported a crash, leak, timeout (> 1 s
-# for one input) or out-of-memory (> 2 GiB), printing the crashing input's path.
+# for one input) or out-of-memory (> 2 GiB), printing the crashing input's
+# path, or executed no input at all.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:?usage: tests/fuzz/run.sh BUILD_DIR [--time SECONDS] [--jobs N] [--skip-regressions] [TARGET...]}"
@@ -80,6 +81,9 @@ for t in "${targets[@]}"; do
 done
 wait
 
+# One verdict line per target: "fuzz_TARGET: ok: ..." or "fuzz_TARGET: FAILED: why"
+# (tools/test.sh counts them). A target that executed no input fails too: it
+# tested nothing.
 failed=0
 for t in "${targets[@]}"; do
   status=$(cat "$build/fuzz-logs/$t.status" 2>/dev/null || echo "no status")
@@ -88,21 +92,26 @@ for t in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1) || true
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1) || true
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1) || true
-  echo "fuzz_$t: exit $status, ${execs:-?} inputs, ${speed:-?} execs/s, ${cov:-no coverage line}"
+  stats="exit $status, ${execs:-?} inputs, ${speed:-?} execs/s, ${cov:-no coverage line}"
   crashes=$(find "$build/fuzz-artifacts/$t" -type f 2>/dev/null | sort)
   if [ "$status" != 0 ] || [ -n "$crashes" ]; then
     failed=1
-    echo "fuzz_$t: FAILED; the end of its log:"
+    echo "fuzz_$t: FAILED: $stats; the end of its log:"
     grep -E '^(==[0-9]+== ?ERROR|SUMMARY|.*runtime error|.*deadly signal|.*Test unit written)' "$log" |
       head -20 | sed 's/^/  /' || true
     for c in $crashes; do
-      echo "fuzz_$t: crashing input: $c"
+      echo "  crashing input: $c"
       echo "  reproduce: $build/tests/fuzz/fuzz_$t $c"
     done
+  elif [ "${execs:-0}" -le 0 ]; then
+    failed=1
+    echo "fuzz_$t: FAILED: it executed no input ($stats; log: $log)"
+  else
+    echo "fuzz_$t: ok: $stats"
   fi
 done
 if [ "$failed" -ne 0 ]; then
-  echo "tests/fuzz/run.sh: a fuzz target failed (docs/fuzzing.md: add the input to tests/fuzz/regressions/TARGET/)"
+  echo "tests/fuzz/run.sh: a fuzz target failed (keep a crashing input in tests/fuzz/regressions/TARGET/: docs/fuzzing.md)"
   exit 1
 fi
 echo "tests/fuzz/run.sh: ${targets[*]}: no crash in ${seconds} s each"

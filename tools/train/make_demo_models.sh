@@ -9,7 +9,10 @@
 # Calibration uses training data only, every method at once; the method
 # written into the model is the one with the best int8 top-1 (then the best
 # agreement with fp32) on other training samples, which calibration did not
-# see; never the test or dev set, which the README's numbers come from.
+# see; never the test or dev set, which the README's numbers come from. The
+# table is then written again with that method as its default (calibration is
+# deterministic: the same ranges), so that `octet quantize --table` alone
+# gives the committed model.
 #   Fashion-MNIST: calibrate on train images [0, 2000), choose on [55000, 60000).
 #   SST-2: calibrate on the first 1000 train sentences, choose on the last 2000.
 set -euo pipefail
@@ -42,13 +45,16 @@ if [ "$which" = fashion ]; then
 fashion_onnx=$3
 echo "== fashion-resnet20"
 $octet convert "$fashion_onnx" -o "$work/fashion-resnet20" >/dev/null
-$octet calibrate "$work/fashion-resnet20" --data "$fmnist/train-images-idx3-ubyte.gz" --samples 2000 \
-  --method all --quiet -o "$out/fashion-resnet20.table.json"
+calibrate_fashion() {  # extra calibrate args...
+  $octet calibrate "$work/fashion-resnet20" --data "$fmnist/train-images-idx3-ubyte.gz" --samples 2000 \
+    --method all --quiet -o "$out/fashion-resnet20.table.json" "$@"
+}
+calibrate_fashion
 rank_methods "$work/fashion-resnet20" "$out/fashion-resnet20.table.json" \
   --data "$fmnist/train-images-idx3-ubyte.gz" --skip 55000 --samples 5000 | tee "$work/fashion.ranking"
 best=$(head -1 "$work/fashion.ranking" | cut -d' ' -f1)
-$octet quantize "$work/fashion-resnet20" --table "$out/fashion-resnet20.table.json" --method "$best" \
-  -o "$out/fashion-resnet20"
+calibrate_fashion --choose "$best"
+$octet quantize "$work/fashion-resnet20" --table "$out/fashion-resnet20.table.json" -o "$out/fashion-resnet20"
 
 fi
 
@@ -61,12 +67,17 @@ sed -n '2,1001p' "$sst2/train.tsv" | cut -f1 |
   sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&"/' >"$work/sst2-calib.jsonl"
 $octet tokenize --vocab "$vocab" --jsonl "$work/sst2-calib.jsonl" --max-length 64 -o "$work/sst2-calib" >/dev/null
 # From inside $work, so that the model's provenance names the data, not this machine's paths.
-(cd "$work" && $octet calibrate sst2-bert --method all --quiet -o "$out/sst2-bert.table.json" \
-  --data "input_ids=sst2-calib/input_ids.npy,attention_mask=sst2-calib/attention_mask.npy,token_type_ids=sst2-calib/token_type_ids.npy")
+calibrate_sst2() {  # extra calibrate args...
+  (cd "$work" && $octet calibrate sst2-bert --method all --quiet -o "$out/sst2-bert.table.json" \
+    --data "input_ids=sst2-calib/input_ids.npy,attention_mask=sst2-calib/attention_mask.npy,token_type_ids=sst2-calib/token_type_ids.npy" \
+    "$@")
+}
+calibrate_sst2
 { head -1 "$sst2/train.tsv"; tail -2000 "$sst2/train.tsv"; } >"$work/sst2-heldout.tsv"
 rank_methods "$work/sst2-bert" "$out/sst2-bert.table.json" --data "$work/sst2-heldout.tsv" \
   --vocab "$vocab" | tee "$work/sst2.ranking"
 best=$(head -1 "$work/sst2.ranking" | cut -d' ' -f1)
-$octet quantize "$work/sst2-bert" --table "$out/sst2-bert.table.json" --method "$best" -o "$out/sst2-bert"
+calibrate_sst2 --choose "$best"
+$octet quantize "$work/sst2-bert" --table "$out/sst2-bert.table.json" -o "$out/sst2-bert"
 fi
 ls -l "$out"

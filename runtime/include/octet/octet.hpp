@@ -169,7 +169,12 @@ class OCTET_API Model {
  public:
   // Loads `path.octet.json` + `path.octet.bin` (`path` may also name either file).
   static Model load(const std::string& path);
-  // Imports an ONNX file (opsets 11-17), folding constants and fusing patterns.
+  // Imports an ONNX file (opsets 7-17 of the default domain), folding constants
+  // and fusing patterns. Ops whose meaning changed between opsets 7 and 17
+  // keep the meaning of the model's opset (Softmax before 13, Slice before
+  // 10), or the import throws ErrorCode::unsupported naming the node and the
+  // opset (BatchNormalization spatial = 0, Dropout in training mode, per-axis
+  // QDQ before 13). A model of any other opset is ErrorCode::unsupported too.
   static Model import_onnx(const std::string& onnx_path);
   // Writes NAME.octet.json + NAME.octet.bin atomically.
   void save(const std::string& path) const;
