@@ -95,7 +95,7 @@ dnnl::memory reorder_constant(const dnnl::engine& engine, const Tensor& tensor,
   dnnl::stream stream(engine);
   dnnl::reorder(src, dst).execute(stream, src, dst);
   stream.wait();
-  if (current_cache) current_cache->add({tensor, src_md, want, dst, {}, {}});
+  if (current_cache) current_cache->add({tensor, src_md, want, dst, {}});
   return dst;
 }
 

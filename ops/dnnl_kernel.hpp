@@ -79,7 +79,6 @@ class ConstantCache {
     dnnl::memory::desc src, want;
     dnnl::memory memory;
     std::vector<float> scales;  // per-channel scales of quantized weights
-    std::vector<int32_t> sums;  // per-channel sums of their integers (when asked for)
   };
   Entry* find(const void* data, const dnnl::memory::desc& src, const dnnl::memory::desc& want);
   Entry& add(Entry entry);

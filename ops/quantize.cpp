@@ -45,24 +45,6 @@ Tensor quantize(const Tensor& w, int axis, const std::vector<float>& scales, flo
   return q;
 }
 
-// The sum of the integers of every index of `axis` of an s8 tensor.
-std::vector<int32_t> integer_sums(const Tensor& q, int axis) {
-  const Shape& s = q.shape();
-  const int64_t channels = s[axis];
-  int64_t inner = 1;
-  for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
-  const int64_t outer = q.numel() / std::max<int64_t>(1, channels * inner);
-  std::vector<int32_t> sums(channels, 0);
-  const int8_t* p = q.data<int8_t>();
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t c = 0; c < channels; ++c) {
-      const int8_t* row = p + (o * channels + c) * inner;
-      for (int64_t i = 0; i < inner; ++i) sums[c] += row[i];
-    }
-  }
-  return sums;
-}
-
 }  // namespace
 
 int conv_weight_levels(DataType src) {
@@ -97,41 +79,33 @@ std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* g
 
 dnnl::memory int8_weights(const dnnl::engine& engine, const Tensor& w, int axis,
                           const std::vector<float>& scales, int levels,
-                          const dnnl::memory::desc& plain, const dnnl::memory::desc& want,
-                          std::vector<int32_t>* channel_sums) {
+                          const dnnl::memory::desc& plain, const dnnl::memory::desc& want) {
   ConstantCache* cache = ConstantCache::current();
-  ConstantCache::Entry* hit = cache ? cache->find(w.raw(), plain, want) : nullptr;
-  if (hit && hit->scales == scales) {
-    if (channel_sums && hit->sums.empty()) {
-      hit->sums = integer_sums(quantize(w, axis, scales, static_cast<float>(levels)), axis);
+  if (cache) {
+    if (ConstantCache::Entry* hit = cache->find(w.raw(), plain, want)) {
+      if (hit->scales == scales) return hit->memory;
     }
-    if (channel_sums) *channel_sums = hit->sums;
-    return hit->memory;
   }
   const Tensor q = quantize(w, axis, scales, static_cast<float>(levels));
-  std::vector<int32_t> sums;
-  if (channel_sums) *channel_sums = sums = integer_sums(q, axis);
   dnnl::memory src(plain, engine, const_cast<void*>(q.raw()));
   dnnl::memory dst(want, engine);
   dnnl::stream stream(engine);
   dnnl::reorder(src, dst).execute(stream, src, dst);
   stream.wait();
-  if (cache) cache->add({w, plain, want, dst, scales, std::move(sums)});
+  if (cache) cache->add({w, plain, want, dst, scales});
   return dst;
 }
 
 dnnl::memory int8_bias(const dnnl::engine& engine, const Tensor& bias, float src_scale,
-                       const std::vector<float>& weight_scales,
-                       const std::vector<double>& offsets) {
+                       const std::vector<float>& weight_scales, dnnl::memory::desc md) {
   const int64_t n = bias.numel();
-  dnnl::memory m(dnnl::memory::desc({n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a),
-                 engine);
+  if (md.is_zero()) md = {{n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a};
+  dnnl::memory m(md, engine);
   float* dst = static_cast<float*>(m.get_data_handle());
   const float* b = bias.data<float>();
   for (int64_t c = 0; c < n; ++c) {
     const float ws = weight_scales.size() == 1 ? weight_scales[0] : weight_scales[c];
-    const double offset = offsets.empty() ? 0.0 : offsets[c];
-    dst[c] = static_cast<float>(static_cast<double>(b[c] / (src_scale * ws)) - offset);
+    dst[c] = b[c] / (src_scale * ws);
   }
   return m;
 }

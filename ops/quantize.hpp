@@ -40,18 +40,15 @@ std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* g
 // and reorders them into `want`, an s8 layout chosen by a primitive. `plain`
 // describes the s8 copy of `w` in the primitive's dims (it may view `w`
 // transposed or grouped). Cached per session like reorder_constant().
-// `channel_sums`, when given, receives the sum of each channel's integers.
 dnnl::memory int8_weights(const dnnl::engine& engine, const Tensor& w, int axis,
                           const std::vector<float>& scales, int levels,
-                          const dnnl::memory::desc& plain, const dnnl::memory::desc& want,
-                          std::vector<int32_t>* channel_sums = nullptr);
+                          const dnnl::memory::desc& plain, const dnnl::memory::desc& want);
 
 // Bias in the units of the s32 accumulator, where oneDNN 2.x adds it before
-// the output scale: b_c / (src_scale x weight_scale_c), minus `offsets[c]`
-// when given (accumulator units, e.g. what a shifted source adds).
+// the output scale: b_c / (src_scale x weight_scale_c).
+// `md` describes the f32 memory made (default: {n}; a matmul wants {1, n}).
 dnnl::memory int8_bias(const dnnl::engine& engine, const Tensor& bias, float src_scale,
-                       const std::vector<float>& weight_scales,
-                       const std::vector<double>& offsets = {});
+                       const std::vector<float>& weight_scales, dnnl::memory::desc md = {});
 
 // oneDNN output scales: src_scale x weight_scale_c / dst_scale (dst_scale 1
 // for an f32 destination). A single value when all channels agree.
