@@ -73,7 +73,7 @@ class BatchNorm final : public Op {
       return make_reference_kernel(*this, ctx);
     }
     // Read X as produced when oneDNN can describe it, plain otherwise.
-    dnnl::memory::desc data_md = ctx.src_md[0];
+    dnnl::memory::desc data_md = ctx.src[0].md;
     if (data_md.is_zero() || data_md.data_type() != dnnl::memory::data_type::f32 ||
         data_md.dims() != to_dnnl_dims(x)) {
       data_md = plain_md(x, DataType::f32);
@@ -86,8 +86,8 @@ class BatchNorm final : public Op {
     auto kernel =
         std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::batch_normalization_forward(pd),
                                           impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = pd.src_desc();
-    ctx.dst_md[0] = pd.dst_desc();
+    ctx.src[0].want = pd.src_desc();
+    ctx.dst[0].md = pd.dst_desc();
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
     const dnnl::memory::desc param_md({x[1]}, dnnl::memory::data_type::f32,

@@ -118,8 +118,8 @@ class Binary final : public Op {
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (kind_ == Kind::pow) return make_pow_kernel(ctx);
-    const Shape& out = ctx.dst_shape[0];
-    if (kind_ == Kind::equal || ctx.dst_dtype[0] != DataType::f32 ||
+    const Shape& out = ctx.dst[0].shape;
+    if (kind_ == Kind::equal || ctx.dst[0].dtype != DataType::f32 ||
         plain_md(out, DataType::f32).is_zero() || (ctx.src[0].constant && ctx.src[1].constant)) {
       return make_reference_kernel(*this, ctx);
     }
@@ -135,8 +135,8 @@ class Binary final : public Op {
     dnnl::memory::desc layout = plain_md(out, DataType::f32);
     if (same) {
       for (size_t i : {ia, ib}) {
-        if (!ctx.src[i].constant && !ctx.src_md[i].is_zero()) {
-          layout = with_dtype(ctx.src_md[i], DataType::f32);
+        if (!ctx.src[i].constant && !ctx.src[i].md.is_zero()) {
+          layout = with_dtype(ctx.src[i].md, DataType::f32);
           break;
         }
       }
@@ -146,9 +146,9 @@ class Binary final : public Op {
     // The dtype each input is read in (int8 as produced, else f32) and the
     // output's: int8 only for an Add whose reader consumes int8.
     auto read_dtype = [&](size_t i) {
-      return ctx.src_have[i].is_int8() ? ctx.src_have[i].dtype : DataType::f32;
+      return ctx.src[i].have.is_int8() ? ctx.src[i].have.dtype : DataType::f32;
     };
-    const QuantView y = kind_ == Kind::add ? ctx.dst_int8[0] : QuantView{};
+    const QuantView y = kind_ == Kind::add ? ctx.dst[0].int8 : QuantView{};
     const dnnl::memory::desc md_a = with_dtype(layout, read_dtype(ia));
     const dnnl::memory::desc md_b =
         same ? with_dtype(layout, read_dtype(ib)) : plain_md(b_dims, read_dtype(ib));
@@ -158,7 +158,7 @@ class Binary final : public Op {
     const int args[2] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1};
     const size_t order[2] = {ia, ib};
     for (size_t r = 0; r < 2; ++r) {
-      const QuantView& have = ctx.src_have[order[r]];
+      const QuantView& have = ctx.src[order[r]].have;
       const float scale = (have.is_int8() ? have.scale : 1.f) / (y.is_int8() ? y.scale : 1.f);
       if (scale != 1.f) attr.set_scales(args[r], 0, {scale});
     }
@@ -185,15 +185,15 @@ class Binary final : public Op {
       const size_t i = order[r];
       if (ctx.src[i].constant) {
         const dnnl::memory::desc own = plain_md(r == 0 ? out : b_dims, DataType::f32);
-        kernel->set_const(args[r], reorder_constant(ctx.engine, *ctx.src[i].constant, own, mds[r]));
+        kernel->set_const(args[r], reorder_constant(ctx, *ctx.src[i].constant, own, mds[r]));
       } else {
         // Same bytes as mds[r]; a broadcast input keeps its own rank.
-        ctx.src_want[i] = same ? mds[r] : plain_md(ctx.src[i].shape, read_dtype(i));
+        ctx.src[i].want = same ? mds[r] : plain_md(ctx.src[i].shape, read_dtype(i));
         kernel->map_src(i, args[r], mds[r]);
       }
     }
-    ctx.dst_md[0] = md_y;
-    ctx.dst_scale[0] = y.is_int8() ? y.scale : 1.f;
+    ctx.dst[0].md = md_y;
+    ctx.dst[0].scale = y.is_int8() ? y.scale : 1.f;
     kernel->map_dst(0, DNNL_ARG_DST, md_y);
     return kernel;
   }
@@ -225,7 +225,7 @@ class Binary final : public Op {
 
   std::unique_ptr<Kernel> make_pow_kernel(KernelContext& ctx) const {
     const Tensor* e = ctx.src[1].constant;
-    if (!e || e->numel() != 1 || ctx.dst_shape[0] != ctx.src[0].shape) {
+    if (!e || e->numel() != 1 || ctx.dst[0].shape != ctx.src[0].shape) {
       return make_reference_kernel(*this, ctx);
     }
     double beta = 0;

@@ -65,6 +65,15 @@ class Clip final : public Op {
     });
   }
 
+  // min(max(x, lo), hi) >= min(lo, hi): never negative when min is given and
+  // >= 0 and max, if given, is >= 0 too (min > max gives max everywhere).
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    if (attr_bounds_) return attr_min_ >= 0 && attr_max_ >= 0;
+    const bool min_ok = node().has_input(1) && src[1];
+    const bool max_ok = !node().has_input(2) || src[2];
+    return min_ok && max_ok;
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (ctx.src[0].dtype != DataType::f32) return make_reference_kernel(*this, ctx);
     float lo = attr_bounds_ ? static_cast<float>(attr_min_) : -std::numeric_limits<float>::max();

@@ -110,19 +110,23 @@ class Concat final : public Op {
 
   bool accepts_int8() const override { return true; }
 
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && std::all_of(src.begin(), src.end(), [](bool b) { return b; });
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     bool same_scale = true, any_int8 = false;
     for (size_t i = 0; i < ctx.src.size(); ++i) {
-      if (ctx.src[i].constant || ctx.src_md[i].is_zero()) return make_reference_kernel(*this, ctx);
-      const QuantView& h = ctx.src_have[i];
-      same_scale = same_scale && h.is_int8() && h.dtype == ctx.src_have[0].dtype &&
-                   h.scale == ctx.src_have[0].scale;
+      if (ctx.src[i].constant || ctx.src[i].md.is_zero()) return make_reference_kernel(*this, ctx);
+      const QuantView& h = ctx.src[i].have;
+      same_scale = same_scale && h.is_int8() && h.dtype == ctx.src[0].have.dtype &&
+                   h.scale == ctx.src[0].have.scale;
       any_int8 = any_int8 || h.is_int8();
     }
-    const int axis = static_cast<int>(normalize_axis(node(), axis_, ctx.dst_shape[0].size()));
+    const int axis = static_cast<int>(normalize_axis(node(), axis_, ctx.dst[0].shape.size()));
     try {
       if (same_scale) return make_int8_concat(ctx, axis);
-      if (any_int8 || ctx.dst_int8[0].is_int8()) return make_rescale(ctx, axis);
+      if (any_int8 || ctx.dst[0].int8.is_int8()) return make_rescale(ctx, axis);
     } catch (const dnnl::error&) {
       // A layout mix oneDNN does not take (nothing in ctx is set yet): the
       // f32 reference on dequantized inputs.
@@ -155,17 +159,19 @@ class Concat final : public Op {
  private:
   // Every input int8 on one scale: oneDNN's concat joins the integers as they are.
   std::unique_ptr<Kernel> make_int8_concat(KernelContext& ctx, int axis) const {
-    const QuantView have = ctx.src_have[0];
-    const dnnl::memory::desc dst_any(to_dnnl_dims(ctx.dst_shape[0]), to_dnnl(have.dtype),
+    const QuantView have = ctx.src[0].have;
+    const dnnl::memory::desc dst_any(to_dnnl_dims(ctx.dst[0].shape), to_dnnl(have.dtype),
                                      dnnl::memory::format_tag::any);
-    const dnnl::concat::primitive_desc pd(dst_any, axis, ctx.src_md, ctx.engine, default_attr());
+    std::vector<dnnl::memory::desc> src_mds;
+    for (const KernelSrc& s : ctx.src) src_mds.push_back(s.md);
+    const dnnl::concat::primitive_desc pd(dst_any, axis, src_mds, ctx.engine, default_attr());
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::concat(pd), impl_name(pd),
                                                     pd.scratchpad_desc().get_size());
     for (size_t i = 0; i < ctx.src.size(); ++i) {
-      kernel->map_src(i, DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), ctx.src_md[i]);
+      kernel->map_src(i, DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), src_mds[i]);
     }
-    ctx.dst_md[0] = pd.dst_desc();
-    ctx.dst_scale[0] = have.scale;
+    ctx.dst[0].md = pd.dst_desc();
+    ctx.dst[0].scale = have.scale;
     kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
     return kernel;
   }
@@ -174,19 +180,19 @@ class Concat final : public Op {
   // plain output: int8 on the output's calibrated scale when a reader wants
   // int8, else f32 (scale 1).
   std::unique_ptr<Kernel> make_rescale(KernelContext& ctx, int axis) const {
-    const QuantView out = ctx.dst_int8[0];
-    const dnnl::memory::desc dst = plain_md(ctx.dst_shape[0], out.dtype);
+    const QuantView out = ctx.dst[0].int8;
+    const dnnl::memory::desc dst = plain_md(ctx.dst[0].shape, out.dtype);
     if (dst.is_zero()) return make_reference_kernel(*this, ctx);
     auto kernel = std::make_unique<ConcatReordersKernel>(ctx.engine);
-    dnnl::memory::dims offsets(ctx.dst_shape[0].size(), 0);
+    dnnl::memory::dims offsets(ctx.dst[0].shape.size(), 0);
     for (size_t i = 0; i < ctx.src.size(); ++i) {
       const dnnl::memory::dims dims = to_dnnl_dims(ctx.src[i].shape);
-      const float s_in = ctx.src_have[i].is_int8() ? ctx.src_have[i].scale : 1.f;
-      kernel->add(ctx.src_md[i], dst.submemory_desc(dims, offsets), s_in / out.scale);
+      const float s_in = ctx.src[i].have.is_int8() ? ctx.src[i].have.scale : 1.f;
+      kernel->add(ctx.src[i].md, dst.submemory_desc(dims, offsets), s_in / out.scale);
       offsets[axis] += dims[axis];
     }
-    ctx.dst_md[0] = dst;
-    ctx.dst_scale[0] = out.scale;
+    ctx.dst[0].md = dst;
+    ctx.dst[0].scale = out.scale;
     return kernel;
   }
 

@@ -157,6 +157,8 @@ class Conv final : public Op {
   }
   size_t int8_required_inputs(const std::vector<SrcInfo>&) const override { return 1; }
 
+  bool output_never_negative(const std::vector<bool>&) const override { return relu_; }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (!ctx.src[1].constant ||
         (ctx.src.size() > 2 && ctx.src[2].present && !ctx.src[2].constant)) {
@@ -191,18 +193,18 @@ class Conv final : public Op {
 
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::convolution_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = pd.src_desc();
+    ctx.src[0].want = pd.src_desc();
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     const dnnl::memory::desc wei_plain(wei_dims, dt::f32, g.wei_plain_tag());
-    kernel->set_const(DNNL_ARG_WEIGHTS, reorder_constant(ctx.engine, *ctx.src[1].constant,
-                                                         wei_plain, pd.weights_desc()));
+    kernel->set_const(DNNL_ARG_WEIGHTS,
+                      reorder_constant(ctx, *ctx.src[1].constant, wei_plain, pd.weights_desc()));
     if (has_bias)
       kernel->set_const(DNNL_ARG_BIAS, wrap_constant(ctx.engine, *ctx.src[2].constant, bias_md));
     if (has_residual) {
-      ctx.src_want[3] = pd.dst_desc();  // the sum post-op reads Z in the destination's layout
-      ctx.dst_accumulates[0] = 3;
+      ctx.src[3].want = pd.dst_desc();  // the sum post-op reads Z in the destination's layout
+      ctx.dst[0].accumulates = 3;
     }
-    ctx.dst_md[0] = pd.dst_desc();
+    ctx.dst[0].md = pd.dst_desc();
     kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
     return kernel;
   }
@@ -218,9 +220,9 @@ class Conv final : public Op {
     const ConvGeometry g = geometry(ctx.src[0].shape, ctx.src[1].shape, nullptr);
     const bool has_bias = ctx.src.size() > 2 && ctx.src[2].present;
     const bool has_residual = ctx.src.size() > 3 && ctx.src[3].present;
-    const QuantView x = ctx.src_int8[0];
-    QuantView y = ctx.dst_int8[0];
-    const QuantView z = has_residual ? ctx.src_int8[3] : QuantView{};
+    const QuantView x = ctx.src[0].int8;
+    QuantView y = ctx.dst[0].int8;
+    const QuantView z = has_residual ? ctx.src[3].int8 : QuantView{};
     // An int8 destination holds the residual before the sum: it needs one in int8.
     if (has_residual && !z.is_int8()) y = {};
 
@@ -229,7 +231,7 @@ class Conv final : public Op {
     const dnnl::memory::desc bias_md({g.oc}, dt::f32, tag::a);
     const int levels = conv_weight_levels(x.dtype);
     const std::vector<float> w_scales =
-        weight_scales(*ctx.src[1].constant, 0, ctx.weight_quant[1], levels);
+        weight_scales(*ctx.src[1].constant, 0, ctx.src[1].weight_quant, levels);
     const std::vector<float> scales = output_scales(x.scale, w_scales, y.is_int8() ? y.scale : 1.f);
 
     dnnl::primitive_attr attr = default_attr();
@@ -256,21 +258,21 @@ class Conv final : public Op {
 
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::convolution_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = pd.src_desc();
+    ctx.src[0].want = pd.src_desc();
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     const dnnl::memory::desc wei_plain(wei_dims, dt::s8, g.wei_plain_tag());
-    kernel->set_const(DNNL_ARG_WEIGHTS, int8_weights(ctx.engine, *ctx.src[1].constant, 0, w_scales,
-                                                     levels, wei_plain, pd.weights_desc()));
+    kernel->set_const(DNNL_ARG_WEIGHTS, int8_weights(ctx, *ctx.src[1].constant, 0, w_scales, levels,
+                                                     wei_plain, pd.weights_desc()));
     if (has_bias) {
       kernel->set_const(DNNL_ARG_BIAS,
                         int8_bias(ctx.engine, *ctx.src[2].constant, x.scale, w_scales));
     }
     if (has_residual) {
-      ctx.src_want[3] = with_dtype(pd.dst_desc(), y.is_int8() ? z.dtype : DataType::f32);
-      ctx.dst_accumulates[0] = 3;
+      ctx.src[3].want = with_dtype(pd.dst_desc(), y.is_int8() ? z.dtype : DataType::f32);
+      ctx.dst[0].accumulates = 3;
     }
-    ctx.dst_md[0] = pd.dst_desc();
-    ctx.dst_scale[0] = y.is_int8() ? y.scale : 1.f;
+    ctx.dst[0].md = pd.dst_desc();
+    ctx.dst[0].scale = y.is_int8() ? y.scale : 1.f;
     kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
     return kernel;
   }

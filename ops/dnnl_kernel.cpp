@@ -52,10 +52,6 @@ std::string impl_name(const dnnl::primitive_desc_base& pd) {
   return pd.impl_info_str();
 }
 
-namespace {
-thread_local ConstantCache* current_cache = nullptr;
-}
-
 ConstantCache::Entry* ConstantCache::find(const void* data, const dnnl::memory::desc& src,
                                           const dnnl::memory::desc& want) {
   for (Entry& e : entries_) {
@@ -72,30 +68,18 @@ ConstantCache::Entry& ConstantCache::add(Entry entry) {
   return entries_.back();
 }
 
-ConstantCache* ConstantCache::current() {
-  return current_cache;
-}
-
-ConstantCacheScope::ConstantCacheScope(ConstantCache* cache) : previous_(current_cache) {
-  current_cache = cache;
-}
-
-ConstantCacheScope::~ConstantCacheScope() {
-  current_cache = previous_;
-}
-
-dnnl::memory reorder_constant(const dnnl::engine& engine, const Tensor& tensor,
+dnnl::memory reorder_constant(const KernelContext& ctx, const Tensor& tensor,
                               const dnnl::memory::desc& src_md, const dnnl::memory::desc& want) {
-  if (current_cache) {
-    if (ConstantCache::Entry* hit = current_cache->find(tensor.raw(), src_md, want))
+  if (ctx.constants) {
+    if (ConstantCache::Entry* hit = ctx.constants->find(tensor.raw(), src_md, want))
       return hit->memory;
   }
-  dnnl::memory src(src_md, engine, const_cast<void*>(tensor.raw()));
-  dnnl::memory dst(want, engine);
-  dnnl::stream stream(engine);
+  dnnl::memory src(src_md, ctx.engine, const_cast<void*>(tensor.raw()));
+  dnnl::memory dst(want, ctx.engine);
+  dnnl::stream stream(ctx.engine);
   dnnl::reorder(src, dst).execute(stream, src, dst);
   stream.wait();
-  if (current_cache) current_cache->add({tensor, src_md, want, dst, {}});
+  if (ctx.constants) ctx.constants->add({tensor, src_md, want, dst, {}});
   return dst;
 }
 

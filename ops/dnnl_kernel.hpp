@@ -51,8 +51,9 @@ dnnl::primitive_attr default_attr();
 std::string impl_name(const dnnl::primitive_desc_base& pd);
 
 // Reorders a constant tensor (described by `src_md`) into a new memory of
-// layout `want`, once, at prepare time.
-dnnl::memory reorder_constant(const dnnl::engine& engine, const Tensor& tensor,
+// layout `want`, once, at prepare time; found in ctx.constants instead when
+// an earlier prepare of the session did it already.
+dnnl::memory reorder_constant(const KernelContext& ctx, const Tensor& tensor,
                               const dnnl::memory::desc& src_md, const dnnl::memory::desc& want);
 
 // A memory that reads a constant tensor in place (bias vectors and the like).
@@ -70,8 +71,9 @@ std::unique_ptr<Kernel> make_reorder_kernel(const dnnl::engine& engine,
                                             const dnnl::memory::desc& src,
                                             const dnnl::memory::desc& dst, float scale = 1.f);
 
-// Reordered constants survive a re-prepare of the same session: while a scope
-// is active on this thread, reorder_constant() looks results up here first.
+// Reordered constants survive a re-prepare of the same session: each session
+// keeps one and hands it to make_kernel (KernelContext::constants), where
+// reorder_constant() and int8_weights() look results up first.
 class ConstantCache {
  public:
   struct Entry {
@@ -84,23 +86,9 @@ class ConstantCache {
   Entry& add(Entry entry);
   size_t hits() const { return hits_; }
 
-  // The cache of the prepare running on this thread, or null.
-  static ConstantCache* current();
-
  private:
   std::deque<Entry> entries_;  // stable addresses
   size_t hits_ = 0;
-};
-
-class ConstantCacheScope {
- public:
-  explicit ConstantCacheScope(ConstantCache* cache);
-  ~ConstantCacheScope();
-  ConstantCacheScope(const ConstantCacheScope&) = delete;
-  ConstantCacheScope& operator=(const ConstantCacheScope&) = delete;
-
- private:
-  ConstantCache* previous_;
 };
 
 }  // namespace octet

@@ -23,6 +23,11 @@ class Expand final : public Op {
     ctx.set(0, out, ctx.dtype(0));
   }
 
+  // Moves, picks or copies input 0's values.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
     const Tensor& x = *src[0];
     Tensor& y = dst[0];

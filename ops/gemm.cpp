@@ -104,7 +104,7 @@ class Gemm final : public Op {
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const bool has_c = ctx.src.size() > 2 && ctx.src[2].present;
-    const int64_t m = ctx.dst_shape[0][0], n = ctx.dst_shape[0][1];
+    const int64_t m = ctx.dst[0].shape[0], n = ctx.dst[0].shape[1];
     const int64_t k = ctx.src[0].shape[1];
     const bool c_is_row = has_c && ctx.src[2].constant &&
                           (numel(ctx.src[2].shape) == 1 ||
@@ -145,7 +145,7 @@ class Gemm final : public Op {
     const dnnl::inner_product_forward::primitive_desc pd(desc, default_attr(), ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::inner_product_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = src_md;
+    ctx.src[0].want = src_md;
     kernel->map_src(0, DNNL_ARG_SRC, src_md);
 
     // Inner-product weights are "oi" [N,K]: B itself when transB, else B^T (strides {1,N}).
@@ -153,8 +153,7 @@ class Gemm final : public Op {
     const dnnl::memory::desc b_as_oi(
         {n, k}, dt::f32, trans_b_ ? dnnl::memory::dims{k, 1} : dnnl::memory::dims{1, n});
     if (alpha_ == 1.0) {
-      kernel->set_const(DNNL_ARG_WEIGHTS,
-                        reorder_constant(ctx.engine, b, b_as_oi, pd.weights_desc()));
+      kernel->set_const(DNNL_ARG_WEIGHTS, reorder_constant(ctx, b, b_as_oi, pd.weights_desc()));
     } else {
       // alpha * (A.B) == A.(alpha * B) up to one rounding of each weight.
       Tensor scaled(DataType::f32, b.shape());
@@ -162,7 +161,7 @@ class Gemm final : public Op {
       float* to = scaled.data<float>();
       for (int64_t i = 0; i < b.numel(); ++i) to[i] = static_cast<float>(alpha_ * from[i]);
       kernel->set_const(DNNL_ARG_WEIGHTS,
-                        reorder_constant(ctx.engine, scaled, b_as_oi, pd.weights_desc()));
+                        reorder_constant(ctx, scaled, b_as_oi, pd.weights_desc()));
     }
     if (has_bias) {
       dnnl::memory bias(bias_md, ctx.engine);  // owned by the kernel
@@ -173,7 +172,7 @@ class Gemm final : public Op {
         bd[j] = static_cast<float>(beta_ * cd[c.numel() == 1 ? 0 : j]);
       kernel->set_const(DNNL_ARG_BIAS, bias);
     }
-    ctx.dst_md[0] = dst_md;
+    ctx.dst[0].md = dst_md;
     kernel->map_dst(0, DNNL_ARG_DST, dst_md);
     return kernel;
   }

@@ -35,11 +35,16 @@ class Identity final : public Op {
     if (dst[0].nbytes()) std::memcpy(dst[0].raw(), src[0]->raw(), dst[0].nbytes());
   }
 
+  // A copy of input 0.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
-    const dnnl::memory::desc& md = ctx.src_md.at(0);
+    const dnnl::memory::desc& md = ctx.src.at(0).md;
     if (ctx.src[0].constant || md.is_zero()) return make_reference_kernel(*this, ctx);
-    ctx.src_want[0] = md;
-    ctx.dst_md[0] = md;
+    ctx.src[0].want = md;
+    ctx.dst[0].md = md;
     return std::make_unique<CopyKernel>(md.get_size());
   }
 };

@@ -63,12 +63,12 @@ class ShiftedSourceKernel final : public Kernel {
 std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& spec) {
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
-  const QuantView x = ctx.src_int8[0];
-  const QuantView y = ctx.dst_int8[0];
+  const QuantView x = ctx.src[0].int8;
+  const QuantView y = ctx.dst[0].int8;
   const bool shift = x.dtype == DataType::s8 && !cpu_has_vnni();
   const int levels = linear_weight_levels();
   const std::vector<float> w_scales =
-      weight_scales(*spec.weights, spec.weight_axis, ctx.weight_quant[1], levels);
+      weight_scales(*spec.weights, spec.weight_axis, ctx.src[1].weight_quant, levels);
   // oneDNN 2.x applies output scales before post-ops. ReLU commutes with a
   // positive scale, GELU does not: with GELU the output scales stop at real
   // values and a linear post-op after it divides by the destination scale.
@@ -117,12 +117,12 @@ std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& s
                                                impl_name(pd), pd.scratchpad_desc().get_size());
     weights_want = pd.weights_desc();
   }
-  ctx.src_want[0] = plain_md(ctx.src[0].shape, x.dtype);  // the [M,K] view needs plain rows
+  ctx.src[0].want = plain_md(ctx.src[0].shape, x.dtype);  // the [M,K] view needs plain rows
   kernel->map_src(0, DNNL_ARG_SRC, src_md);
   // The matmul wants the weights as [K,N]: the same bytes, axes swapped.
   kernel->set_const(
       DNNL_ARG_WEIGHTS,
-      int8_weights(ctx.engine, *spec.weights, spec.weight_axis, w_scales, levels,
+      int8_weights(ctx, *spec.weights, spec.weight_axis, w_scales, levels,
                    shift ? plain_weights.permute_axes({1, 0}) : plain_weights, weights_want));
   if (!spec.bias.empty()) {
     // oneDNN 2.x adds the bias to the s32 sum before the output scale.
@@ -131,8 +131,8 @@ std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& s
     kernel->set_const(DNNL_ARG_BIAS, int8_bias(ctx.engine, b, x.scale, w_scales,
                                                shift ? matmul_bias_md : bias_md));
   }
-  ctx.dst_md[0] = plain_md(ctx.dst_shape[0], y.is_int8() ? y.dtype : DataType::f32);
-  ctx.dst_scale[0] = y.is_int8() ? y.scale : 1.f;
+  ctx.dst[0].md = plain_md(ctx.dst[0].shape, y.is_int8() ? y.dtype : DataType::f32);
+  ctx.dst[0].scale = y.is_int8() ? y.scale : 1.f;
   kernel->map_dst(0, DNNL_ARG_DST, dst_md);
   if (shift) {
     return std::make_unique<ShiftedSourceKernel>(std::move(kernel),

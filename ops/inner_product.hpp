@@ -1,6 +1,8 @@
 // The int8 Linear layer shared by MatMul (constant 2-D B) and Gemm: a oneDNN
 // inner product of a u8/s8 source [M,K] and s8 weights quantized per output
-// channel, requantized by output scales into u8/s8 or f32.
+// channel, requantized by output scales into u8/s8 or f32. Without VNNI an s8
+// source runs as u8 = s8 + 128 on a matmul with a source zero point of 128
+// (inner_product.cpp says why).
 #pragma once
 
 #include <vector>
@@ -19,8 +21,8 @@ struct Int8Linear {
   dnnl::algorithm activation = dnnl::algorithm::undef;
 };
 
-// Builds the kernel for node input 0 (the source, read plain in ctx.src_int8[0]'s
-// dtype) and output 0 (plain; int8 when ctx.dst_int8[0] says so).
+// Builds the kernel for node input 0 (the source, read plain in ctx.src[0].int8's
+// dtype) and output 0 (plain; int8 when ctx.dst[0].int8 says so).
 std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& spec);
 
 }  // namespace octet

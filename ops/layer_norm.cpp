@@ -95,8 +95,8 @@ class LayerNorm final : public Op {
     auto kernel =
         std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::layer_normalization_forward(pd),
                                           impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = plain_md(ctx.src[0].shape, DataType::f32);  // the 2-D view needs plain
-    ctx.dst_md[0] = ctx.src_want[0];
+    ctx.src[0].want = plain_md(ctx.src[0].shape, DataType::f32);  // the 2-D view needs plain
+    ctx.dst[0].md = ctx.src[0].want;
     kernel->map_src(0, DNNL_ARG_SRC, data_md);
     kernel->map_dst(0, DNNL_ARG_DST, data_md);
     for (size_t i = 1; i < (has_bias ? 3u : 2u); ++i) {
@@ -104,7 +104,7 @@ class LayerNorm final : public Op {
       if (ctx.src[i].constant) {
         kernel->set_const(arg, wrap_constant(ctx.engine, *ctx.src[i].constant, param_md));
       } else {
-        ctx.src_want[i] = plain_md(ctx.src[i].shape, DataType::f32);
+        ctx.src[i].want = plain_md(ctx.src[i].shape, DataType::f32);
         kernel->map_src(i, arg, param_md);
       }
     }

@@ -98,6 +98,9 @@ class MatMul final : public Op {
   }
 
   bool has_int8_kernel() const override { return true; }
+  bool output_never_negative(const std::vector<bool>&) const override {
+    return act_ == dnnl::algorithm::eltwise_relu;
+  }
   std::vector<int> int8_inputs(const std::vector<SrcInfo>& src) const override {
     if (src[1].constant) return {0};
     return {0, 1};
@@ -136,7 +139,7 @@ class MatMul final : public Op {
       ops.append_eltwise(1.f, act_, 0.f, 0.f);
       attr.set_post_ops(ops);
     }
-    ctx.dst_md[0] = plain_md(g.out, DataType::f32);
+    ctx.dst[0].md = plain_md(g.out, DataType::f32);
 
     if (ctx.src[1].constant && ctx.src[1].shape.size() == 2 && !ctx.src[0].constant) {
       // Linear layer: inner product computes dst[M,N] = src[M,K] . W[N,K]^T.
@@ -152,12 +155,12 @@ class MatMul final : public Op {
       auto kernel =
           std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::inner_product_forward(pd),
                                             impl_name(pd), pd.scratchpad_desc().get_size());
-      ctx.src_want[0] = plain_md(ctx.src[0].shape, DataType::f32);  // the [M,K] view needs plain
+      ctx.src[0].want = plain_md(ctx.src[0].shape, DataType::f32);  // the [M,K] view needs plain
       kernel->map_src(0, DNNL_ARG_SRC, src_md);
       // B [K,N] row-major is W = B^T [N,K] with strides {1,N}; the reorder transposes it.
       const dnnl::memory::desc b_as_oi({g.n, g.k}, dt::f32, dnnl::memory::dims{1, g.n});
-      kernel->set_const(DNNL_ARG_WEIGHTS, reorder_constant(ctx.engine, *ctx.src[1].constant,
-                                                           b_as_oi, pd.weights_desc()));
+      kernel->set_const(DNNL_ARG_WEIGHTS,
+                        reorder_constant(ctx, *ctx.src[1].constant, b_as_oi, pd.weights_desc()));
       if (has_bias) bind_input(*kernel, ctx, 2, DNNL_ARG_BIAS, bias_md);
       kernel->map_dst(0, DNNL_ARG_DST, dst_md);
       return kernel;
@@ -205,7 +208,7 @@ class MatMul final : public Op {
   // scale s_a * s_b / s_y.
   std::unique_ptr<Kernel> make_int8_matmul_kernel(KernelContext& ctx,
                                                   const MatMulGeometry& g) const {
-    const QuantView a = ctx.src_int8[0], b = ctx.src_int8[1], y = ctx.dst_int8[0];
+    const QuantView a = ctx.src[0].int8, b = ctx.src[1].int8, y = ctx.dst[0].int8;
     // oneDNN's int8 matmul wants s8 weights; a u8 B is re-quantized to s8 on its range.
     const float sb = b.dtype == DataType::s8 ? b.scale : b.scale * 255.f / 127.f;
     const DataType dst_type = y.is_int8() ? y.dtype : DataType::f32;
@@ -227,12 +230,12 @@ class MatMul final : public Op {
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, dst_md), attr, ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::matmul(pd), impl_name(pd),
                                                     pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = plain_md(ctx.src[0].shape, a.dtype);
-    ctx.src_want[1] = plain_md(ctx.src[1].shape, DataType::s8);
+    ctx.src[0].want = plain_md(ctx.src[0].shape, a.dtype);
+    ctx.src[1].want = plain_md(ctx.src[1].shape, DataType::s8);
     kernel->map_src(0, DNNL_ARG_SRC, a_md);
     kernel->map_src(1, DNNL_ARG_WEIGHTS, b_md);
-    ctx.dst_md[0] = plain_md(g.out, dst_type);
-    ctx.dst_scale[0] = y.is_int8() ? y.scale : 1.f;
+    ctx.dst[0].md = plain_md(g.out, dst_type);
+    ctx.dst[0].scale = y.is_int8() ? y.scale : 1.f;
     kernel->map_dst(0, DNNL_ARG_DST, dst_md);
     return kernel;
   }
@@ -244,7 +247,7 @@ class MatMul final : public Op {
     if (ctx.src[i].constant) {
       kernel.set_const(arg, wrap_constant(ctx.engine, *ctx.src[i].constant, md));
     } else {
-      ctx.src_want[i] = plain_md(ctx.src[i].shape, ctx.src[i].dtype);
+      ctx.src[i].want = plain_md(ctx.src[i].shape, ctx.src[i].dtype);
       kernel.map_src(i, arg, md);
     }
   }

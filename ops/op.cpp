@@ -3,26 +3,25 @@
 namespace octet {
 
 KernelContext::KernelContext(const Node& node_, const dnnl::engine& engine_,
-                             std::vector<SrcInfo> src_, std::vector<Shape> dst_shape_,
-                             std::vector<DataType> dst_dtype_,
-                             std::vector<dnnl::memory::desc> src_md_)
-    : node(node_),
-      engine(engine_),
-      src(std::move(src_)),
-      dst_shape(std::move(dst_shape_)),
-      dst_dtype(std::move(dst_dtype_)),
-      src_md(std::move(src_md_)) {
-  src_md.resize(src.size());
-  src_have.resize(src.size());
-  src_int8.resize(src.size());
-  weight_quant.resize(src.size(), nullptr);
-  dst_int8.resize(dst_shape.size());
-  src_want = src_md;
-  for (size_t k = 0; k < dst_shape.size(); ++k)
-    dst_md.push_back(plain_md(dst_shape[k], dst_dtype[k]));
-  dst_accumulates.assign(dst_shape.size(), -1);
-  dst_scale.assign(dst_shape.size(), 1.f);
-  dst_alias.assign(dst_shape.size(), -1);
+                             ConstantCache* constants_, const std::vector<SrcInfo>& src_,
+                             const std::vector<Shape>& dst_shape,
+                             const std::vector<DataType>& dst_dtype,
+                             const std::vector<dnnl::memory::desc>& src_md)
+    : node(node_), engine(engine_), constants(constants_) {
+  for (size_t i = 0; i < src_.size(); ++i) {
+    KernelSrc s;
+    static_cast<SrcInfo&>(s) = src_[i];
+    if (i < src_md.size()) s.md = src_md[i];
+    s.want = s.md;
+    src.push_back(std::move(s));
+  }
+  for (size_t k = 0; k < dst_shape.size(); ++k) {
+    KernelDst d;
+    d.shape = dst_shape[k];
+    d.dtype = dst_dtype[k];
+    d.md = plain_md(d.shape, d.dtype);
+    dst.push_back(std::move(d));
+  }
 }
 
 void InferContext::set(size_t i, Shape shape, DataType dtype) {
@@ -101,8 +100,13 @@ namespace {
 
 class ReferenceKernel final : public Kernel {
  public:
-  ReferenceKernel(const Op& op, const KernelContext& ctx)
-      : op_(op), src_info_(ctx.src), dst_shape_(ctx.dst_shape), dst_dtype_(ctx.dst_dtype) {}
+  ReferenceKernel(const Op& op, const KernelContext& ctx) : op_(op) {
+    src_info_.assign(ctx.src.begin(), ctx.src.end());
+    for (const KernelDst& d : ctx.dst) {
+      dst_shape_.push_back(d.shape);
+      dst_dtype_.push_back(d.dtype);
+    }
+  }
 
   void bind(const std::vector<const void*>& src, const std::vector<void*>& dst, void*) override {
     src_.clear();
@@ -137,14 +141,10 @@ class ReferenceKernel final : public Kernel {
 }  // namespace
 
 std::unique_ptr<Kernel> make_reference_kernel(const Op& op, KernelContext& ctx) {
-  for (size_t i = 0; i < ctx.src.size(); ++i) {
-    if (ctx.src[i].present && !ctx.src[i].constant) {
-      ctx.src_want[i] = plain_md(ctx.src[i].shape, ctx.src[i].dtype);
-    }
+  for (KernelSrc& s : ctx.src) {
+    if (s.present && !s.constant) s.want = plain_md(s.shape, s.dtype);
   }
-  for (size_t i = 0; i < ctx.dst_md.size(); ++i) {
-    ctx.dst_md[i] = plain_md(ctx.dst_shape[i], ctx.dst_dtype[i]);
-  }
+  for (KernelDst& d : ctx.dst) d.md = plain_md(d.shape, d.dtype);
   return std::make_unique<ReferenceKernel>(op, ctx);
 }
 

@@ -17,7 +17,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "runtime/graph.hpp"
+#include "runtime/ir/graph.hpp"
 
 namespace octet {
 
@@ -69,57 +69,76 @@ struct QuantView {
   bool is_int8() const { return dtype == DataType::s8 || dtype == DataType::u8; }
 };
 
-// What make_kernel() receives, and what it must fill in.
+class ConstantCache;  // ops/dnnl_kernel.hpp
+
+// One input of a node as make_kernel() sees it: what the session knows
+// (SrcInfo), how it can hand the value over, and (`want`) how the kernel
+// asks for it.
+struct KernelSrc : SrcInfo {
+  // Physical layout as the producer wrote it; a zero md for constants, for
+  // dtypes oneDNN cannot describe (s64, boolean) and for rank 0.
+  dnnl::memory::desc md;
+  // How the producer stored it (md's dtype and scale). Ops that do not
+  // accept_int8() (and int8-transparent ops a blacklist sends to fp32) see
+  // f32 here and in md: the session dequantizes.
+  QuantView have;
+  // The int8 form the session can give the kernel (the producer's own int8
+  // buffer, or the value quantized with its calibrated range); dtype f32 when
+  // there is none.
+  QuantView int8;
+  // The learned per-channel ranges of a constant weight (QAT), or null.
+  const WeightQuant* weight_quant = nullptr;
+
+  // Filled by make_kernel: the layout the kernel reads the input in. Preset
+  // to md (read as produced); where it differs the session inserts a reorder.
+  // Constant inputs are the kernel's own business (reorder them once inside).
+  dnnl::memory::desc want;
+};
+
+// One output of a node as make_kernel() sees it.
+struct KernelDst {
+  Shape shape;  // from infer()
+  DataType dtype = DataType::f32;
+  // The int8 form to write because a reader consumes int8; dtype f32 when
+  // every reader wants f32 (or the value has no range).
+  QuantView int8;
+
+  // --- filled by make_kernel ---
+  // The layout written. Preset to plain row-major.
+  dnnl::memory::desc md;
+  // The index of an input whose contents the output buffer must hold before
+  // execute() (oneDNN sum post-op, in-place ops), or -1. The session aliases
+  // the two buffers when it can and copies otherwise.
+  int accumulates = -1;
+  // The scale of an int8 output (its md says s8/u8).
+  float scale = 1.f;
+  // The index of an input whose bytes the output reinterprets without a
+  // kernel (Reshape and friends on a plain layout), or -1.
+  int alias = -1;
+};
+
+// What make_kernel() receives, and what it must fill in (`want` of each
+// input, the second half of each output; it may also clear `int8` when its
+// int8 path does not cover the case, and the layer then runs in fp32).
 struct KernelContext {
-  // Presets every field make_kernel may change: inputs read as produced,
-  // plain outputs, no accumulation or aliasing, f32 everywhere.
-  KernelContext(const Node& node, const dnnl::engine& engine, std::vector<SrcInfo> src,
-                std::vector<Shape> dst_shape, std::vector<DataType> dst_dtype,
-                std::vector<dnnl::memory::desc> src_md);
+  // Presets every field make_kernel may change: inputs read as produced
+  // (`src_md`, zero mds when empty), plain outputs, no accumulation or
+  // aliasing, f32 everywhere, no int8.
+  KernelContext(const Node& node, const dnnl::engine& engine, ConstantCache* constants,
+                const std::vector<SrcInfo>& src, const std::vector<Shape>& dst_shape,
+                const std::vector<DataType>& dst_dtype,
+                const std::vector<dnnl::memory::desc>& src_md = {});
 
   const Node& node;
   const dnnl::engine& engine;
-  std::vector<SrcInfo> src;
-  std::vector<Shape> dst_shape;  // from infer()
-  std::vector<DataType> dst_dtype;
-  // Physical layout of each non-constant input as its producer wrote it; a
-  // zero md for dtypes oneDNN cannot describe (s64, boolean) or rank 0.
-  std::vector<dnnl::memory::desc> src_md;
-
-  // --- quantization, decided by the session's precision plan ---
-  // Whether this node computes in int8 (only for ops with has_int8_kernel()).
+  // Constants reordered (and weights quantized) for this session so far:
+  // a re-prepare finds them here instead of redoing them. May be null.
+  ConstantCache* constants;
+  // Whether this node computes in int8 (decided by the session's precision
+  // plan, only for ops with has_int8_kernel()).
   bool int8 = false;
-  // Per input: how the producer stored it (src_md's dtype and scale). Ops that
-  // do not accept_int8() (and int8-transparent ops a blacklist sends to fp32)
-  // see f32 here and in src_md: the session dequantizes.
-  std::vector<QuantView> src_have;
-  // Per input: the int8 form the session can give the kernel (the producer's
-  // own int8 buffer, or the value quantized with its calibrated range); dtype
-  // f32 when there is none.
-  std::vector<QuantView> src_int8;
-  // Per output: the int8 form to write because a reader consumes int8; dtype
-  // f32 when every reader wants f32 (or the value has no range).
-  std::vector<QuantView> dst_int8;
-  // Per input: the learned per-channel ranges of a constant weight (QAT), or null.
-  std::vector<const WeightQuant*> weight_quant;
-
-  // --- filled by make_kernel (a kernel may also clear `int8` when its int8
-  // path does not cover this case; the layer then runs in fp32) ---
-  // Layout the kernel reads each non-constant input in. Preset to src_md
-  // (read as produced); where it differs the session inserts a reorder.
-  // Constant inputs are the kernel's own business (reorder them once inside).
-  std::vector<dnnl::memory::desc> src_want;
-  // Layout of each output. Preset to plain row-major.
-  std::vector<dnnl::memory::desc> dst_md;
-  // Per output: the index of an input whose contents the output buffer must
-  // hold before execute() (oneDNN sum post-op, in-place ops), or -1. The
-  // session aliases the two buffers when it can and copies otherwise.
-  std::vector<int> dst_accumulates;
-  // Per output: the scale of an int8 output (its md says s8/u8); preset 1.
-  std::vector<float> dst_scale;
-  // Per output: the index of an input whose bytes the output reinterprets
-  // without a kernel (Reshape and friends on a plain layout), or -1.
-  std::vector<int> dst_alias;
+  std::vector<KernelSrc> src;
+  std::vector<KernelDst> dst;
 };
 
 class Op {
@@ -157,6 +176,15 @@ class Op {
   // int8 inputs directly (see src_have); others get f32. For ops without an
   // int8 kernel a blacklist entry turns this off for the node.
   virtual bool accepts_int8() const { return has_int8_kernel(); }
+  // Whether every output is >= 0 (or NaN) whatever the input values, given
+  // which inputs are (`src_never_negative[i]`: an output some op proves so, or
+  // an initializer without a negative value; false for an omitted input).
+  // The calibrator gives such values u8 ranges: twice the resolution of s8.
+  // An op whose outputs are never negative says so here, and nowhere else.
+  virtual bool output_never_negative(const std::vector<bool>& src_never_negative) const {
+    (void)src_never_negative;
+    return false;
+  }
 
   const Node& node() const { return *node_; }
 

@@ -235,20 +235,20 @@ class Pad final : public Op {
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const Shape& in = ctx.src[0].shape;
-    const Shape& out = ctx.dst_shape[0];
+    const Shape& out = ctx.dst[0].shape;
     const std::vector<int64_t> pads =
         legacy_ ? pads_attr_ : read_ints(node(), *ctx.src[1].constant, "pads");
     const size_t rank = in.size();
     const std::vector<int64_t> begin(pads.begin(), pads.begin() + rank);
-    const QuantView have = ctx.src_have[0];
-    if (ctx.src[0].constant || ctx.src_md[0].is_zero() || numel(out) == 0) {
+    const QuantView have = ctx.src[0].have;
+    if (ctx.src[0].constant || ctx.src[0].md.is_zero() || numel(out) == 0) {
       return make_reference_kernel(*this, ctx);
     }
     if (mode_ != PadMode::constant) {
       if (!have.is_int8()) return make_reference_kernel(*this, ctx);
-      ctx.src_want[0] = plain_md(in, have.dtype);
-      ctx.dst_md[0] = plain_md(out, have.dtype);
-      ctx.dst_scale[0] = have.scale;
+      ctx.src[0].want = plain_md(in, have.dtype);
+      ctx.dst[0].md = plain_md(out, have.dtype);
+      ctx.dst[0].scale = have.scale;
       return std::make_unique<Int8PadKernel>(have.dtype, in, out, begin, mode_);
     }
     float value = static_cast<float>(value_attr_);
@@ -273,7 +273,7 @@ class Pad final : public Op {
     // The layout as produced, kept for the output when the fill is 0 (a
     // blocked layout's padding must stay zero), else a plain output; then
     // plain in and out.
-    const dnnl::memory::desc produced = ctx.src_md[0], plain_in = plain_md(in, dtype),
+    const dnnl::memory::desc produced = ctx.src[0].md, plain_in = plain_md(in, dtype),
                              plain_out = plain_md(out, dtype);
     std::vector<std::pair<dnnl::memory::desc, dnnl::memory::desc>> layouts;
     if (value == 0.f) layouts.push_back({produced, same_layout(produced, in, out, dtype)});
@@ -284,9 +284,9 @@ class Pad final : public Op {
       try {
         auto kernel = std::make_unique<FillCopyKernel>(ctx.engine, region_md(src, region, src_at),
                                                        dst, region_md(dst, region, dst_at), value);
-        ctx.src_want[0] = src;
-        ctx.dst_md[0] = dst;
-        ctx.dst_scale[0] = have.is_int8() ? have.scale : 1.f;
+        ctx.src[0].want = src;
+        ctx.dst[0].md = dst;
+        ctx.dst[0].scale = have.is_int8() ? have.scale : 1.f;
         return kernel;
       } catch (const dnnl::error&) {
         // A region that splits a block of the layout: try the next pair.

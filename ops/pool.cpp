@@ -132,6 +132,11 @@ class Pool final : public Op {
   // rounded once), so a pool between int8 convs needs no dequantize.
   bool accepts_int8() const override { return true; }
 
+  // A maximum or an average of input 0's values (padding counts as 0).
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const Shape& x = ctx.src[0].shape;
     const PoolGeometry g = geometry(x);
@@ -152,9 +157,9 @@ class Pool final : public Op {
       alg = dnnl::algorithm::pooling_avg_include_padding;
     }
     // Read the source as produced (f32 or int8, any layout of the right dims).
-    const QuantView have = ctx.src_have[0];
+    const QuantView have = ctx.src[0].have;
     const DataType dtype = have.is_int8() ? have.dtype : DataType::f32;
-    dnnl::memory::desc src_md = ctx.src_md[0];
+    dnnl::memory::desc src_md = ctx.src[0].md;
     if (src_md.is_zero() || src_md.dims() != to_dnnl_dims(x)) src_md = plain_md(x, dtype);
     const dnnl::memory::desc dst_any(to_dnnl_dims(g.dst_shape()), to_dnnl(dtype),
                                      dnnl::memory::format_tag::any);
@@ -165,9 +170,9 @@ class Pool final : public Op {
     const dnnl::pooling_v2_forward::primitive_desc pd(desc, default_attr(), ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::pooling_v2_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = pd.src_desc();
-    ctx.dst_md[0] = pd.dst_desc();
-    ctx.dst_scale[0] = have.scale;
+    ctx.src[0].want = pd.src_desc();
+    ctx.dst[0].md = pd.dst_desc();
+    ctx.dst[0].scale = have.scale;
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
     return kernel;

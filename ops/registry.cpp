@@ -1,5 +1,7 @@
 #include "ops/registry.hpp"
 
+#include <set>
+
 namespace octet {
 
 // Factories, one per op type, defined in ops/<op>.cpp.
@@ -76,6 +78,24 @@ std::unique_ptr<Op> create_op(const Node& node) {
     if (node.op == e.type) return e.create(node);
   }
   node.fail(ErrorCode::unsupported, "op type '" + node.op + "' is not supported by octet");
+}
+
+void check_supported_ops(const Graph& graph, const std::string& file) {
+  const Node* first = nullptr;
+  std::set<std::string> unsupported;
+  for (const Node& node : graph.nodes) {
+    if (is_supported_op(node.op)) continue;
+    if (!first) first = &node;
+    unsupported.insert(node.op);
+  }
+  if (!first) return;
+  std::string list;
+  for (const std::string& op : unsupported) list += (list.empty() ? "" : ", ") + op;
+  throw Error(ErrorCode::unsupported, "'" + file + "': " + first->where() + ": op type '" +
+                                          first->op +
+                                          "' is not supported by octet; unsupported op types in "
+                                          "this model: " +
+                                          list);
 }
 
 }  // namespace octet

@@ -22,5 +22,9 @@ bool is_supported_op(const std::string& type);
 // Checks the node's attributes and input/output counts; throws an Error naming
 // the node for an unknown op type or a bad attribute.
 std::unique_ptr<Op> create_op(const Node& node);
+// Throws ErrorCode::unsupported naming `file`, the first node whose op type
+// octet does not implement, and every such op type in the graph: one error
+// for everything an imported model lacks.
+void check_supported_ops(const Graph& graph, const std::string& file);
 
 }  // namespace octet

@@ -25,14 +25,19 @@ class View : public Op {
   // int8 data passes through with its scale.
   bool accepts_int8() const override { return true; }
 
+  // Input 0's values, reinterpreted.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   // No kernel at all: on a plain layout the output is the input's bytes, so
   // the session lets the output alias the input's buffer.
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (ctx.src[0].constant) return make_reference_kernel(*this, ctx);
-    const DataType dtype = ctx.src_have[0].dtype;
-    ctx.src_want[0] = plain_md(ctx.src[0].shape, dtype);
-    ctx.dst_md[0] = plain_md(ctx.dst_shape[0], dtype);
-    ctx.dst_alias[0] = 0;
+    const DataType dtype = ctx.src[0].have.dtype;
+    ctx.src[0].want = plain_md(ctx.src[0].shape, dtype);
+    ctx.dst[0].md = plain_md(ctx.dst[0].shape, dtype);
+    ctx.dst[0].alias = 0;
     return nullptr;
   }
 

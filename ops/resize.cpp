@@ -180,7 +180,7 @@ class Resize final : public Op {
   bool accepts_int8() const override { return !linear_; }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
-    if (ctx.src[0].constant || ctx.src_md[0].is_zero() || numel(ctx.dst_shape[0]) == 0) {
+    if (ctx.src[0].constant || ctx.src[0].md.is_zero() || numel(ctx.dst[0].shape) == 0) {
       return make_reference_kernel(*this, ctx);
     }
     auto known = [&](size_t i) -> const Tensor* {
@@ -189,7 +189,7 @@ class Resize final : public Op {
                  : nullptr;
     };
     const Geometry g = geometry(ctx.src[0].shape, known(scales_input()), known(sizes_input()));
-    const QuantView have = ctx.src_have[0];
+    const QuantView have = ctx.src[0].have;
     const DataType dtype = have.is_int8() ? have.dtype : DataType::f32;
     if (onednn_matches(g)) {
       try {
@@ -199,9 +199,9 @@ class Resize final : public Op {
       }
     }
     if (have.is_int8()) {  // nearest on int8 data: the reference's gather on plain layouts
-      ctx.src_want[0] = plain_md(g.in, dtype);
-      ctx.dst_md[0] = plain_md(g.out, dtype);
-      ctx.dst_scale[0] = have.scale;
+      ctx.src[0].want = plain_md(g.in, dtype);
+      ctx.dst[0].md = plain_md(g.out, dtype);
+      ctx.dst[0].scale = have.scale;
       return std::make_unique<GatherKernel>(g, tables(g), dtype);
     }
     return make_reference_kernel(*this, ctx);
@@ -261,7 +261,7 @@ class Resize final : public Op {
 
   std::unique_ptr<Kernel> make_onednn_kernel(KernelContext& ctx, const Geometry& g, DataType dtype,
                                              float scale) const {
-    dnnl::memory::desc src = ctx.src_md[0];
+    dnnl::memory::desc src = ctx.src[0].md;
     if (src.dims() != to_dnnl_dims(g.in)) src = plain_md(g.in, dtype);
     const dnnl::memory::desc dst_any(to_dnnl_dims(g.out), to_dnnl(dtype),
                                      dnnl::memory::format_tag::any);
@@ -273,9 +273,9 @@ class Resize final : public Op {
         default_attr(), ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::resampling_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = pd.src_desc();
-    ctx.dst_md[0] = pd.dst_desc();
-    ctx.dst_scale[0] = dtype == DataType::f32 ? 1.f : scale;
+    ctx.src[0].want = pd.src_desc();
+    ctx.dst[0].md = pd.dst_desc();
+    ctx.dst[0].scale = dtype == DataType::f32 ? 1.f : scale;
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
     return kernel;

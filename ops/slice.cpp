@@ -43,6 +43,11 @@ class Slice final : public Op {
     ctx.set(0, d.out, ctx.dtype(0));
   }
 
+  // Moves, picks or copies input 0's values.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
     std::vector<std::vector<int64_t>> params;
     for (size_t i = 1; i < 5; ++i) {

@@ -60,6 +60,8 @@ class Softmax final : public Op {
     }
   }
 
+  bool output_never_negative(const std::vector<bool>&) const override { return true; }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     const Shape& shape = ctx.src[0].shape;
     const dnnl::memory::desc md = plain_md(shape, DataType::f32);
@@ -73,8 +75,8 @@ class Softmax final : public Op {
     const dnnl::softmax_forward::primitive_desc pd(desc, default_attr(), ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::softmax_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src_want[0] = md;
-    ctx.dst_md[0] = md;
+    ctx.src[0].want = md;
+    ctx.dst[0].md = md;
     kernel->map_src(0, DNNL_ARG_SRC, view);
     kernel->map_dst(0, DNNL_ARG_DST, view);
     return kernel;

@@ -108,22 +108,22 @@ class Split final : public Op {
   bool accepts_int8() const override { return true; }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
-    const QuantView have = ctx.src_have[0];
+    const QuantView have = ctx.src[0].have;
     const DataType dtype = have.is_int8() ? have.dtype : ctx.src[0].dtype;
     const Shape& in = ctx.src[0].shape;
-    if (ctx.src[0].constant || ctx.src_md[0].is_zero() ||
+    if (ctx.src[0].constant || ctx.src[0].md.is_zero() ||
         (dtype != DataType::f32 && !have.is_int8())) {
       return make_reference_kernel(*this, ctx);
     }
     const int axis = static_cast<int>(normalize_axis(node(), axis_, in.size()));
     // The input as produced, then plain (a part that splits a block of a
     // blocked layout cannot be described).
-    for (const dnnl::memory::desc& src : {ctx.src_md[0], plain_md(in, dtype)}) {
+    for (const dnnl::memory::desc& src : {ctx.src[0].md, plain_md(in, dtype)}) {
       try {
         auto kernel = std::make_unique<SplitKernel>(ctx.engine);
         dnnl::memory::dims offsets(in.size(), 0);
-        for (size_t k = 0; k < ctx.dst_shape.size(); ++k) {
-          const Shape& out = ctx.dst_shape[k];
+        for (size_t k = 0; k < ctx.dst.size(); ++k) {
+          const Shape& out = ctx.dst[k].shape;
           if (numel(out) == 0) {
             kernel->skip();
             continue;
@@ -131,10 +131,10 @@ class Split final : public Op {
           kernel->add(src.submemory_desc(to_dnnl_dims(out), offsets), plain_md(out, dtype));
           offsets[axis] += out[axis];
         }
-        ctx.src_want[0] = src;
-        for (size_t k = 0; k < ctx.dst_shape.size(); ++k) {
-          ctx.dst_md[k] = plain_md(ctx.dst_shape[k], dtype);
-          ctx.dst_scale[k] = have.is_int8() ? have.scale : 1.f;
+        ctx.src[0].want = src;
+        for (size_t k = 0; k < ctx.dst.size(); ++k) {
+          ctx.dst[k].md = plain_md(ctx.dst[k].shape, dtype);
+          ctx.dst[k].scale = have.is_int8() ? have.scale : 1.f;
         }
         return kernel;
       } catch (const dnnl::error&) {

@@ -53,17 +53,22 @@ class Transpose final : public Op {
 
   bool accepts_int8() const override { return true; }
 
+  // Input 0's values, moved.
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
-    const QuantView have = ctx.src_have[0];
+    const QuantView have = ctx.src[0].have;
     const DataType logical = ctx.src[0].dtype;
     const DataType dtype = have.is_int8()                 ? have.dtype
                            : logical == DataType::boolean ? DataType::u8
                                                           : logical;
-    const dnnl::memory::desc out_md = plain_md(ctx.dst_shape[0], dtype);
+    const dnnl::memory::desc out_md = plain_md(ctx.dst[0].shape, dtype);
     if (ctx.src[0].constant || !dnnl_supports(dtype) || out_md.is_zero()) {
       return make_reference_kernel(*this, ctx);
     }
-    const dnnl::memory::desc& produced = ctx.src_md.at(0);
+    const dnnl::memory::desc& produced = ctx.src.at(0).md;
     const dnnl::memory::desc in_md =
         produced.is_zero() ? plain_md(ctx.src[0].shape, dtype) : produced;
     // oneDNN moves axis i of in_md to position axes[i]: the inverse of perm.
@@ -81,9 +86,9 @@ class Transpose final : public Op {
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::reorder(pd), impl_name(pd),
                                                     pd.scratchpad_desc().get_size());
     // A bool input stays described as the session describes it (no md).
-    ctx.src_want[0] = produced;
-    ctx.dst_md[0] = have.is_int8() ? out_md : plain_md(ctx.dst_shape[0], ctx.dst_dtype[0]);
-    ctx.dst_scale[0] = have.scale;
+    ctx.src[0].want = produced;
+    ctx.dst[0].md = have.is_int8() ? out_md : plain_md(ctx.dst[0].shape, ctx.dst[0].dtype);
+    ctx.dst[0].scale = have.scale;
     kernel->map_src(0, DNNL_ARG_FROM, from);
     kernel->map_dst(0, DNNL_ARG_TO, out_md);
     return kernel;

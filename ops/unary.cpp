@@ -20,7 +20,7 @@ namespace octet {
 
 std::unique_ptr<Kernel> make_eltwise_kernel(const Op& op, KernelContext& ctx, dnnl::algorithm alg,
                                             float alpha, float beta) {
-  const dnnl::memory::desc md = ctx.src_md.at(0);
+  const dnnl::memory::desc md = ctx.src.at(0).md;
   if (ctx.src[0].constant || md.is_zero() || ctx.src[0].dtype != DataType::f32) {
     return make_reference_kernel(op, ctx);
   }
@@ -34,8 +34,8 @@ std::unique_ptr<Kernel> make_eltwise_kernel(const Op& op, KernelContext& ctx, dn
   }
   auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::eltwise_forward(pd),
                                                   impl_name(pd), pd.scratchpad_desc().get_size());
-  ctx.src_want[0] = md;
-  ctx.dst_md[0] = pd.dst_desc();
+  ctx.src[0].want = md;
+  ctx.dst[0].md = pd.dst_desc();
   kernel->map_src(0, DNNL_ARG_SRC, md);
   kernel->map_dst(0, DNNL_ARG_DST, pd.dst_desc());
   return kernel;
@@ -113,6 +113,11 @@ class Unary final : public Op {
     for (int64_t i = 0; i < n; ++i) y[i] = apply(x[i]);
   }
 
+  // Relu's max(0, x), Sigmoid's (0, 1) and HardSigmoid's [0, 1].
+  bool output_never_negative(const std::vector<bool>&) const override {
+    return kind_ == Kind::relu || kind_ == Kind::sigmoid || kind_ == Kind::hard_sigmoid;
+  }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     switch (kind_) {
       case Kind::relu:
@@ -130,10 +135,10 @@ class Unary final : public Op {
       case Kind::hard_swish:
         return make_eltwise_kernel(*this, ctx, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f);
       case Kind::hard_sigmoid: {
-        const dnnl::memory::desc& md = ctx.src_md.at(0);
+        const dnnl::memory::desc& md = ctx.src.at(0).md;
         if (ctx.src[0].constant || md.is_zero() || !dense(md)) break;
-        ctx.src_want[0] = md;
-        ctx.dst_md[0] = md;
+        ctx.src[0].want = md;
+        ctx.dst[0].md = md;
         return std::make_unique<HardSigmoidKernel>(numel(ctx.src[0].shape), alpha_, beta_);
       }
       case Kind::erf:

@@ -1,4 +1,4 @@
-// IDX files made at test time (loaders/idx.hpp): a header over given data
+// IDX files made at test time (loaders/data/idx.hpp): a header over given data
 // bytes, and gzip compression with zlib, as MNIST's files are distributed.
 #pragma once
 

@@ -7,7 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "ops/registry.hpp"
-#include "runtime/model.hpp"
+#include "runtime/model/model.hpp"
 
 namespace octet::test {
 
@@ -216,37 +216,37 @@ KernelRun run_kernel(const OpCase& c, const std::vector<dnnl::memory::desc>& lay
                      : given                               ? layouts[i]
                              : plain_md(c.inputs[i].shape(), c.inputs[i].dtype()));
   }
-  KernelContext ctx(node, engine, ictx.src, ictx.dst_shape, ictx.dst_dtype, src_md);
+  KernelContext ctx(node, engine, nullptr, ictx.src, ictx.dst_shape, ictx.dst_dtype, src_md);
   const std::unique_ptr<Kernel> kernel = op->make_kernel(ctx);
-  CHECK(ctx.dst_accumulates[0] == -1);
+  CHECK(ctx.dst[0].accumulates == -1);
 
   std::vector<dnnl::memory> held;
   std::vector<const void*> src;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     const dnnl::memory::desc plain = plain_md(c.inputs[i].shape(), c.inputs[i].dtype());
-    if (c.inputs[i].empty() || is_constant(i) || ctx.src_want[i].is_zero() ||
-        ctx.src_want[i] == plain) {
+    if (c.inputs[i].empty() || is_constant(i) || ctx.src[i].want.is_zero() ||
+        ctx.src[i].want == plain) {
       src.push_back(c.inputs[i].empty() ? nullptr : c.inputs[i].raw());
       continue;
     }
     dnnl::memory from(plain, engine, const_cast<void*>(c.inputs[i].raw())),
-        to(ctx.src_want[i], engine);
+        to(ctx.src[i].want, engine);
     dnnl::reorder(from, to).execute(stream, from, to);
     held.push_back(to);
     src.push_back(to.get_data_handle());
   }
   std::vector<dnnl::memory> dst;
   std::vector<void*> dst_ptr;
-  for (const dnnl::memory::desc& md : ctx.dst_md) {
-    dst.emplace_back(md, engine);
+  for (const KernelDst& d : ctx.dst) {
+    dst.emplace_back(d.md, engine);
     dst_ptr.push_back(dst.back().get_data_handle());
   }
   std::vector<uint8_t> scratch(kernel->scratchpad_bytes() + 1);
   kernel->bind(src, dst_ptr, scratch.data());
   kernel->execute(stream);
-  KernelRun r{ctx.src_want, ctx.dst_md[0], kernel->name(),
-              Tensor(ctx.dst_dtype[0], ctx.dst_shape[0])};
-  dnnl::memory plain_out(plain_md(ctx.dst_shape[0], ctx.dst_dtype[0]), engine, r.out.raw());
+  KernelRun r{{}, ctx.dst[0].md, kernel->name(), Tensor(ctx.dst[0].dtype, ctx.dst[0].shape)};
+  for (const KernelSrc& s : ctx.src) r.src_want.push_back(s.want);
+  dnnl::memory plain_out(plain_md(ctx.dst[0].shape, ctx.dst[0].dtype), engine, r.out.raw());
   dnnl::reorder(dst[0], plain_out).execute(stream, dst[0], plain_out);
   stream.wait();
   return r;

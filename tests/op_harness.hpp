@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "ops/op.hpp"
-#include "runtime/graph.hpp"
+#include "runtime/ir/graph.hpp"
 
 namespace octet::test {
 
@@ -21,6 +21,18 @@ struct OpCase {
   std::vector<bool> constant;  // per input: an initializer rather than a graph input
   size_t num_outputs = 1;
 };
+
+// A case of `op` on `inputs` (all graph inputs unless `constant` says so).
+inline OpCase op_case(std::string op, std::vector<Tensor> inputs,
+                      std::map<std::string, AttrValue> attrs = {},
+                      std::vector<bool> constant = {}) {
+  OpCase c;
+  c.op = std::move(op);
+  c.inputs = std::move(inputs);
+  c.attrs = std::move(attrs);
+  c.constant = std::move(constant);
+  return c;
+}
 
 std::vector<Tensor> run_reference(const OpCase& c);
 std::vector<Tensor> run_session(const OpCase& c, const SessionOptions& options = {});

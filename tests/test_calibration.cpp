@@ -10,7 +10,7 @@
 #include <random>
 
 #include "op_harness.hpp"
-#include "runtime/calibration_methods.hpp"
+#include "runtime/calibration/calibration_methods.hpp"
 #include "temp_dir.hpp"
 #include "test_graph.hpp"
 
@@ -213,6 +213,51 @@ TEST_CASE("calibrator: ranges, histograms and unsigned tensors") {
   CHECK(in.amax_by_method.at("percentile=99.9") < in.max);
 }
 
+TEST_CASE("calibrator: u8 where the op says its output is never negative") {
+  // Every branch reads the same signed input; which are u8 is each op's
+  // answer (Op::output_never_negative), Clip's from its bounds.
+  test::TestGraph t;
+  const int x = t.input("x", {1, 64});
+  auto scalar = [&](const std::string& name, float value) {
+    Tensor s(DataType::f32, {});
+    *s.data<float>() = value;
+    return t.constant(name, s);
+  };
+  const int zero = scalar("zero", 0.f), six = scalar("six", 6.f);
+  const int minus_one = scalar("minus_one", -1.f);
+  struct Branch {
+    std::string name;
+    DataType expected;
+  };
+  std::vector<Branch> branches;
+  auto add = [&](const std::string& op, const std::string& name, std::vector<int> inputs,
+                 DataType expected, std::map<std::string, AttrValue> attrs = {}) {
+    t.output(t.node(op, name, std::move(inputs), std::move(attrs)));
+    branches.push_back({name + ".out", expected});
+  };
+  add("Relu", "relu", {x}, DataType::u8);
+  add("Sigmoid", "sigmoid", {x}, DataType::u8);
+  add("HardSigmoid", "hard_sigmoid", {x}, DataType::u8);
+  add("Clip", "clip_0_6", {x, zero, six}, DataType::u8);
+  add("Clip", "clip_0", {x, zero}, DataType::u8);
+  add("Clip", "clip_attr_0_6", {x}, DataType::u8, {{"min", 0.0}, {"max", 6.0}});
+  add("Clip", "clip_m1_6", {x, minus_one, six}, DataType::s8);
+  add("Clip", "clip_max_only", {x, kNoValue, six}, DataType::s8);
+  add("Clip", "clip_0_m1", {x, zero, minus_one}, DataType::s8);  // min > max: all -1
+  add("Clip", "clip_attr_m1", {x}, DataType::s8, {{"min", -1.0}, {"max", 6.0}});
+  add("Tanh", "tanh", {x}, DataType::s8);
+  add("HardSwish", "hard_swish", {x}, DataType::s8);
+
+  Calibrator calibrator(t.model());
+  calibrator.add({test::random_tensor(DataType::f32, {1, 64}, 11, -3.f, 3.f)});
+  const CalibrationTable table = calibrator.table();
+  CHECK(row(table, "x").dtype == DataType::s8);
+  for (const Branch& b : branches) {
+    CAPTURE(b.name);
+    CHECK(row(table, b.name).dtype == b.expected);
+  }
+}
+
 TEST_CASE("calibrator: misuse is a clear error") {
   const Model model = small_cnn();
   CalibrationOptions options;
@@ -262,7 +307,7 @@ TEST_CASE("quantize: a table's ranges reach the model, another model's table is 
   const Model q = quantize(model, t, "percentile=99.99");
   CHECK(q.activation_range_count() == t.tensors.size());
   CHECK(q.content_hash() == model.content_hash());
-  const Graph& g = q.data()->graph;
+  const Graph& g = model_data(q).graph;
   const Value& conv1 = g.values[g.find_value("conv1.out")];
   REQUIRE(conv1.quant);
   CHECK(conv1.quant->amax == row(t, "conv1.out").amax_by_method.at("percentile=99.99"));
@@ -272,7 +317,7 @@ TEST_CASE("quantize: a table's ranges reach the model, another model's table is 
   // A human edit of one amax is honoured and marked.
   t.tensors[0].amax *= 0.5f;
   const Model edited = quantize(model, t);
-  const Value& v = edited.data()->graph.values[g.find_value(t.tensors[0].name)];
+  const Value& v = model_data(edited).graph.values[g.find_value(t.tensors[0].name)];
   CHECK(v.quant->amax == t.tensors[0].amax);
   CHECK(v.quant->source == "table:edited");
 

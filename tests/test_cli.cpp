@@ -16,9 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/octet/common.hpp"
-#include "apps/octet/stats.hpp"
-#include "loaders/npy.hpp"
+#include "apps/octet/common/common.hpp"
+#include "apps/octet/common/stats.hpp"
+#include "loaders/data/npy.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/onnx_builder.hpp"
 #include "tests/temp_dir.hpp"

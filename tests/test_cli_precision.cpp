@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "loaders/npy.hpp"
+#include "loaders/data/npy.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/op_harness.hpp"
 #include "tests/temp_dir.hpp"
@@ -24,7 +24,7 @@ using namespace octet::test;
 
 namespace {
 
-// One row of a precision report (apps/octet/common.hpp, format_precision_report).
+// One row of a precision report (apps/octet/common/common.hpp, format_precision_report).
 struct ReportRow {
   std::string name, op, precision, kernel, shape, reason;
 };

@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/zoo/zoo.hpp"
-#include "loaders/image.hpp"
-#include "runtime/model.hpp"
+#include "loaders/data/image.hpp"
+#include "runtime/model/model.hpp"
 #include "tests/op_harness.hpp"
 
 using namespace octet;

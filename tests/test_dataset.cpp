@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "loaders/dataset.hpp"
-#include "loaders/npy.hpp"
+#include "loaders/data/dataset.hpp"
+#include "loaders/data/npy.hpp"
 #include "tests/idx_fixtures.hpp"
 #include "tests/image_fixtures.hpp"
 #include "tests/skip.hpp"

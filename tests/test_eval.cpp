@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/octet/data_flags.hpp"
+#include "apps/octet/common/data_flags.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/idx_fixtures.hpp"
 #include "tests/image_fixtures.hpp"

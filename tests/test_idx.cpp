@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "loaders/idx.hpp"
+#include "loaders/data/idx.hpp"
 #include "tests/idx_fixtures.hpp"
 #include "tests/image_fixtures.hpp"
 #include "tests/skip.hpp"

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loaders/image.hpp"
+#include "loaders/data/image.hpp"
 #include "tests/image_fixtures.hpp"
 #include "tests/temp_dir.hpp"
 

@@ -9,7 +9,7 @@
 #include <random>
 
 #include "apps/zoo/zoo.hpp"
-#include "runtime/model.hpp"
+#include "runtime/model/model.hpp"
 #include "tests/expected_isa.hpp"
 #include "tests/op_harness.hpp"
 

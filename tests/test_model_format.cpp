@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loaders/model_format.hpp"
-#include "runtime/model.hpp"
+#include "loaders/formats/model_format.hpp"
+#include "runtime/model/model.hpp"
 #include "tests/op_harness.hpp"
 #include "tests/temp_dir.hpp"
 

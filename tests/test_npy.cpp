@@ -10,7 +10,7 @@
 #include <iterator>
 #include <string>
 
-#include "loaders/npy.hpp"
+#include "loaders/data/npy.hpp"
 #include "tests/skip.hpp"
 #include "tests/temp_dir.hpp"
 

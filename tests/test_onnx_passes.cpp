@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "runtime/model.hpp"
+#include "runtime/model/model.hpp"
 #include "tests/onnx_builder.hpp"
 #include "tests/skip.hpp"
 

@@ -11,22 +11,13 @@
 #include "tests/op_harness.hpp"
 
 using namespace octet;
+using test::op_case;
 using test::OpCase;
 using test::tensor_of;
 
 namespace {
 
 using Ints = std::vector<int64_t>;
-
-OpCase op_case(std::string op, std::vector<Tensor> inputs, std::map<std::string, AttrValue> attrs,
-               std::vector<bool> constant = {}) {
-  OpCase c;
-  c.op = std::move(op);
-  c.inputs = std::move(inputs);
-  c.attrs = std::move(attrs);
-  c.constant = std::move(constant);
-  return c;
-}
 
 OpCase conv1d(Tensor x, Tensor w, Ints strides, Ints pads, Ints dilations, int64_t group = 1) {
   return op_case("Conv", {std::move(x), std::move(w)},

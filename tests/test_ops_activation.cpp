@@ -12,20 +12,11 @@
 
 using namespace octet;
 using test::expect_error;
+using test::op_case;
 using test::OpCase;
 using test::tensor_of;
 
 namespace {
-
-OpCase op_case(std::string op, std::vector<Tensor> inputs,
-               std::map<std::string, AttrValue> attrs = {}, std::vector<bool> constant = {}) {
-  OpCase c;
-  c.op = std::move(op);
-  c.inputs = std::move(inputs);
-  c.attrs = std::move(attrs);
-  c.constant = std::move(constant);
-  return c;
-}
 
 std::vector<double> ref(const OpCase& c) {
   return test::to_doubles(test::run_reference(c).at(0));

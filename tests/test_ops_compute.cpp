@@ -437,14 +437,14 @@ Tensor run_on_layout(const OpCase& c, dnnl::memory::format_tag layout) {
   op->infer(ictx);
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   const dnnl::memory::desc blocked(to_dnnl_dims(x.shape()), dnnl::memory::data_type::f32, layout);
-  KernelContext ctx(node, engine, ictx.src, ictx.dst_shape, ictx.dst_dtype, {blocked});
+  KernelContext ctx(node, engine, nullptr, ictx.src, ictx.dst_shape, ictx.dst_dtype, {blocked});
   const std::unique_ptr<Kernel> kernel = op->make_kernel(ctx);
-  CHECK(ctx.src_want[0] == blocked);
+  CHECK(ctx.src[0].want == blocked);
   dnnl::stream stream(engine);
   const dnnl::memory::desc x_plain = plain_md(x.shape(), DataType::f32);
   dnnl::memory src_plain(x_plain, engine, const_cast<void*>(x.raw())), src(blocked, engine);
   dnnl::reorder(src_plain, src).execute(stream, src_plain, src);
-  dnnl::memory dst(ctx.dst_md[0], engine);
+  dnnl::memory dst(ctx.dst[0].md, engine);
   Tensor scratch(DataType::u8, {static_cast<int64_t>(kernel->scratchpad_bytes()) + 1});
   kernel->bind({src.get_data_handle()}, {dst.get_data_handle()}, scratch.raw());
   kernel->execute(stream);

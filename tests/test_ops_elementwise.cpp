@@ -16,6 +16,7 @@
 
 using namespace octet;
 using test::expect_error;
+using test::op_case;
 using test::OpCase;
 
 namespace {
@@ -39,19 +40,9 @@ std::vector<T> values(const Tensor& t) {
   return std::vector<T>(p, p + t.numel());
 }
 
-OpCase op_case(std::string op, std::vector<Tensor> inputs,
-               std::map<std::string, AttrValue> attrs = {}, std::vector<bool> constant = {}) {
-  OpCase c;
-  c.op = std::move(op);
-  c.inputs = std::move(inputs);
-  c.attrs = std::move(attrs);
-  c.constant = constant.empty() ? std::vector<bool>(c.inputs.size(), false) : constant;
-  return c;
-}
 Tensor ref(const OpCase& c) {
   return test::run_reference(c).at(0);
 }
-
 
 }  // namespace
 

@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/octet/report_html.hpp"
+#include "apps/octet/report/report_html.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/image_fixtures.hpp"
 #include "tests/temp_dir.hpp"

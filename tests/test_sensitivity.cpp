@@ -1,5 +1,5 @@
 // Partial quantization: the measurements behind `octet sensitivity`
-// (apps/octet/sensitivity.hpp) on a two-layer model, then the command end to
+// (apps/octet/sensitivity/sensitivity.hpp) on a two-layer model, then the command end to
 // end on a model whose second layer is given a deliberately bad input range,
 // which the analysis must rank first and the fallback must send to fp32.
 #include <doctest/doctest.h>
@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/octet/sensitivity.hpp"
-#include "loaders/npy.hpp"
+#include "apps/octet/sensitivity/sensitivity.hpp"
+#include "loaders/data/npy.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/image_fixtures.hpp"
 #include "tests/onnx_builder.hpp"

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <random>
 
-#include "runtime/memory_plan.hpp"
-#include "runtime/model.hpp"
-#include "runtime/session_state.hpp"
+#include "runtime/model/model.hpp"
+#include "runtime/session/memory_plan.hpp"
+#include "runtime/session/session_state.hpp"
 #include "tests/alloc_counter.hpp"
 #include "tests/op_harness.hpp"
 
@@ -147,7 +147,7 @@ TEST_CASE("session: a fused residual shares its buffer when nothing reads it lat
     const Tensor in = test::random_tensor(DataType::f32, {1, 8, 10, 10}, 5);
     const Tensor got = s.run({in})[0].clone();
     CHECK(test::max_abs_diff(got, reference_run(b.g, {in})[0]) <= 1e-5);
-    detail::SessionState state(m, {});
+    SessionState state(m, {});
     CHECK(count_pre_copies(*detail::make_plan(state, {})) == 0);
   }
   SUBCASE("copied, because the residual is also a graph output") {
@@ -159,7 +159,7 @@ TEST_CASE("session: a fused residual shares its buffer when nothing reads it lat
     const std::vector<Tensor> ref = reference_run(b.g, {in});
     CHECK(test::max_abs_diff(got[0], ref[0]) <= 1e-5);
     CHECK(test::max_abs_diff(got[1], ref[1]) <= 1e-5);  // not clobbered by the sum
-    detail::SessionState state(m, {});
+    SessionState state(m, {});
     CHECK(count_pre_copies(*detail::make_plan(state, {})) == 1);
   }
 }

@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/octet/text_data.hpp"
-#include "apps/octet/text_model.hpp"
-#include "apps/octet/text_qa.hpp"
+#include "apps/octet/text/text_data.hpp"
+#include "apps/octet/text/text_model.hpp"
+#include "apps/octet/text/text_qa.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/temp_dir.hpp"
 

@@ -1,4 +1,4 @@
-// loaders/tokenizer and loaders/unicode: BERT WordPiece on a hand-written
+// loaders/data/tokenizer and loaders/data/unicode: BERT WordPiece on a hand-written
 // vocabulary with hand-checked ids, encoding (pairs, truncation, padding,
 // batches), every error, and the Unicode steps underneath. The comparison
 // with the Python reference on real sentences is wordpiece_compare.py.
@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "loaders/tokenizer.hpp"
-#include "loaders/unicode.hpp"
+#include "loaders/data/tokenizer.hpp"
+#include "loaders/data/unicode.hpp"
 #include "tests/image_fixtures.hpp"
 #include "tests/temp_dir.hpp"
 

@@ -44,7 +44,8 @@ from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where the Python scripts of tests and tools live: local imports resolve here.
-PY_DIRS = ["tests/python", "tests/fuzz", "tools", "tools/export", "tools/cifar", "tools/train"]
+PY_DIRS = ["tests/python", "tests/fuzz", "tools", "tools/export", "tools/cifar", "tools/train",
+           "tools/qat"]
 FASHION = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
 APT_DEPENDS = ["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
                "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"]

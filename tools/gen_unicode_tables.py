@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Writes loaders/unicode_tables*.cpp: the Unicode data the BERT tokenizer needs.
+"""Writes loaders/data/unicode_tables*.cpp: the Unicode data the BERT tokenizer needs.
 
-    tools/gen_unicode_tables.py [--dir loaders] [--check]
+    tools/gen_unicode_tables.py [--dir loaders/data] [--check]
 
 HuggingFace's BertTokenizer is written in Python on top of ``unicodedata`` and
-``str.lower()``; octet's tokenizer (loaders/tokenizer.cpp) reproduces it in C++
+``str.lower()``; octet's tokenizer (loaders/data/tokenizer.cpp) reproduces it in C++
 with these tables, taken from the same Python functions, so that both agree
 code point for code point:
 
@@ -29,7 +29,7 @@ import sys
 import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DIR = os.path.join(os.path.dirname(HERE), "loaders")
+DEFAULT_DIR = os.path.join(os.path.dirname(HERE), "loaders", "data")
 N = sys.maxunicode + 1
 SKIP = 77
 
@@ -122,7 +122,7 @@ def decompositions():
 
 
 def check_nfd(pairs, singles, ccc_runs):
-    """NFD from the tables, as loaders/unicode.cpp computes it, against unicodedata."""
+    """NFD from the tables, as loaders/data/unicode.cpp computes it, against unicodedata."""
     table = {p[0]: p[1:] for p in pairs}
     table.update({s[0]: s[1:] for s in singles})
     ccc = {}
@@ -187,7 +187,7 @@ def source(sections, what):
         "// from Python %d.%d's unicodedata (Unicode %s). Do not edit; regenerate with the script."
         % (sys.version_info[0], sys.version_info[1], unicodedata.unidata_version),
         "// clang-format off",
-        '#include "loaders/unicode_tables.hpp"',
+        '#include "loaders/data/unicode_tables.hpp"',
         "",
         "namespace octet::unicode::tables {",
     ]
@@ -239,7 +239,7 @@ def generate():
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dir", default=DEFAULT_DIR, help="where the files go (default: loaders/)")
+    p.add_argument("--dir", default=DEFAULT_DIR, help="where the files go (default: loaders/data/)")
     p.add_argument("--check", action="store_true",
                    help="compare the files in --dir with what would be written; write nothing")
     args = p.parse_args()

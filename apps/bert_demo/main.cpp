@@ -21,11 +21,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "apps/octet/common.hpp"
-#include "apps/octet/stats.hpp"
-#include "apps/octet/text_model.hpp"
-#include "apps/octet/text_qa.hpp"
-#include "loaders/tokenizer.hpp"
+#include "apps/octet/common/common.hpp"
+#include "apps/octet/common/stats.hpp"
+#include "apps/octet/text/text_model.hpp"
+#include "apps/octet/text/text_qa.hpp"
+#include "loaders/data/tokenizer.hpp"
 
 namespace {
 

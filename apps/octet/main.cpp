@@ -5,7 +5,8 @@
 #include <iostream>
 #include <new>
 
-#include "apps/octet/commands.hpp"
+#include "apps/octet/commands/commands.hpp"
+#include "apps/octet/common/common.hpp"
 
 namespace {
 
@@ -32,13 +33,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::function<std::string()>(octet::cli::version_text),
                        "Print the octet and oneDNN versions and the CPU ISA, then exit");
   app.require_subcommand(0, 1);
-  const std::vector<octet::cli::Command> commands = {
-      octet::cli::add_convert(app),     octet::cli::add_run(app),
-      octet::cli::add_bench(app),       octet::cli::add_inspect(app),
-      octet::cli::add_zoo(app),         octet::cli::add_eval(app),
-      octet::cli::add_calibrate(app),   octet::cli::add_quantize(app),
-      octet::cli::add_sensitivity(app), octet::cli::add_report(app),
-      octet::cli::add_tokenize(app)};
+#define OCTET_ADD_COMMAND(name) octet::cli::add_##name(app),
+  const std::vector<octet::cli::Command> commands = {OCTET_COMMANDS(OCTET_ADD_COMMAND)};
+#undef OCTET_ADD_COMMAND
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

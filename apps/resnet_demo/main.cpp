@@ -21,10 +21,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "apps/octet/common.hpp"
-#include "apps/octet/data_flags.hpp"
-#include "apps/octet/stats.hpp"
-#include "loaders/image.hpp"
+#include "apps/octet/common/common.hpp"
+#include "apps/octet/common/data_flags.hpp"
+#include "apps/octet/common/stats.hpp"
+#include "loaders/data/image.hpp"
 #include "octet/octet.hpp"
 
 namespace {

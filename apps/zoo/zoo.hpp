@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/graph.hpp"
+#include "runtime/ir/graph.hpp"
 
 namespace octet::zoo {
 

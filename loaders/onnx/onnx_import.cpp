@@ -1,5 +1,4 @@
-// The importer's entry points: read, parse, check the opset (7..17), convert, rewrite,
-// and check that octet implements every remaining op.
+// The importer's entry points: read, parse, check the opset (7..17), convert, rewrite.
 #include "loaders/onnx/onnx_import.hpp"
 
 #include <algorithm>
@@ -7,12 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <new>
-#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "loaders/onnx/onnx_internal.hpp"
-#include "ops/registry.hpp"
 
 namespace octet {
 
@@ -123,7 +120,6 @@ ImportResult import_model(const void* data, size_t size, const std::string& file
   // Fusions add inputs (a Conv's residual) that may be produced later in node order.
   graph.sort_topologically();
   graph.remove_dead();
-  check_supported_ops(graph, file);
   return result;
 }
 
@@ -156,24 +152,6 @@ ImportResult import_onnx_bytes(const void* data, size_t size, const std::string&
                                const std::string& base_dir) {
   return with_file_context(name_for_errors,
                            [&] { return import_model(data, size, name_for_errors, base_dir); });
-}
-
-void check_supported_ops(const Graph& graph, const std::string& file) {
-  const Node* first = nullptr;
-  std::set<std::string> unsupported;
-  for (const Node& node : graph.nodes) {
-    if (is_supported_op(node.op)) continue;
-    if (!first) first = &node;
-    unsupported.insert(node.op);
-  }
-  if (!first) return;
-  std::string list;
-  for (const std::string& op : unsupported) list += (list.empty() ? "" : ", ") + op;
-  throw Error(ErrorCode::unsupported, quoted(file) + ": " + first->where() + ": op type '" +
-                                          first->op +
-                                          "' is not supported by octet; unsupported op types in "
-                                          "this model: " +
-                                          list);
 }
 
 }  // namespace octet

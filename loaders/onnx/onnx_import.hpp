@@ -55,7 +55,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/graph.hpp"
+#include "runtime/ir/graph.hpp"
 
 namespace octet {
 
@@ -73,10 +73,6 @@ ImportResult import_onnx_file(const std::string& path);
 // model that references external data is rejected.
 ImportResult import_onnx_bytes(const void* data, size_t size, const std::string& name_for_errors,
                                const std::string& base_dir = "");
-
-// Throws ErrorCode::unsupported naming the first node whose op type octet
-// does not implement and listing every such op type in the graph.
-void check_supported_ops(const Graph& graph, const std::string& file);
 
 // The rewrites, in the order import_onnx_* runs them. Each appends one line
 // per change to `log`. Exposed for tests.

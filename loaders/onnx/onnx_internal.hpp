@@ -10,7 +10,7 @@
 
 #include <onnx/onnx_pb.h>  // defines ONNX_API, then includes onnx-ml.pb.h
 
-#include "runtime/graph.hpp"
+#include "runtime/ir/graph.hpp"
 
 namespace octet {
 

@@ -8,7 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "runtime/graph.hpp"
+#include "runtime/ir/graph.hpp"
 
 namespace octet {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <utility>
 
-#include "runtime/model.hpp"
+#include "runtime/model/model.hpp"
 
 namespace octet::fuzz {
 
@@ -47,8 +47,7 @@ constexpr int64_t kMaxInputElements = 4096;
 constexpr int64_t kSymbolicDimSize = 2;
 
 // The input shapes to prepare with, or false when an input is too large to run.
-inline bool small_input_shapes(const detail::ModelData& model,
-                               std::map<std::string, Shape>& shapes) {
+inline bool small_input_shapes(const ModelData& model, std::map<std::string, Shape>& shapes) {
   if (model.graph.nodes.size() >= kMaxNodes) return false;
   for (const TensorInfo& in : model.inputs) {
     Shape shape;
@@ -68,19 +67,19 @@ inline bool small_input_shapes(const detail::ModelData& model,
 // Builds the Model and, when it is small, prepares and runs it on zeros,
 // recording in `reached` how far it got. Throws octet::Error.
 inline void build_and_run(Graph graph, const std::string& source, Stage& reached) {
-  std::shared_ptr<const detail::ModelData> data = detail::build_model(std::move(graph), source);
+  const Model model = detail::build_model(std::move(graph), source);
   reached = Stage::built;
   std::map<std::string, Shape> shapes;
-  if (!small_input_shapes(*data, shapes)) return;
+  if (!small_input_shapes(model_data(model), shapes)) return;
   SessionOptions options;
   options.threads = 1;
   // A tiny file may describe huge constants (Range, ConstantOfShape): the
   // limit turns them into an out_of_memory error instead of a slow run.
   options.memory_limit = size_t(256) << 20;
-  Session session(Model(data), options);
+  Session session(model, options);
   session.prepare(shapes);
   reached = Stage::prepared;
-  for (size_t i = 0; i < data->inputs.size(); ++i) {
+  for (size_t i = 0; i < model.inputs().size(); ++i) {
     Tensor& x = session.input(i);
     if (x.nbytes()) std::memset(x.raw(), 0, x.nbytes());
   }

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "loaders/idx.hpp"
+#include "loaders/data/idx.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
 
 namespace octet::fuzz::idx {

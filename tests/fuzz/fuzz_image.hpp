@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "loaders/image.hpp"
+#include "loaders/data/image.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
 
 namespace octet::fuzz::image {

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <string>
 
-#include "loaders/model_format.hpp"
+#include "loaders/formats/model_format.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
 
 namespace octet::fuzz::model_format {

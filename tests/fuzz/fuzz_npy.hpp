@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "loaders/npy.hpp"
+#include "loaders/data/npy.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
 
 namespace octet::fuzz::npy {

@@ -1,4 +1,4 @@
-// fuzz_tokenizer: the BERT WordPiece tokenizer (loaders/tokenizer.hpp) and
+// fuzz_tokenizer: the BERT WordPiece tokenizer (loaders/data/tokenizer.hpp) and
 // the Unicode code under it. An input with a 0 byte is a vocabulary (before
 // it) and a text (after it); one without is a text for kVocab, a small
 // vocabulary of real pieces, so that most inputs reach WordPiece. The
@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "loaders/tokenizer.hpp"
+#include "loaders/data/tokenizer.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
 
 namespace octet::fuzz::tokenizer {

@@ -24,9 +24,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loaders/model_format.hpp"
-#include "loaders/npy.hpp"
-#include "runtime/model.hpp"
+#include "loaders/data/npy.hpp"
+#include "loaders/formats/model_format.hpp"
+#include "runtime/model/model.hpp"
 #include "tests/fuzz/fuzz_model_format.hpp"
 #include "tests/fuzz/fuzz_tokenizer.hpp"
 #include "tests/fuzz/image_seeds.hpp"
@@ -329,7 +329,7 @@ std::string table_seed(const Graph& graph) {
   options.threads = 1;
   Calibrator calibrator(model, options);
   std::map<std::string, Shape> shapes;
-  fuzz::small_input_shapes(*model.data(), shapes);
+  fuzz::small_input_shapes(model_data(model), shapes);
   for (int pass = 1; pass <= 2; ++pass) {
     if (pass == 2) calibrator.start_histograms();
     for (int sample = 0; sample < 2; ++sample) {

@@ -96,6 +96,8 @@ def amax_percentile(counts, edges, percentile, edge="right"):
 
 def kl_divergence(p, q):
     """KL(P||Q) of unnormalised p, q as scipy.stats.entropy(p, q): inf if q == 0 < p."""
+    if q.sum() == 0:  # every kept bin empty: q == 0 < p wherever p > 0
+        return np.inf
     p = p / p.sum()
     q = q / q.sum()
     support = p > 0

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""An independent reference for octet's BERT tokenizer (loaders/tokenizer.cpp).
+"""An independent reference for octet's BERT tokenizer (loaders/data/tokenizer.cpp).
 
 HuggingFace's BertTokenizer (bert-base-uncased: do_lower_case=True, accents
 stripped, CJK characters split, max 100 characters a word) is Python on top

@@ -48,7 +48,7 @@ STD = (0.229, 0.224, 0.225)
 # What an application does to an 8-bit RGB image before feeding ``input``:
 # resize the shorter side to 32 (CIFAR images already are 32x32), center crop
 # 32x32, values v / 255 in [0, 1], then (v - mean) / std per channel, NCHW.
-# The schema is octet's (loaders/image.hpp, preprocess_from_json): "scale" is
+# The schema is octet's (loaders/data/image.hpp, preprocess_from_json): "scale" is
 # the value range, 1 for [0, 1] or 255 for [0, 255], not a multiplier; octet
 # refuses any other value, 1/255 included.
 PREPROCESS = {"resize": 32, "crop": [32, 32], "channels": "rgb", "scale": 1,

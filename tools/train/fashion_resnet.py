@@ -39,7 +39,7 @@ LABELS = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 MEAN, STD = 0.2860, 0.3530
 # What an application does to an image before feeding ``input``: one gray
 # channel, 28x28, v / 255, then (v - mean) / std (octet's schema,
-# loaders/image.hpp). A colour photo is converted to gray by octet first.
+# loaders/data/image.hpp). A colour photo is converted to gray by octet first.
 PREPROCESS = {"resize": 28, "crop": [28, 28], "channels": "gray", "scale": 1,
               "mean": [MEAN], "std": [STD], "layout": "nchw"}
 

@@ -97,6 +97,8 @@ class OCTET_API Tensor {
   Tensor clone() const;
 
  private:
+  [[noreturn]] static void throw_dtype_mismatch(DataType have, DataType want);
+
   DataType dtype_ = DataType::f32;
   Shape shape_;
   std::shared_ptr<const void> owner_;
@@ -130,18 +132,14 @@ struct DataTypeOf<bool> {
   static constexpr DataType value = DataType::boolean;
 };
 
-namespace detail {
-[[noreturn]] OCTET_API void throw_dtype_mismatch(DataType have, DataType want);
-}
-
 template <class T>
 T* Tensor::data() {
-  if (dtype_ != DataTypeOf<T>::value) detail::throw_dtype_mismatch(dtype_, DataTypeOf<T>::value);
+  if (dtype_ != DataTypeOf<T>::value) throw_dtype_mismatch(dtype_, DataTypeOf<T>::value);
   return static_cast<T*>(data_);
 }
 template <class T>
 const T* Tensor::data() const {
-  if (dtype_ != DataTypeOf<T>::value) detail::throw_dtype_mismatch(dtype_, DataTypeOf<T>::value);
+  if (dtype_ != DataTypeOf<T>::value) throw_dtype_mismatch(dtype_, DataTypeOf<T>::value);
   return static_cast<const T*>(data_);
 }
 
@@ -158,10 +156,18 @@ struct TensorInfo {
   std::vector<Dim> dims;
 };
 
-namespace detail {
+// What Model, Session and Calibrator hold: the library's own, defined inside it.
 struct ModelData;
 struct SessionState;
-}  // namespace detail
+struct CalibratorState;
+
+// A range written into a model's quantization section (see quantize()).
+struct ActivationRange {
+  std::string name;               // the value
+  DataType dtype = DataType::s8;  // s8, or u8 for a value proven non-negative
+  float amax = 0;                 // scale = amax / 127 (s8) or amax / 255 (u8)
+  std::string source;             // "calibration:entropy", "qdq" (from a QAT model), ...
+};
 
 // An immutable, loaded model: graph, weights (memory-mapped) and quantization
 // parameters. Cheap to copy; copies share the same data.
@@ -188,6 +194,8 @@ class OCTET_API Model {
   const std::vector<std::string>& import_log() const;
   // How many activations have a quantization range (0: the model runs fp32).
   size_t activation_range_count() const;
+  // Those ranges, in the order of the model's values.
+  std::vector<ActivationRange> activation_ranges() const;
   // A hash of what the model computes: graph, attributes and weights, not its
   // quantization section or metadata. 16 hex digits. Calibration tables carry
   // it so that a table is never applied to a model it was not made for.
@@ -198,12 +206,17 @@ class OCTET_API Model {
   // dequantized, exactly as its fp32 readers would see it, and the kernels
   // around it stay as they are (fusion included). Unknown names are an Error.
   Model with_outputs(const std::vector<std::string>& value_names) const;
-
-  std::shared_ptr<const detail::ModelData> data() const { return data_; }
-  explicit Model(std::shared_ptr<const detail::ModelData> data);
+  // The same model with `layers` (node names or glob patterns) and `ops` (op
+  // types) added to the fp32 lists of its quantization section: sessions run
+  // them in fp32 as if SessionOptions named them, and save() keeps them.
+  Model with_fp32_layers(const std::vector<std::string>& layers,
+                         const std::vector<std::string>& ops = {}) const;
 
  private:
-  std::shared_ptr<const detail::ModelData> data_;
+  friend struct ModelAccess;  // the library's own way to the graph
+  explicit Model(std::shared_ptr<const ModelData> data);
+
+  std::shared_ptr<const ModelData> data_;
 };
 
 // ---------------------------------------------------------------- session
@@ -226,13 +239,14 @@ struct SessionOptions {
 
 // One executed step of a prepared session, for inspection and profiles.
 struct LayerInfo {
-  std::string name;       // node name (reorders: "reorder:<value>")
-  std::string op;         // op type
-  std::string precision;  // "fp32", "int8", "s64", ...
-  std::string kernel;     // implementation, e.g. "brgconv:avx512_core_vnni" or "ref"
-  std::string reason;     // why the layer runs in this precision
-  std::string shape;      // first output's shape
-  std::string output;     // first output's value name (see Model::with_outputs)
+  std::string name;              // node name (reorders: "reorder:<value>")
+  std::string op;                // op type
+  std::string precision;         // "fp32", "int8", "s64", ...
+  std::string kernel;            // implementation, e.g. "brgconv:avx512_core_vnni" or "ref"
+  std::string reason;            // why the layer runs in this precision
+  std::string shape;             // first output's shape
+  std::string output;            // first output's value name (see Model::with_outputs)
+  bool has_int8_kernel = false;  // the op computes in int8 where the plan allows (Conv, MatMul)
 };
 
 struct LayerTime {
@@ -277,7 +291,7 @@ class OCTET_API Session {
   void reset_profile();
 
  private:
-  std::unique_ptr<detail::SessionState> state_;
+  std::unique_ptr<SessionState> state_;
 };
 
 // ---------------------------------------------------------------- calibration
@@ -324,10 +338,6 @@ struct CalibrationOptions {
   int threads = 0;     // 0: every core
 };
 
-namespace detail {
-struct CalibratorState;
-}
-
 // Measures activation ranges on representative inputs in two passes over the
 // same data: pass 1 records each activation's min and max, pass 2 fills a
 // histogram of |x| over that fixed range. Samples run one at a time, so the
@@ -361,7 +371,7 @@ class OCTET_API Calibrator {
   Model quantized_model() const;
 
  private:
-  std::unique_ptr<detail::CalibratorState> state_;
+  std::unique_ptr<CalibratorState> state_;
 };
 
 // The model with the table's ranges written into its quantization section:

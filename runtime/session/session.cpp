@@ -1,0 +1,205 @@
+// The public Session: prepare() builds a Plan, run() executes its steps.
+#include <omp.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "ops/cpu_engine.hpp"
+#include "runtime/session/session_state.hpp"
+
+namespace octet {
+
+SessionState::SessionState(Model m, SessionOptions o)
+    : model(std::move(m)), options(std::move(o)), stream(cpu_engine()) {}
+
+namespace detail {
+namespace {
+
+// oneDNN's OpenMP runtime takes its thread count from the calling thread, so
+// each session sets it on the thread that prepares or runs it.
+void apply_threads(const SessionOptions& options) {
+  if (options.threads > 0) omp_set_num_threads(options.threads);
+}
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+}  // namespace
+
+std::string precision_name(const Step& step) {
+  if (step.int8) return "int8";
+  if (step.dtype == DataType::f32) return "fp32";
+  return to_string(step.dtype);
+}
+
+}  // namespace detail
+
+Session::Session(Model model, SessionOptions options) {
+  if (!ModelAccess::data(model))
+    throw Error(ErrorCode::invalid_argument, "Session needs a loaded Model");
+  if (options.threads < 0) {
+    throw Error(ErrorCode::invalid_argument, "threads must be >= 0 (0 means every core)");
+  }
+  state_ = std::make_unique<SessionState>(std::move(model), std::move(options));
+}
+
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+void Session::prepare(const std::map<std::string, Shape>& input_shapes) {
+  const auto start = std::chrono::steady_clock::now();
+  detail::apply_threads(state_->options);
+  // Build the new plan completely before dropping the old one: a failed
+  // prepare leaves the session as it was.
+  std::unique_ptr<detail::Plan> plan;
+  std::vector<LayerTime> profile;
+  try {
+    plan = detail::make_plan(*state_, input_shapes);
+    for (const detail::Step& s : plan->steps) profile.push_back({s.name, 0, 0});
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorCode::out_of_memory, "out of memory while preparing the session (" +
+                                              std::to_string(state_->model.node_count()) +
+                                              " nodes)");
+  }
+  state_->plan = std::move(plan);
+  state_->profile = std::move(profile);
+  state_->prepare_ms = detail::elapsed_ms(start);
+}
+
+bool Session::prepared() const {
+  return state_->plan != nullptr;
+}
+
+namespace {
+
+const detail::Plan& need_plan(const SessionState& s) {
+  if (!s.plan)
+    throw Error(ErrorCode::invalid_argument, "the session is not prepared: call prepare() first");
+  return *s.plan;
+}
+
+size_t index_of(const std::vector<TensorInfo>& infos, const std::string& name, const char* what) {
+  for (size_t i = 0; i < infos.size(); ++i) {
+    if (infos[i].name == name) return i;
+  }
+  std::string names;
+  for (const TensorInfo& t : infos) names += (names.empty() ? "" : ", ") + t.name;
+  throw Error(ErrorCode::invalid_argument, std::string("the model has no ") + what + " '" + name +
+                                               "' (" + what + "s: " + names + ")");
+}
+
+}  // namespace
+
+Tensor& Session::input(const std::string& name) {
+  return input(index_of(state_->model.inputs(), name, "input"));
+}
+
+Tensor& Session::input(size_t index) {
+  need_plan(*state_);
+  if (index >= state_->plan->inputs.size()) {
+    throw Error(ErrorCode::invalid_argument,
+                "input index " + std::to_string(index) + " out of range");
+  }
+  return state_->plan->inputs[index];
+}
+
+void Session::run() {
+  detail::Plan& plan = const_cast<detail::Plan&>(need_plan(*state_));
+  detail::apply_threads(state_->options);
+  const bool profile = state_->options.profile;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    detail::Step& step = plan.steps[i];
+    const auto start =
+        profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    for (const detail::Step::Copy& c : step.copies) std::memcpy(c.to, c.from, c.bytes);
+    try {
+      if (step.kernel) step.kernel->execute(state_->stream);
+    } catch (const dnnl::error& e) {
+      throw Error(ErrorCode::backend,
+                  "layer '" + step.name + "' (" + step.op + "): oneDNN: " + e.what());
+    }
+    if (profile) {
+      state_->stream.wait();
+      state_->profile[i].total_ms += detail::elapsed_ms(start);
+      ++state_->profile[i].count;
+    }
+  }
+  state_->stream.wait();
+}
+
+const std::vector<Tensor>& Session::run(const std::vector<Tensor>& inputs) {
+  const std::vector<TensorInfo>& infos = state_->model.inputs();
+  if (inputs.size() != infos.size()) {
+    throw Error(ErrorCode::invalid_argument, "run() got " + std::to_string(inputs.size()) +
+                                                 " inputs, the model has " +
+                                                 std::to_string(infos.size()));
+  }
+  bool same_shapes = state_->plan != nullptr;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].dtype() != infos[i].dtype) {
+      throw Error(ErrorCode::invalid_argument, "input '" + infos[i].name + "' must be " +
+                                                   to_string(infos[i].dtype) + ", got " +
+                                                   to_string(inputs[i].dtype()));
+    }
+    same_shapes = same_shapes && state_->plan->inputs[i].shape() == inputs[i].shape();
+  }
+  if (!same_shapes) {
+    std::map<std::string, Shape> shapes;
+    for (size_t i = 0; i < inputs.size(); ++i) shapes[infos[i].name] = inputs[i].shape();
+    prepare(shapes);
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::memcpy(state_->plan->inputs[i].raw(), inputs[i].raw(), inputs[i].nbytes());
+  }
+  run();
+  return state_->plan->outputs;
+}
+
+const Tensor& Session::output(const std::string& name) const {
+  return need_plan(*state_).outputs[index_of(state_->model.outputs(), name, "output")];
+}
+
+const std::vector<Tensor>& Session::outputs() const {
+  return need_plan(*state_).outputs;
+}
+
+const Model& Session::model() const {
+  return state_->model;
+}
+const SessionOptions& Session::options() const {
+  return state_->options;
+}
+double Session::prepare_ms() const {
+  return state_->prepare_ms;
+}
+
+std::vector<LayerInfo> Session::layers() const {
+  std::vector<LayerInfo> out;
+  const Graph& g = model_data(state_->model).graph;
+  for (const detail::Step& s : need_plan(*state_).steps) {
+    std::string output;
+    if (s.node >= 0 && !g.nodes[s.node].outputs.empty()) {
+      output = g.values[g.nodes[s.node].outputs[0]].name;
+    }
+    out.push_back({s.name, s.op, detail::precision_name(s),
+                   s.kernel ? s.kernel->name() : "view (no copy)", detail::reason_text(s.reason),
+                   to_string(s.shape), output,
+                   s.node >= 0 && model_data(state_->model).ops[s.node]->has_int8_kernel()});
+  }
+  return out;
+}
+
+std::vector<LayerTime> Session::profile() const {
+  return state_->profile;
+}
+
+void Session::reset_profile() {
+  state_->profile.clear();
+  if (!state_->plan) return;
+  for (const detail::Step& s : state_->plan->steps) state_->profile.push_back({s.name, 0, 0});
+}
+
+}  // namespace octet
