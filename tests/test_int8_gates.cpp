@@ -41,7 +41,9 @@ void calibrate(TestGraph& tg, const Tensor& in, const std::map<std::string, Data
   for (const auto& [name, dtype] : values) names.push_back(name);
   SessionOptions fp32;
   fp32.precision = Precision::fp32;
-  const std::vector<Tensor> got = Session(tg.model().with_outputs(names), fp32).run({in});
+  // The outputs live in the session's memory: keep it for as long as they are read.
+  Session session(tg.model().with_outputs(names), fp32);
+  const std::vector<Tensor> got = session.run({in});
   tg.range(tg.g.inputs[0], static_cast<float>(test::max_abs(in)), DataType::s8);
   for (size_t i = 0; i < names.size(); ++i) {
     tg.range(tg.g.find_value(names[i]),

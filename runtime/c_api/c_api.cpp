@@ -323,7 +323,11 @@ octet_status octet_model_output_shape(const octet_model* model, size_t index, co
 octet_status octet_session_options_create(octet_session_options** options) noexcept {
   if (options) *options = nullptr;
   return guarded(__func__, [&](const Call& call) {
-    call.need(options, "options") = new octet_session_options();
+    // The NULL check first: in `need(...) = new ...` the allocation comes
+    // first (C++17 sequences an assignment's right side before its left)
+    // and a NULL `options` would leak it.
+    octet_session_options*& dst = call.need(options, "options");
+    dst = new octet_session_options();
   });
 }
 
