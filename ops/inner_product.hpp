@@ -1,6 +1,8 @@
 // The int8 Linear layer shared by MatMul (constant 2-D B) and Gemm: a oneDNN
 // inner product of a u8/s8 source [M,K] and s8 weights quantized per output
-// channel, requantized by output scales into u8/s8 or f32.
+// channel, requantized by output scales into u8/s8 or f32. Without VNNI an s8
+// source runs as u8 = s8 + 128 on a matmul with a source zero point of 128
+// (inner_product.cpp says why).
 #pragma once
 
 #include <vector>

@@ -97,10 +97,10 @@ dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
 }
 
 dnnl::memory int8_bias(const dnnl::engine& engine, const Tensor& bias, float src_scale,
-                       const std::vector<float>& weight_scales) {
+                       const std::vector<float>& weight_scales, dnnl::memory::desc md) {
   const int64_t n = bias.numel();
-  dnnl::memory m(dnnl::memory::desc({n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a),
-                 engine);
+  if (md.is_zero()) md = {{n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a};
+  dnnl::memory m(md, engine);
   float* dst = static_cast<float*>(m.get_data_handle());
   const float* b = bias.data<float>();
   for (int64_t c = 0; c < n; ++c) {

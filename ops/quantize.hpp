@@ -46,8 +46,9 @@ dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
 
 // Bias in the units of the s32 accumulator, where oneDNN 2.x adds it before
 // the output scale: b_c / (src_scale x weight_scale_c).
+// `md` describes the f32 memory made (default: {n}; a matmul wants {1, n}).
 dnnl::memory int8_bias(const dnnl::engine& engine, const Tensor& bias, float src_scale,
-                       const std::vector<float>& weight_scales);
+                       const std::vector<float>& weight_scales, dnnl::memory::desc md = {});
 
 // oneDNN output scales: src_scale x weight_scale_c / dst_scale (dst_scale 1
 // for an f32 destination). A single value when all channels agree.

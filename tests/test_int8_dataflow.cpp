@@ -19,12 +19,14 @@
 #include <functional>
 #include <map>
 
+#include "tests/fp32_amax.hpp"
 #include "tests/int8_reference.hpp"
 #include "tests/op_harness.hpp"
 #include "tests/test_graph.hpp"
 
 using namespace octet;
 using test::count_layers;
+using test::fp32_amax;
 using test::layer_named;
 using test::TestGraph;
 
@@ -60,21 +62,6 @@ std::vector<Tensor> run(const Model& m, const Tensor& x, SessionOptions options 
   for (const Tensor& t : s.run({x})) out.push_back(t.clone());
   if (keep) *keep = std::move(s);
   return out;
-}
-
-// max|v| of the input "x" and of every named value in an fp32 run, to set
-// ranges from (what a max calibration on this one input would give).
-std::map<std::string, float> fp32_amax(const TestGraph& tg, const Tensor& x,
-                                       const std::vector<std::string>& names) {
-  SessionOptions fp32;
-  fp32.precision = Precision::fp32;
-  const std::vector<Tensor> got = run(tg.model().with_outputs(names), x, fp32);
-  std::map<std::string, float> amax{{"x", static_cast<float>(test::max_abs(x))}};
-  const size_t first = tg.g.outputs.size();
-  for (size_t i = 0; i < names.size(); ++i) {
-    amax[names[i]] = static_cast<float>(test::max_abs(got[first + i]));
-  }
-  return amax;
 }
 
 void set_range(TestGraph& tg, const std::string& value, float amax, DataType dtype) {

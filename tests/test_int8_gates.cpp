@@ -9,6 +9,7 @@
 
 #include <cmath>
 
+#include "tests/fp32_amax.hpp"
 #include "tests/op_harness.hpp"
 #include "tests/test_graph.hpp"
 
@@ -35,18 +36,13 @@ int conv(TestGraph& tg, const std::string& name, int in, int64_t cin, int64_t co
       attrs);
 }
 
-// Ranges for `x` and the named values: max|v| of an fp32 run on `in`.
+// Ranges for the input and the named values: max|v| of an fp32 run on `in`.
 void calibrate(TestGraph& tg, const Tensor& in, const std::map<std::string, DataType>& values) {
   std::vector<std::string> names;
   for (const auto& [name, dtype] : values) names.push_back(name);
-  SessionOptions fp32;
-  fp32.precision = Precision::fp32;
-  const std::vector<Tensor> got = Session(tg.model().with_outputs(names), fp32).run({in});
-  tg.range(tg.g.inputs[0], static_cast<float>(test::max_abs(in)), DataType::s8);
-  for (size_t i = 0; i < names.size(); ++i) {
-    tg.range(tg.g.find_value(names[i]),
-             static_cast<float>(test::max_abs(got[tg.g.outputs.size() + i])), values.at(names[i]));
-  }
+  const std::map<std::string, float> amax = test::fp32_amax(tg, in, names);
+  tg.range(tg.g.inputs[0], amax.at(tg.g.values[tg.g.inputs[0]].name), DataType::s8);
+  for (const auto& [name, dtype] : values) tg.range(tg.g.find_value(name), amax.at(name), dtype);
 }
 
 void check_against_fp32(const Model& m, const Tensor& in, const Tensor& got) {

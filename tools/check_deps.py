@@ -258,9 +258,10 @@ def header_items(build, source, generator, make_program):
 
 def library_items(build):
     """The shared libraries the programs and libraries of the build load (ldd)."""
-    elves = []
+    elves, own = [], set()
     for top, dirs, files in os.walk(build):
         dirs[:] = [d for d in dirs if d != "CMakeFiles"]
+        own.update(files)
         for name in files:
             p = os.path.join(top, name)
             if (os.access(p, os.X_OK) or ".so" in name) and not os.path.islink(p):
@@ -279,6 +280,10 @@ def library_items(build):
             m = re.match(r"^\s+(?:\S+ => )?(/\S+) \(0x", line)
             if m and not inside(m.group(1), build):
                 libs.add(os.path.normpath(m.group(1)))
+    # The build's own library (liboctet.so.0), which a program built against
+    # an installed copy without an rpath (install_pkgconfig's) finds only
+    # through LD_LIBRARY_PATH: no package could provide it.
+    missing -= own
     items = [Item("build", "a library the built programs load", p) for p in sorted(libs)]
     items += [Item("build", "a library the built programs load (ldd: not found)", f"/?/{lib}")
               for lib in sorted(missing)]
@@ -380,6 +385,8 @@ def test_items(build):
               command_item("test", "clang++-14", "the fuzz stage"),
               command_item("test", "node", "vocab_from_npm tests"),
               command_item("test", "npm", "vocab_from_npm tests"),
+              command_item("test", "pkg-config", "install_pkgconfig"),
+              command_item("test", "cc", "install_pkgconfig"),
               Item("test", "Fashion-MNIST's test set (IDX, eval tests)", FASHION)]
     rt = run(["clang++-14", "--print-runtime-dir"]).stdout.strip() if shutil.which("clang++-14") \
         else "/?"

@@ -9,7 +9,11 @@
 #              "mobilenet_v2:1 efficientnet_b0:1 inception_v3:1 convnext_tiny:1 vit_b_16:1
 #              deeplabv3_resnet50:1"; PyTorch is timed for resnet50 and bert-base only),
 #              ITER_SMALL (10, batch 1), ITER_LARGE (3, larger batches), TORCH_ENGINE (onednn),
-#              SKIP ("": time everything; e.g. "pytorch:int8:resnet50:32" leaves that out).
+#              SKIP ("": time everything; e.g. "pytorch:int8:resnet50:32" leaves that out),
+#              TORCH_WAIT_POLICY (PASSIVE: PyTorch's OpenMP threads sleep while OpenBLAS's
+#              own threads run its fp32 matmuls; bench/README.md), OMP_WAIT_POLICY (unset:
+#              octet's OpenMP and ORT's pool spin, their best on a quiet machine; PASSIVE
+#              makes all three sleep, for a busy machine).
 # Everything it makes (ONNX exports, int8 ONNX models, inputs, node_modules,
 # results.jsonl) goes to BUILD_DIR/peers and is reused by the next run.
 set -euo pipefail
@@ -23,6 +27,7 @@ configs=${CONFIGS:-"resnet50:1 resnet50:32 bert-base:1 bert-base:8"}
 iter_small=${ITER_SMALL:-10}
 iter_large=${ITER_LARGE:-3}
 engine=${TORCH_ENGINE:-onednn}
+torch_wait=${OMP_WAIT_POLICY:-${TORCH_WAIT_POLICY:-PASSIVE}}
 skip=${SKIP:-}
 py=/usr/bin/python3  # Debian's, with torch and onnx
 peers=$repo/bench/peers
@@ -48,7 +53,9 @@ for m in $models; do
     [ -d "$work/in/$m-calib$s" ] ||
       $py "$peers/make_inputs.py" --model "$m" --batch 1 --seed $((100 + s)) --out "$work/in/$m-calib$s"
   done
-  if [ ! -f "$work/onnx/$m.int8.onnx" ]; then
+  # Made again when the scripts that make it changed (an older build folder).
+  if [ ! -f "$work/onnx/$m.int8.onnx" ] || [ "$peers/quantize_onnx.py" -nt "$work/onnx/$m.int8.onnx" ] ||
+    [ "$peers/ort_ranges.js" -nt "$work/onnx/$m.int8.onnx" ]; then
     case $m in
       bert*) $py "$peers/quantize_onnx.py" dynamic "$onnx" "$work/onnx/$m.int8.onnx" ;;
       *)  # static QDQ from ranges measured on the calibration inputs
@@ -81,7 +88,8 @@ record() {  # round config-json < one JSON line per result
 iterations() { [ "$1" = 1 ] && echo "$iter_small" || echo "$iter_large"; }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s)
-echo "compare.sh: $rounds rounds, $threads threads, configs: $configs" >&2
+echo "compare.sh: $rounds rounds, $threads threads, configs: $configs;" \
+  "OMP_WAIT_POLICY ${OMP_WAIT_POLICY:-unset}, PyTorch's $torch_wait" >&2
 for r in $(seq "$rounds"); do
   for m in $models; do
     dirs=()
@@ -111,9 +119,10 @@ for r in $(seq "$rounds"); do
         todo+=("$d") counts+=("$(iterations "${d##*-b}")")
       done
       [ ${#todo[@]} -gt 0 ] || continue
-      $py "$peers/torch_bench.py" --model "$m" --precision "$p" --engine "$engine" \
-        --inputs "${todo[@]}" --iterations "${counts[@]}" --threads "$threads" --warmup 1 \
-        --calib "$work/in/$m-calib1" "$work/in/$m-calib2" |
+      OMP_WAIT_POLICY=$torch_wait OPENBLAS_NUM_THREADS=$threads \
+        $py "$peers/torch_bench.py" --model "$m" --precision "$p" --engine "$engine" \
+          --inputs "${todo[@]}" --iterations "${counts[@]}" --threads "$threads" --warmup 1 \
+          --calib "$work/in/$m-calib1" "$work/in/$m-calib2" |
         while read -r line; do
           b=$(echo "$line" | sed -n 's/.*"batch": \([0-9]*\).*/\1/p')
           echo "$line" | record "$r" "\"model\": \"$m\", \"batch\": $b, \"runtime\": \"pytorch\", \"precision\": \"$p\""

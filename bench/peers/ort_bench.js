@@ -10,8 +10,13 @@ async function main() {
   const [model, inputDir, threads, iterations, warmup] = process.argv.slice(2);
   if (!warmup) throw new Error('usage: node ort_bench.js MODEL.onnx INPUT_DIR THREADS ITERATIONS WARMUP');
   // One intra-op pool of THREADS and sequential execution: what octet does.
+  // ORT's pool spins between tasks, as OpenMP's threads do by default; with
+  // OMP_WAIT_POLICY=PASSIVE (compare.sh passes it through to octet and
+  // PyTorch) it sleeps instead, so that the three runtimes wait alike.
+  const passive = (process.env.OMP_WAIT_POLICY || '').toUpperCase() === 'PASSIVE';
   const options = { intraOpNumThreads: +threads, interOpNumThreads: 1, executionMode: 'sequential',
-                    graphOptimizationLevel: 'all' };
+                    graphOptimizationLevel: 'all',
+                    extra: { session: { intra_op: { allow_spinning: passive ? '0' : '1' } } } };
   let t0 = performance.now();
   const session = await ort.InferenceSession.create(model, options);
   const loadMs = performance.now() - t0;

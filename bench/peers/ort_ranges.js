@@ -1,6 +1,7 @@
 // Activation ranges for quantize_onnx.py: runs a model whose every
 // activation is a graph output (quantize_onnx.py expose) on the .npy inputs
-// of each folder given and writes {tensor: [min, max]} as JSON.
+// of each folder given and writes {tensor: [min, max]} as JSON, the float
+// graph inputs included (quantize_static quantizes those too).
 //   node ort_ranges.js EXPOSED.onnx OUT.json INPUT_DIR...
 const fs = require('fs');
 const ort = require('onnxruntime-node');
@@ -17,7 +18,7 @@ async function main() {
     const feeds = {};
     for (const name of session.inputNames) feeds[name] = readNpy(path.join(dir, `${name}.npy`), ort);
     const results = await session.run(feeds);
-    for (const [name, t] of Object.entries(results)) {
+    for (const [name, t] of Object.entries({ ...feeds, ...results })) {
       if (t.type !== 'float32') continue;
       let lo = Infinity, hi = -Infinity;
       for (const v of t.data) { if (v < lo) lo = v; if (v > hi) hi = v; }

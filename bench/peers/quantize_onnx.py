@@ -7,10 +7,10 @@ package, so this writes the same graphs with python3-onnx:
     expose  MODEL.onnx OUT.onnx           every float activation also a graph output
                                           (for ort_ranges.js to measure)
     static  MODEL.onnx RANGES.json OUT.onnx
-        QDQ for CNNs: u8 asymmetric activations from RANGES.json, s8
-        symmetric per-channel Conv weights, int32 bias. A tensor read only by
-        Relu is not quantized (the Relu output is), so that ORT fuses
-        DQ -> Conv -> Relu -> Q into one QLinearConv. Gemm stays fp32.
+        QDQ for CNNs, as quantize_static writes it: u8 asymmetric activations
+        from RANGES.json (the graph input and every node output), s8
+        symmetric per-channel Conv weights, s8 per-tensor Gemm weights,
+        int32 biases (see static() for the details).
     dynamic MODEL.onnx OUT.onnx
         Dynamic quantization for transformers: each MatMul by a constant
         becomes DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul, which
@@ -69,65 +69,102 @@ def u8_params(lo, hi):
 
 
 def static(src, ranges_path, dst):
+    """The QDQ graph onnxruntime.quantization.quantize_static writes for a CNN
+    (QuantFormat.QDQ, per_channel=True, QUInt8 activations, QInt8 weights):
+    a QuantizeLinear/DequantizeLinear pair on the graph input and on every
+    node output (a Conv's or Add's output read only by a Relu gets it after
+    the Relu instead, so that ORT fuses DQ -> Conv -> Relu -> Q into one
+    QLinearConv); MaxPool and Flatten keep their input's scale and zero point,
+    so that ORT can drop their pairs. Conv weights s8 symmetric per output
+    channel, Gemm weights s8 symmetric per tensor, biases int32 on
+    s_x * s_w. For torchvision's ResNet-50: 74 QuantizeLinear nodes."""
     model = onnx.load(src)
     g = model.graph
     ranges = json.load(open(ranges_path))
-    inits = {t.name: t for t in g.initializer}
-    consumers = {}
+    inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    consumers, producer = {}, {}
     for n in g.node:
         for x in n.input:
             consumers.setdefault(x, []).append(n)
-    outputs = {o.name for o in g.output}
-    candidates = [i.name for i in g.input if i.name not in inits] + float_activations(model)
-    quantized = {}  # tensor -> (scale, zero point)
-    new_nodes = {}  # tensor -> Q/DQ nodes to insert after its producer
-    extra = []
-    for t in candidates:
-        users = consumers.get(t, [])
-        if t in outputs or not users or all(u.op_type == "Relu" for u in users) or t not in ranges:
-            continue
-        scale, zp = u8_params(*ranges[t])
-        quantized[t] = (scale, zp)
-        extra += [numpy_helper.from_array(np.array(scale), t + "_scale"),
-                  numpy_helper.from_array(np.array(zp), t + "_zp")]
-        new_nodes[t] = [
-            helper.make_node("QuantizeLinear", [t, t + "_scale", t + "_zp"], [t + "_q"]),
-            helper.make_node("DequantizeLinear", [t + "_q", t + "_scale", t + "_zp"], [t + "_dq"])]
-        for u in users:
-            u.input[:] = [t + "_dq" if x == t else x for x in u.input]
+        for o in n.output:
+            producer[o] = n
+    # The graph output gets its pair too: its producer writes "<name>_f",
+    # and the DequantizeLinear writes the output's own name.
+    final = g.output[0].name
+    producer[final].output[:] = [final + "_f" if o == final else o
+                                 for o in producer[final].output]
+    producer[final + "_f"] = producer.pop(final)
+    ranges[final + "_f"] = ranges[final]
+    acts = [i.name for i in g.input if i.name not in inits]
     for n in g.node:
-        if n.op_type != "Conv" or n.input[0][:-3] not in quantized:
+        for o in n.output:
+            users = consumers.get(o, [])
+            if len(users) == 1 and users[0].op_type == "Relu":
+                continue
+            acts.append(o)
+    params, pairs, extra = {}, {}, []
+    for a in acts:
+        p = producer.get(a)
+        if p is not None and p.op_type in ("MaxPool", "Flatten"):
+            params[a] = params[p.input[0][:-3]]  # its input's: "<input>_dq"
+        else:
+            params[a] = u8_params(*ranges[a])
+        scale, zp = params[a]
+        extra += [numpy_helper.from_array(np.array(scale), a + "_scale"),
+                  numpy_helper.from_array(np.array(zp), a + "_zp")]
+        out = final if a == final + "_f" else a + "_dq"
+        pairs[a] = [helper.make_node("QuantizeLinear", [a, a + "_scale", a + "_zp"], [a + "_q"]),
+                    helper.make_node("DequantizeLinear", [a + "_q", a + "_scale", a + "_zp"],
+                                     [out])]
+        for u in consumers.get(a, []):
+            u.input[:] = [out if x == a else x for x in u.input]
+    weight_dq = []
+    for n in g.node:
+        if n.op_type not in ("Conv", "Gemm"):
             continue
-        w = numpy_helper.to_array(inits[n.input[1]]).astype(np.float32)
-        w_scale = np.maximum(np.abs(w).reshape(w.shape[0], -1).max(axis=1), 1e-8) / 127.0
-        w_q = np.clip(np.round(w / w_scale.reshape(-1, 1, 1, 1)), -127, 127).astype(np.int8)
+        x_scale = float(params[n.input[0][:-3]][0])
+        w = inits[n.input[1]].astype(np.float32)
+        per_channel = n.op_type == "Conv"
+        if per_channel:
+            w_scale = np.maximum(np.abs(w).reshape(w.shape[0], -1).max(axis=1), 1e-8) / 127.0
+            w_q = np.round(w / w_scale.reshape(-1, *[1] * (w.ndim - 1)))
+            w_zp = np.zeros(w.shape[0], np.int8)
+        else:
+            w_scale = np.float32(max(np.abs(w).max(), 1e-8) / 127.0)
+            w_q = np.round(w / w_scale)
+            w_zp = np.array(0, np.int8)
         name = n.input[1]
-        extra += [numpy_helper.from_array(w_q, name + "_q"),
-                  numpy_helper.from_array(w_scale.astype(np.float32), name + "_scale"),
-                  numpy_helper.from_array(np.zeros(w.shape[0], np.int8), name + "_zp")]
-        dq = [helper.make_node("DequantizeLinear", [name + "_q", name + "_scale", name + "_zp"],
-                               [name + "_dq"], axis=0)]
+        axis = {"axis": 0} if per_channel else {}
+        extra += [numpy_helper.from_array(np.clip(w_q, -127, 127).astype(np.int8), name + "_q"),
+                  numpy_helper.from_array(np.asarray(w_scale, np.float32), name + "_scale"),
+                  numpy_helper.from_array(w_zp, name + "_zp")]
+        weight_dq.append(helper.make_node("DequantizeLinear",
+                                          [name + "_q", name + "_scale", name + "_zp"],
+                                          [name + "_dq"], **axis))
         n.input[1] = name + "_dq"
-        if len(n.input) > 2:
-            b = numpy_helper.to_array(inits[n.input[2]]).astype(np.float64)
-            b_scale = quantized[n.input[0][:-3]][0] * w_scale
+        if len(n.input) > 2 and n.input[2]:
             bname = n.input[2]
-            extra += [numpy_helper.from_array(np.round(b / b_scale).astype(np.int32), bname + "_q"),
-                      numpy_helper.from_array(b_scale.astype(np.float32), bname + "_scale"),
-                      numpy_helper.from_array(np.zeros(w.shape[0], np.int32), bname + "_zp")]
-            dq.append(helper.make_node("DequantizeLinear",
-                                       [bname + "_q", bname + "_scale", bname + "_zp"],
-                                       [bname + "_dq"], axis=0))
+            b_scale = (x_scale * np.asarray(w_scale, np.float64)).astype(np.float32)
+            b_q = np.round(inits[bname].astype(np.float64) / b_scale).astype(np.int32)
+            extra += [numpy_helper.from_array(b_q, bname + "_q"),
+                      numpy_helper.from_array(b_scale, bname + "_scale"),
+                      numpy_helper.from_array(np.zeros_like(b_q) if per_channel
+                                              else np.array(0, np.int32), bname + "_zp")]
+            weight_dq.append(helper.make_node("DequantizeLinear",
+                                              [bname + "_q", bname + "_scale", bname + "_zp"],
+                                              [bname + "_dq"], **axis))
             n.input[2] = bname + "_dq"
-        new_nodes.setdefault("", []).extend(dq)
-    ordered = list(new_nodes.get("", []))
+    ordered = weight_dq
     for i in g.input:
-        ordered += new_nodes.get(i.name, [])
+        ordered += pairs.pop(i.name, [])
     for n in g.node:
         ordered.append(n)
         for o in n.output:
-            ordered += new_nodes.get(o, [])
+            ordered += pairs.pop(o, [])
+    assert not pairs, sorted(pairs)
     save_rewritten(model, ordered, extra, dst)
+    count = sum(n.op_type == "QuantizeLinear" for n in ordered)
+    print(f"quantize_onnx.py static: {count} QuantizeLinear nodes", file=sys.stderr)
 
 
 def dynamic(src, dst):

@@ -12,8 +12,11 @@ export's own sample inputs against DIR/<model>.expected.logits.npy.
 fp32: TorchScript, frozen and optimize_for_inference (oneDNN convolutions).
 int8: ResNet - FX static quantization calibrated on the --calib folders;
 BERT - dynamic quantization of every nn.Linear (s8 weights); TorchScript;
---engine onednn (default) or qnnpack (Debian's torch has no fbgemm). One JSON
-line per --inputs folder on stdout.
+--engine onednn (default) or qnnpack (Debian's torch has no fbgemm, so no
+"x86" engine either; qnnpack is several times slower, bench/README.md). One
+JSON line per --inputs folder on stdout.
+compare.sh runs it with OMP_WAIT_POLICY=PASSIVE and OPENBLAS_NUM_THREADS set
+to the thread count (bench/README.md says why).
 """
 import argparse
 import copy

@@ -1,10 +1,13 @@
-# cmake -DLIBRARY=liboctet.so -DHEADER=runtime/include/octet/octet.hpp -P check_exports.cmake
+# cmake -DLIBRARY=liboctet.so -DHEADER=runtime/include/octet/octet.hpp
+#       -DC_HEADER=runtime/include/octet/octet_c.h -P check_exports.cmake
 #
 # What an application that embeds octet gets: liboctet.so needs only oneDNN,
 # protobuf/onnx and the C/C++ and OpenMP runtimes (no stb, no zlib: the data
 # readers are not in it), exports no data-reader symbol (stb, zlib, tokenizer,
-# Unicode tables, datasets, .npy, IDX, images), and every octet symbol it
-# exports is named in the public header.
+# Unicode tables, datasets, .npy, IDX, images), every octet symbol it
+# exports is named in the public header, every C symbol octet_* it exports
+# is a function of the C header, and each of those is exported.
+cmake_policy(SET CMP0057 NEW)  # if(IN_LIST)
 execute_process(COMMAND readelf -d ${LIBRARY} RESULT_VARIABLE rc OUTPUT_VARIABLE dynamic)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "readelf -d ${LIBRARY} failed")
@@ -31,6 +34,13 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "nm -D ${LIBRARY} failed")
 endif()
 file(READ ${HEADER} header)
+file(READ ${C_HEADER} c_header)
+string(REGEX MATCHALL "OCTET_C_API[^;(]* (octet_[a-z0-9_]+)\\(" c_declared "${c_header}")
+list(TRANSFORM c_declared REPLACE ".* (octet_[a-z0-9_]+)\\($" "\\1")
+if(NOT c_declared)
+  message(FATAL_ERROR "no OCTET_C_API function found in ${C_HEADER}")
+endif()
+set(c_exported "")
 string(REPLACE "\n" ";" lines "${symbols}")
 set(exported 0)
 foreach(line IN LISTS lines)
@@ -51,6 +61,12 @@ foreach(line IN LISTS lines)
   if(qualified MATCHES " std::")
     continue()
   endif()
+  if(name MATCHES "^octet_")
+    list(APPEND c_exported "${name}")
+    if(NOT name IN_LIST c_declared)
+      string(APPEND failures "exported but not a function of the C header: ${line}\n")
+    endif()
+  endif()
   if(name MATCHES "^((typeinfo|typeinfo name|vtable) for )?octet::")
     string(REGEX REPLACE "\\(.*" "" name "${name}")
     string(REGEX REPLACE "\\[abi:cxx11\\]" "" name "${name}")
@@ -61,7 +77,14 @@ foreach(line IN LISTS lines)
     endif()
   endif()
 endforeach()
+foreach(function IN LISTS c_declared)
+  if(NOT function IN_LIST c_exported)
+    string(APPEND failures "declared in the C header but not exported: ${function}\n")
+  endif()
+endforeach()
 if(failures)
   message(FATAL_ERROR "${LIBRARY}:\n${failures}")
 endif()
-message(STATUS "${LIBRARY}: ${count} needed libraries, ${exported} exported symbols, all allowed")
+list(LENGTH c_declared c_count)
+message(STATUS "${LIBRARY}: ${count} needed libraries, ${exported} exported symbols, all allowed, "
+               "the ${c_count} functions of the C API among them")
