@@ -27,8 +27,7 @@ ConstantStore::Stats stats(const Model& m) {
 }
 
 dnnl::memory filled(float value) {
-  dnnl::memory m({{4}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a},
-                 dnnl::engine(dnnl::engine::kind::cpu, 0));
+  dnnl::memory m({{4}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a}, cpu_engine());
   for (int i = 0; i < 4; ++i) static_cast<float*>(m.get_data_handle())[i] = value;
   return m;
 }
@@ -60,7 +59,7 @@ TEST_CASE("constant store: one entry per key, made once, published only when mad
   auto store = std::make_shared<ConstantStore>(std::unordered_set<const void*>{w.raw()});
   const dnnl::memory::desc plain({4}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
   const ConstantKey key{w.raw(), plain, plain, {0.5f}, 0, 127};
-  int made = 0;
+  size_t made = 0;
   auto make = [&] {
     ++made;
     return filled(static_cast<float>(made));
@@ -70,37 +69,41 @@ TEST_CASE("constant store: one entry per key, made once, published only when mad
   CHECK(b->get(key, w, make).get_data_handle() == first.get_data_handle());
   CHECK(made == 1);
   // Any difference in what the bytes depend on is another entry.
-  std::vector<ConstantKey> others(4, key);
+  std::vector<ConstantKey> others(6, key);
   others[0].scales = {0.25f};
   others[1].levels = 63;
   others[2].axis = 1;
   others[3].scales = {};  // not quantized
+  others[4].src = dnnl::memory::desc({4}, dnnl::memory::data_type::s8, dnnl::memory::format_tag::a);
+  others[5].want =
+      dnnl::memory::desc({2, 2}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::ba);
   for (const ConstantKey& other : others) {
     CHECK(b->get(other, w, make).get_data_handle() != first.get_data_handle());
   }
-  CHECK(made == 5);
-  CHECK(store->stats().entries == 5);
-  CHECK(store->stats().bytes == 5 * 16);
+  const size_t n = 1 + others.size();
+  CHECK(made == n);
+  CHECK(store->stats().entries == n);
+  CHECK(store->stats().bytes == n * 16);
   // A tensor the store does not share (one computed at prepare) is made
   // for each kernel that asks, and not kept.
   ConstantKey of_computed = key;
   of_computed.data = computed.raw();
   CHECK(a->get(of_computed, computed, make).get_data_handle() !=
         a->get(of_computed, computed, make).get_data_handle());
-  CHECK(made == 7);
-  CHECK(store->stats().entries == 5);
+  CHECK(made == n + 2);
+  CHECK(store->stats().entries == n);
   // A make that throws publishes nothing.
   ConstantKey failing = key;
   failing.levels = 15;
   CHECK_THROWS_AS(a->get(failing, w, [&]() -> dnnl::memory { throw std::runtime_error("no"); }),
                   std::runtime_error);
-  CHECK(store->stats().entries == 5);
+  CHECK(store->stats().entries == n);
   // Entries live as long as a session holds them, not with the store.
   a.reset();
-  CHECK(store->stats().entries == 5);
+  CHECK(store->stats().entries == n);
   b.reset();
   CHECK(store->stats().entries == 0);
-  CHECK(store->stats().made == 5);
+  CHECK(store->stats().made == n);
   CHECK(store->stats().bytes == 0);
 }
 
