@@ -52,35 +52,18 @@ std::string impl_name(const dnnl::primitive_desc_base& pd) {
   return pd.impl_info_str();
 }
 
-ConstantCache::Entry* ConstantCache::find(const void* data, const dnnl::memory::desc& src,
-                                          const dnnl::memory::desc& want) {
-  for (Entry& e : entries_) {
-    if (e.source.raw() == data && e.src == src && e.want == want) {
-      ++hits_;
-      return &e;
-    }
-  }
-  return nullptr;
-}
-
-ConstantCache::Entry& ConstantCache::add(Entry entry) {
-  entries_.push_back(std::move(entry));
-  return entries_.back();
-}
-
 dnnl::memory reorder_constant(const KernelContext& ctx, const Tensor& tensor,
                               const dnnl::memory::desc& src_md, const dnnl::memory::desc& want) {
-  if (ctx.constants) {
-    if (ConstantCache::Entry* hit = ctx.constants->find(tensor.raw(), src_md, want))
-      return hit->memory;
-  }
-  dnnl::memory src(src_md, ctx.engine, const_cast<void*>(tensor.raw()));
-  dnnl::memory dst(want, ctx.engine);
-  dnnl::stream stream(ctx.engine);
-  dnnl::reorder(src, dst).execute(stream, src, dst);
-  stream.wait();
-  if (ctx.constants) ctx.constants->add({tensor, src_md, want, dst, {}});
-  return dst;
+  auto make = [&] {
+    dnnl::memory src(src_md, ctx.engine, const_cast<void*>(tensor.raw()));
+    dnnl::memory dst(want, ctx.engine);
+    dnnl::stream stream(ctx.engine);
+    dnnl::reorder(src, dst).execute(stream, src, dst);
+    stream.wait();
+    return dst;
+  };
+  if (!ctx.constants) return make();
+  return ctx.constants->get({tensor.raw(), src_md, want, {}, 0, 0}, tensor, make);
 }
 
 std::unique_ptr<Kernel> make_reorder_kernel(const dnnl::engine& engine,

@@ -1,11 +1,11 @@
 // A Kernel around one oneDNN primitive, and helpers shared by the oneDNN paths.
 #pragma once
 
-#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "ops/constant_cache.hpp"
 #include "ops/op.hpp"
 
 namespace octet {
@@ -52,7 +52,8 @@ std::string impl_name(const dnnl::primitive_desc_base& pd);
 
 // Reorders a constant tensor (described by `src_md`) into a new memory of
 // layout `want`, once, at prepare time; found in ctx.constants instead when
-// an earlier prepare of the session did it already.
+// an earlier prepare of the session, or another session of the Model, did it
+// already.
 dnnl::memory reorder_constant(const KernelContext& ctx, const Tensor& tensor,
                               const dnnl::memory::desc& src_md, const dnnl::memory::desc& want);
 
@@ -70,25 +71,5 @@ namespace octet {
 std::unique_ptr<Kernel> make_reorder_kernel(const dnnl::engine& engine,
                                             const dnnl::memory::desc& src,
                                             const dnnl::memory::desc& dst, float scale = 1.f);
-
-// Reordered constants survive a re-prepare of the same session: each session
-// keeps one and hands it to make_kernel (KernelContext::constants), where
-// reorder_constant() and int8_weights() look results up first.
-class ConstantCache {
- public:
-  struct Entry {
-    Tensor source;  // kept alive so that its address cannot be reused by another tensor
-    dnnl::memory::desc src, want;
-    dnnl::memory memory;
-    std::vector<float> scales;  // per-channel scales of quantized weights
-  };
-  Entry* find(const void* data, const dnnl::memory::desc& src, const dnnl::memory::desc& want);
-  Entry& add(Entry entry);
-  size_t hits() const { return hits_; }
-
- private:
-  std::deque<Entry> entries_;  // stable addresses
-  size_t hits_ = 0;
-};
 
 }  // namespace octet

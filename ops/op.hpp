@@ -69,7 +69,7 @@ struct QuantView {
   bool is_int8() const { return dtype == DataType::s8 || dtype == DataType::u8; }
 };
 
-class ConstantCache;  // ops/dnnl_kernel.hpp
+class ConstantCache;  // ops/constant_cache.hpp
 
 // One input of a node as make_kernel() sees it: what the session knows
 // (SrcInfo), how it can hand the value over, and (`want`) how the kernel
@@ -131,8 +131,10 @@ struct KernelContext {
 
   const Node& node;
   const dnnl::engine& engine;
-  // Constants reordered (and weights quantized) for this session so far:
-  // a re-prepare finds them here instead of redoing them. May be null.
+  // Constants reordered (and weights quantized) for this session and the
+  // other sessions of its Model (ops/constant_cache.hpp): a re-prepare, or
+  // another session, finds them here instead of redoing them. May be null
+  // (then the kernel makes its own copy).
   ConstantCache* constants;
   // Whether this node computes in int8 (decided by the session's precision
   // plan, only for ops with has_int8_kernel()).

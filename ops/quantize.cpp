@@ -80,20 +80,17 @@ std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* g
 dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
                           const std::vector<float>& scales, int levels,
                           const dnnl::memory::desc& plain, const dnnl::memory::desc& want) {
-  ConstantCache* cache = ctx.constants;
-  if (cache) {
-    if (ConstantCache::Entry* hit = cache->find(w.raw(), plain, want)) {
-      if (hit->scales == scales) return hit->memory;
-    }
-  }
-  const Tensor q = quantize(w, axis, scales, static_cast<float>(levels));
-  dnnl::memory src(plain, ctx.engine, const_cast<void*>(q.raw()));
-  dnnl::memory dst(want, ctx.engine);
-  dnnl::stream stream(ctx.engine);
-  dnnl::reorder(src, dst).execute(stream, src, dst);
-  stream.wait();
-  if (cache) cache->add({w, plain, want, dst, scales});
-  return dst;
+  auto make = [&] {
+    const Tensor q = quantize(w, axis, scales, static_cast<float>(levels));
+    dnnl::memory src(plain, ctx.engine, const_cast<void*>(q.raw()));
+    dnnl::memory dst(want, ctx.engine);
+    dnnl::stream stream(ctx.engine);
+    dnnl::reorder(src, dst).execute(stream, src, dst);
+    stream.wait();
+    return dst;
+  };
+  if (!ctx.constants) return make();
+  return ctx.constants->get({w.raw(), plain, want, scales, axis, levels}, w, make);
 }
 
 dnnl::memory int8_bias(const dnnl::engine& engine, const Tensor& bias, float src_scale,

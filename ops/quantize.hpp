@@ -39,7 +39,8 @@ std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* g
 // Quantizes constant f32 weights with those scales (values in [-levels, levels])
 // and reorders them into `want`, an s8 layout chosen by a primitive. `plain`
 // describes the s8 copy of `w` in the primitive's dims (it may view `w`
-// transposed or grouped). Cached per session like reorder_constant().
+// transposed or grouped). Cached like reorder_constant(): one copy for all the
+// sessions of a Model.
 dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
                           const std::vector<float>& scales, int levels,
                           const dnnl::memory::desc& plain, const dnnl::memory::desc& want);

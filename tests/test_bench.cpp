@@ -365,6 +365,34 @@ TEST_CASE("bench: octet bench end to end on a tiny conv model") {
   CHECK(has(r.out, "profiled in a separate run"));
 }
 
+TEST_CASE("bench: --sessions N prints each session's prepare time and the resident memory") {
+  OCTET_REQUIRE_CLI();
+  TempDir dir;
+  write_tiny_conv(dir.file("conv.onnx"));
+  const std::string model = dir.file("conv.onnx");
+  CliResult r = octet_cli(dir, "bench " + model + " --int8 --batch=2 --sessions 3 --threads=1");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  for (const char* line : {"=== Sessions ===\n", "Sessions: 3 of one Model", "Prepare: first ",
+                           ", second ", "RSS before the first session: ", "RSS with all sessions: ",
+                           "Peak RSS: ", "calibrating the ranges"}) {
+    CHECK_MESSAGE(has(r.out, line), line << "\n" << r.out);
+  }
+  r = octet_cli(dir, "bench " + model + " --fp32 --sessions 2 --json");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["sessions"] == 2);
+  CHECK(j["precision"] == "fp32");
+  CHECK(j["calibrated_on_the_fly"] == false);
+  REQUIRE(j["prepare_ms"].size() == 2);
+  for (const auto& ms : j["prepare_ms"]) CHECK(ms.get<double>() > 0);
+  const double before = j["rss_before_sessions_mib"], after = j["rss_after_sessions_mib"],
+               peak = j["peak_rss_mib"];
+  CHECK(before > 1);
+  CHECK(after > 1);
+  CHECK(peak >= after);
+  CHECK(peak >= before);
+}
+
 TEST_CASE("bench: bad flags are usage errors naming the flag") {
   OCTET_REQUIRE_CLI();
   TempDir dir;
@@ -374,7 +402,8 @@ TEST_CASE("bench: bad flags are usage errors naming the flag") {
       {"--loadInputs=x", "--loadInputs"},       {"--shapes=x:0x3", "--shapes"},
       {"--iterations=0", "--iterations"},       {"--warmUp=-5", "--warmUp"},
       {"--duration=x", "--duration"},           {"--bogus", "--bogus"},
-      {"--compare --sweep batch=1", "--sweep"}, {"--compare --dumpProfile", "--dumpProfile"}};
+      {"--compare --sweep batch=1", "--sweep"}, {"--compare --dumpProfile", "--dumpProfile"},
+      {"--sessions 0", "--sessions"},           {"--compare --sessions 2", "--sessions"}};
   for (const auto& [flags, flag] : cases) {
     CAPTURE(flags);
     const CliResult r = octet_cli(dir, std::string("bench model ") + flags);

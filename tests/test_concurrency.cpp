@@ -15,6 +15,7 @@
 
 #include "apps/zoo/zoo.hpp"
 #include "loaders/data/image.hpp"
+#include "ops/constant_cache.hpp"
 #include "runtime/model/model.hpp"
 #include "tests/op_harness.hpp"
 
@@ -159,6 +160,49 @@ TEST_CASE("concurrency: sessions of one Model prepared for different shapes at t
   }
   for (std::thread& th : threads) th.join();
   CHECK(bad.load() == 0);
+}
+
+TEST_CASE(
+    "concurrency: 8 sessions of one int8 Model prepared at once share one copy of the weights") {
+  const Model fp32(detail::build_model(zoo::build("bert-tiny", 0), "zoo:bert-tiny"));
+  std::vector<std::vector<Tensor>> inputs;
+  for (uint32_t seed = 1; seed <= 2; ++seed) inputs.push_back(bert_inputs(fp32, 32, seed));
+  const Model m = calibrated(fp32, inputs);
+  const ConstantStore& store = *model_data(m).constants;
+  ConstantStore::Stats one;
+  std::vector<Tensor> want;
+  {
+    Session s(m, one_thread(Precision::int8));
+    for (const auto& in : inputs) want.push_back(s.run(in).at(0).clone());
+    one = store.stats();
+  }
+  REQUIRE(one.entries > 0);
+  REQUIRE(store.stats().entries == 0);  // the store is empty again: the threads race to fill it
+  std::atomic<int> ready{0}, prepared{0}, bad{0};
+  ConstantStore::Stats shared;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Session s(m, one_thread(Precision::int8));
+      // All threads start preparing together, so that they miss the same
+      // weights at the same time.
+      ++ready;
+      while (ready.load() < kThreads) std::this_thread::yield();
+      s.prepare({{"input_ids", {1, 32}}, {"attention_mask", {1, 32}}, {"token_type_ids", {1, 32}}});
+      ++prepared;
+      while (prepared.load() < kThreads) std::this_thread::yield();
+      if (t == 0) shared = store.stats();  // every session alive and prepared
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        const Tensor& got = s.run(inputs[k]).at(0);
+        bad += std::memcmp(got.raw(), want[k].raw(), got.nbytes()) != 0;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  CHECK(bad.load() == 0);
+  CHECK(shared.entries == one.entries);
+  CHECK(shared.bytes == one.bytes);
+  CHECK(shared.made == 2 * one.made);  // the reference's, then one set for all 8
 }
 
 #endif  // OCTET_HAVE_ZOO

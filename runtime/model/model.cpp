@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <type_traits>
+#include <unordered_set>
 #include <variant>
 
 #include "loaders/formats/model_format.hpp"
@@ -47,6 +48,11 @@ Model build_model(Graph graph, std::string source, std::vector<std::string> impo
   }
   data->inputs = describe(g, g.inputs);
   data->outputs = describe(g, g.outputs);
+  std::unordered_set<const void*> initializers;
+  for (const Value& v : g.values) {
+    if (v.is_initializer()) initializers.insert(v.data.raw());
+  }
+  data->constants = std::make_shared<ConstantStore>(std::move(initializers));
   return ModelAccess::make(std::move(data));
 }
 

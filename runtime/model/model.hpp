@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/constant_cache.hpp"
 #include "ops/op.hpp"
 #include "runtime/ir/graph.hpp"
 
@@ -16,6 +17,10 @@ struct ModelData {
   std::vector<TensorInfo> inputs, outputs;
   std::vector<std::string> import_log;
   std::string source;  // the file it came from, for messages
+  // The reordered and quantized forms of its initializers, one copy for all
+  // its sessions (mutable behind the pointer: a cache, not part of what the
+  // Model computes; thread-safe). Made by build_model().
+  std::shared_ptr<ConstantStore> constants;
 };
 
 // The library's way into a Model (which befriends it): the public header

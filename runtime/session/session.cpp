@@ -10,7 +10,10 @@
 namespace octet {
 
 SessionState::SessionState(Model m, SessionOptions o)
-    : model(std::move(m)), options(std::move(o)), stream(cpu_engine()) {}
+    : model(std::move(m)),
+      options(std::move(o)),
+      stream(cpu_engine()),
+      constants(model_data(model).constants) {}
 
 namespace detail {
 namespace {

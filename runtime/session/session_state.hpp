@@ -83,7 +83,10 @@ struct SessionState {
   Model model;
   SessionOptions options;
   dnnl::stream stream;
-  ConstantCache constants;  // reordered weights, kept across prepares
+  // Reordered weights, kept across prepares and shared with the other
+  // sessions of the Model (its ConstantStore). Declared before `plan`,
+  // whose kernels use them.
+  ConstantCache constants;
   std::unique_ptr<detail::Plan> plan;
   double prepare_ms = 0;
   std::vector<LayerTime> profile;
@@ -94,7 +97,8 @@ struct SessionState {
 namespace detail {
 
 // Builds a plan for the given input shapes. Throws without side effects on
-// `state` other than entries added to its constant cache.
+// `state` other than entries added to its constant cache (and to the
+// Model's store, which other sessions may then use).
 std::unique_ptr<Plan> make_plan(SessionState& state,
                                 const std::map<std::string, Shape>& input_shapes);
 

@@ -1,6 +1,7 @@
 // What the parts of `octet bench` share: its arguments, the inputs, the timed
 // loop and the model preparation. commands/bench.cpp parses the flags and
-// runs one session; bench_modes.cpp holds --compare and --sweep.
+// runs one session; bench_modes.cpp holds --compare and --sweep,
+// bench_sessions.cpp --sessions.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +37,7 @@ struct BenchArgs {
   std::vector<std::string> shapes;       // NAME=DIMS or NAME:DIMS
   std::vector<std::string> load_inputs;  // NAME:FILE.npy
   std::vector<std::string> sweep;        // threads=1,2 batch=1,8
+  int sessions = 0;                      // --sessions N: memory of N sessions (0: off)
   SessionFlags session;
 };
 
@@ -77,5 +79,8 @@ nlohmann::ordered_json summary_json(const TimingSummary& s);
 
 void bench_compare(const BenchArgs& args, const Model& model, const SessionOptions& base);
 void bench_sweep(const BenchArgs& args, const Model& model, const SessionOptions& base);
+// --sessions N (bench_sessions.cpp): prepare times and resident memory of N
+// sessions of one Model.
+void bench_sessions(const BenchArgs& args, const Model& model, const SessionOptions& options);
 
 }  // namespace octet::cli

@@ -291,4 +291,15 @@ double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
+double proc_status_mib(const char* field) {
+  std::ifstream in("/proc/self/status");
+  const std::string prefix = std::string(field) + ":";
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    return std::strtod(line.c_str() + prefix.size(), nullptr) / 1024.0;  // "VmRSS:  123 kB"
+  }
+  return 0;
+}
+
 }  // namespace octet::cli

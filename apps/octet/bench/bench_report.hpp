@@ -102,6 +102,9 @@ nlohmann::ordered_json layer_info_json(const std::vector<LayerInfo>& layers);
 std::string cpu_model_name();
 // The process's peak resident set (getrusage), in MiB.
 double peak_rss_mib();
+// A memory field of /proc/self/status in MiB ("VmRSS": resident now,
+// "VmHWM": its peak, exact where getrusage's lags), 0 where unknown.
+double proc_status_mib(const char* field);
 // The 1-minute load average (/proc/loadavg); -1 where there is none.
 double load_average();
 

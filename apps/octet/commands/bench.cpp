@@ -61,6 +61,7 @@ void bench(const BenchArgs& args) {
   if (args.int8) options.precision = Precision::int8;
   if (args.compare) return bench_compare(args, model, options);
   if (!args.sweep.empty()) return bench_sweep(args, model, options);
+  if (args.sessions > 0) return bench_sessions(args, model, options);
 
   const LoadedInputs files = load_inputs(args.load_inputs);
   const auto shapes = bench_shapes(model, args, files, args.batch, args.seq);
@@ -234,6 +235,13 @@ Command add_bench(CLI::App& root) {
           ->expected(1, 3)
           ->check(value_check("KEY=V,V...", [](const std::string& s) { parse_sweep({s}); }))
           ->excludes(both);
+  CLI::Option* sessions =
+      app->add_option("--sessions", args->sessions,
+                      "Prepare N sessions of the model, run each once, and print their prepare "
+                      "times and the resident memory")
+          ->check(CLI::Range(1, 1024))
+          ->excludes(both)
+          ->excludes(sweep);
   app->add_option("--loadInputs", args->load_inputs, "Inputs from files: NAME:FILE.npy,...")
       ->delimiter(',')
       ->check(value_check("NAME:FILE.npy", [](const std::string& s) { parse_load_input(s); }));
@@ -250,7 +258,9 @@ Command add_bench(CLI::App& root) {
                     "Print each layer's precision, kernel and shape"),
       app->add_option("--exportLayerInfo", args->export_layer_info,
                       "Write the layer info as JSON")};
-  for (CLI::Option* option : single_run) option->excludes(both)->excludes(sweep);
+  for (CLI::Option* option : single_run) {
+    option->excludes(both)->excludes(sweep)->excludes(sessions);
+  }
   app->add_flag("--json", args->json, "Print one JSON object instead of text");
   add_session_flags(*app, args->session,
                     "Also print the precision report (the layer info) and every run's latency");
