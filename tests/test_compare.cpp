@@ -142,6 +142,24 @@ TEST_CASE("compare: tensor differences, thresholds and shared values") {
   CHECK(shared[1].value == "c2");
   CHECK(shared[2].value == "y");
   CHECK(shared[2].a_precision == "fp32");
+
+  // Layer marks: the first below the bar, the lowest worst-run cosine, the
+  // lowest pooled SQNR; NaN is below anything.
+  std::vector<TensorDiff> rows(4);
+  rows[0].add(floats({2}, {1, 1}), floats({2}, {1, 1}), 2, "r0");        // exact
+  rows[1].add(floats({2}, {1, 1}), floats({2}, {1, 0.9f}), 2, "r1");     // cosine 0.9986, 23 dB
+  rows[2].add(floats({2}, {10, 1}), floats({2}, {10, 0.2f}), 2, "r2");   // cosine 0.9968, 22 dB
+  rows[3].add(floats({2}, {1, 0}), floats({2}, {0.7f, 0.7f}), 2, "r3");  // cosine 0.707, 0.4 dB
+  LayerMarks m = mark_layers(rows, 0.999);
+  CHECK(m.first_below == 1);
+  CHECK(m.lowest_cosine == 3);
+  CHECK(m.lowest_sqnr == 3);
+  m = mark_layers({rows[0], rows[1], rows[2]}, 0.5);
+  CHECK(m.first_below == 3);  // none
+  CHECK(m.lowest_cosine == 2);
+  CHECK(m.lowest_sqnr == 2);
+  rows[0] = nan;
+  CHECK(mark_layers(rows, 0.5).first_below == 0);
 }
 
 TEST_CASE("compare: models with other inputs or outputs are refused naming both") {
@@ -259,7 +277,7 @@ TEST_CASE("cli compare: --per-layer lists every value both sessions compute, in 
   size_t first = 0, worst = 0;
   for (size_t k = 0; k < expected.size(); ++k) {
     if (expected[k] == p.at("first_below")) first = k + 1;
-    if (expected[k] == p.at("worst")) worst = k + 1;
+    if (expected[k] == p.at("lowest_cosine")) worst = k + 1;
   }
   CHECK(first >= 1);
   CHECK(worst >= first);

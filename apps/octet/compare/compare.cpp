@@ -123,6 +123,23 @@ std::vector<SharedValue> shared_values(const std::vector<LayerInfo>& a,
   return shared;
 }
 
+LayerMarks mark_layers(const std::vector<TensorDiff>& rows, double min_cosine) {
+  const size_t n = rows.size();
+  LayerMarks m{n, n, n};
+  for (size_t k = 0; k < n; ++k) {
+    const TensorDiff& d = rows[k];
+    // `!(x >= y)` so that NaN counts as below anything.
+    if (m.first_below == n && !(d.worst_cosine >= min_cosine)) m.first_below = k;
+    if (m.lowest_cosine == n || !(d.worst_cosine >= rows[m.lowest_cosine].worst_cosine)) {
+      m.lowest_cosine = k;
+    }
+    if (m.lowest_sqnr == n || !(d.all.sqnr_db() >= rows[m.lowest_sqnr].all.sqnr_db())) {
+      m.lowest_sqnr = k;
+    }
+  }
+  return m;
+}
+
 std::string threshold_failure(const TensorDiff& d, const Thresholds& t) {
   // The thresholds as given (0.9999999, not %.4g's 1).
   const auto given = [](double v) {

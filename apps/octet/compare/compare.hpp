@@ -63,6 +63,16 @@ bool computes_value(const LayerInfo& l);
 std::vector<SharedValue> shared_values(const std::vector<LayerInfo>& a,
                                        const std::vector<LayerInfo>& b);
 
+// Where --per-layer's table points (indices into its rows; the row count
+// when there is none): the first row whose worst-run cosine is below
+// `min_cosine`, the row with the lowest worst-run cosine, and the one with
+// the lowest pooled SQNR (which small tensors, such as a 2-class logit
+// vector, sway less).
+struct LayerMarks {
+  size_t first_below = 0, lowest_cosine = 0, lowest_sqnr = 0;
+};
+LayerMarks mark_layers(const std::vector<TensorDiff>& rows, double min_cosine);
+
 // --min-cosine is held against the worst run's cosine (so no sample may fall
 // below it), --atol against the largest absolute error of any element.
 struct Thresholds {
