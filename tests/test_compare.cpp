@@ -109,6 +109,7 @@ TEST_CASE("compare: tensor differences, thresholds and shared values") {
   CHECK(format_cosine(1 - 3e-8) == "1 - 3e-08");
   CHECK(format_cosine(0.5) == "0.500000");
   CHECK(format_db(std::numeric_limits<double>::infinity()) == "inf");
+  CHECK(format_threshold(0.9999999) == "0.9999999");
 
   check_error(
       [&] {

@@ -394,7 +394,7 @@ void Comparison::print() const {
       std::vector<std::string> row = {std::to_string(k + 1), v.layer, v.op,
                                       v.a_precision + "/" + v.b_precision, v.value};
       for (std::string& c : diff_cells(layer_diffs_[k])) row.push_back(std::move(c));
-      row.push_back(k == first ? "<- first below " + format_abs(layer_min_cosine_) : "");
+      row.push_back(k == first ? "<- first below " + format_threshold(layer_min_cosine_) : "");
       layers.push_back(row);
     }
     std::cout << "\nper layer, in A's execution order: " << shared_.size()
@@ -402,11 +402,12 @@ void Comparison::print() const {
               << " computing layers)\n"
               << format_table(layers);
     if (first < shared_.size()) {
-      std::cout << "first layer whose worst cosine is below " << format_abs(layer_min_cosine_)
+      std::cout << "first layer whose worst cosine is below " << format_threshold(layer_min_cosine_)
                 << ": #" << first + 1 << " " << shared_[first].layer << " ("
                 << format_cosine(layer_diffs_[first].worst_cosine) << ")\n";
     } else {
-      std::cout << "no layer's worst cosine is below " << format_abs(layer_min_cosine_) << "\n";
+      std::cout << "no layer's worst cosine is below " << format_threshold(layer_min_cosine_)
+                << "\n";
     }
     if (m.lowest_cosine < shared_.size()) {
       const size_t c = m.lowest_cosine, q = m.lowest_sqnr;

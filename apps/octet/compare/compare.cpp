@@ -141,20 +141,14 @@ LayerMarks mark_layers(const std::vector<TensorDiff>& rows, double min_cosine) {
 }
 
 std::string threshold_failure(const TensorDiff& d, const Thresholds& t) {
-  // The thresholds as given (0.9999999, not %.4g's 1).
-  const auto given = [](double v) {
-    char s[32];
-    std::snprintf(s, sizeof s, "%.10g", v);
-    return std::string(s);
-  };
   std::string why;
   if (t.min_cosine && !(d.worst_cosine >= *t.min_cosine)) {
-    why =
-        "worst cosine " + format_cosine(d.worst_cosine) + " < --min-cosine " + given(*t.min_cosine);
+    why = "worst cosine " + format_cosine(d.worst_cosine) + " < --min-cosine " +
+          format_threshold(*t.min_cosine);
   }
   if (t.atol && !(d.max_abs_error <= *t.atol)) {
     why += (why.empty() ? "" : ", ") + std::string("max abs error ") + format_abs(d.max_abs_error) +
-           " > --atol " + given(*t.atol);
+           " > --atol " + format_threshold(*t.atol);
   }
   return why;
 }
@@ -176,6 +170,12 @@ std::string format_db(double db) {
   if (std::isinf(db)) return db > 0 ? "inf" : "-inf";
   char s[32];
   std::snprintf(s, sizeof s, "%.2f", db);
+  return s;
+}
+
+std::string format_threshold(double v) {
+  char s[32];
+  std::snprintf(s, sizeof s, "%.10g", v);
   return s;
 }
 

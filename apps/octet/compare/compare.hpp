@@ -86,5 +86,7 @@ std::string threshold_failure(const TensorDiff& d, const Thresholds& t);
 std::string format_cosine(double c);
 std::string format_db(double db);
 std::string format_abs(double v);  // %.4g
+// A threshold as given: 0.9999999, not %.4g's 1.
+std::string format_threshold(double v);
 
 }  // namespace octet::cli
