@@ -247,9 +247,9 @@ TEST_CASE(
   test::TempDir dir;
   outlier_model().save(dir.file("m"));
   write_npy(dir.file("x.npy"), outlier_samples(300));
-  test::CliResult r =
-      test::octet_cli(dir, "calibrate " + dir.file("m") + " --data " + dir.file("x.npy") +
-                               " --choose auto --threads 1 -o " + dir.file("t.json"));
+  test::CliResult r = test::octet_cli(
+      dir, "calibrate " + dir.file("m") + " --data " + dir.file("x.npy") +
+               " --choose auto --score-samples 0 --threads 1 -o " + dir.file("t.json"));
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(test::has(r.err, "pass 3/3 (scoring): 300/300 samples"));
   CHECK(test::has(r.out, "int8 output SQNR vs fp32 on 300 samples"));
@@ -264,4 +264,45 @@ TEST_CASE(
   CHECK(r.code == 1);
   CHECK(test::has(r.err, "unknown choice of calibration method 'best'"));
   CHECK_FALSE(std::filesystem::exists(dir.file("u.json")));
+}
+
+TEST_CASE("cli: octet calibrate --method all chooses auto by default, on a bounded subset") {
+  OCTET_REQUIRE_CLI();
+  test::TempDir dir;
+  outlier_model().save(dir.file("m"));
+  write_npy(dir.file("x.npy"), outlier_samples(300));
+  const std::string base =
+      "calibrate " + dir.file("m") + " --data " + dir.file("x.npy") + " --threads 1 --batch 10 ";
+
+  // 30 batches of 10; 50 samples are 5 whole batches, spread over the 300.
+  test::CliResult r = test::octet_cli(dir, base + "--score-samples 50 -o " + dir.file("t.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(test::has(r.err, "pass 3/3 (scoring): 50/50 samples"));
+  CHECK(test::has(r.out, "int8 output SQNR vs fp32 on 50 samples"));
+  CalibrationTable table = CalibrationTable::load(dir.file("t.json"));
+  CHECK(table.score_by_method.size() == 7);
+  CHECK(table.scored_samples == 50);
+  CHECK(table.samples == 300);  // every sample still measures the ranges
+  CHECK(test::has(r.out, "chosen: " + table.method + " (auto)"));
+
+  // A bound above the selection scores all of it, in whole batches.
+  r = test::octet_cli(dir, base + "--score-samples 1000 -o " + dir.file("t.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(CalibrationTable::load(dir.file("t.json")).scored_samples == 300);
+  r = test::octet_cli(dir, base + "--score-samples 15 -o " + dir.file("t.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(CalibrationTable::load(dir.file("t.json")).scored_samples == 20);
+
+  // A named choice, or a list without "all", runs no scoring pass.
+  r = test::octet_cli(dir, base + "--choose entropy -o " + dir.file("t.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  table = CalibrationTable::load(dir.file("t.json"));
+  CHECK(table.method == "entropy");
+  CHECK(table.score_by_method.empty());
+  CHECK_FALSE(test::has(r.err, "scoring"));
+  r = test::octet_cli(dir, base + "--method max,entropy -o " + dir.file("t.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  table = CalibrationTable::load(dir.file("t.json"));
+  CHECK(table.method == "max");
+  CHECK(table.score_by_method.empty());
 }

@@ -343,7 +343,7 @@ TEST_CASE("cli: octet calibrate and quantize, from .npy samples and from named a
                          dir.file("two.table.json"));
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(has(r.out, "from 6 samples"));
-  CHECK(has(r.err, "pass 2/2 (histograms): 6/6 samples"));
+  CHECK(has(r.err, "pass 3/3 (scoring): 6/6 samples"));  // auto, --method all's default
   const CalibrationTable table = CalibrationTable::load(dir.file("two.table.json"));
   CHECK(table.samples == 6);
   bool relu_unsigned = false;

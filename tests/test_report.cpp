@@ -28,12 +28,6 @@ using namespace octet::test;
 
 namespace {
 
-size_t count(const std::string& text, const std::string& part) {
-  size_t n = 0;
-  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-  return n;
-}
-
 // The JSON between <script type="application/json" id="octet-data"> and its </script>.
 nlohmann::json page_data(const std::string& html) {
   const std::string open = "id=\"octet-data\">";
@@ -88,13 +82,13 @@ const char* const kMinimalSensitivity =
 TEST_CASE("report: one table row and one precision-map square per layer") {
   ReportData d = sample_report();
   const std::string html = render_report_html(d);
-  CHECK(count(html, "<tr id=\"layer-") == d.layers.size());
-  CHECK(count(html, "<rect class=\"cell c-") == d.layers.size());
-  CHECK(count(html, "<rect class=\"cell c-reorder") == 1);
-  CHECK(count(html, "<rect class=\"cell c-int8") == 1);
-  CHECK(count(html, "<rect class=\"cell c-fp32") == 1);
-  CHECK(count(html, "<rect class=\"cell c-other") == 1);
-  CHECK(count(html, "<figure class=\"hist\"") == d.table.tensors.size());
+  CHECK(occurrences(html, "<tr id=\"layer-") == d.layers.size());
+  CHECK(occurrences(html, "<rect class=\"cell c-") == d.layers.size());
+  CHECK(occurrences(html, "<rect class=\"cell c-reorder") == 1);
+  CHECK(occurrences(html, "<rect class=\"cell c-int8") == 1);
+  CHECK(occurrences(html, "<rect class=\"cell c-fp32") == 1);
+  CHECK(occurrences(html, "<rect class=\"cell c-other") == 1);
+  CHECK(occurrences(html, "<figure class=\"hist\"") == d.table.tensors.size());
   const nlohmann::json data = page_data(html);
   CHECK(data["layers"].size() == d.layers.size());
   CHECK(data["tensors"].size() == d.table.tensors.size());
@@ -102,22 +96,23 @@ TEST_CASE("report: one table row and one precision-map square per layer") {
   // A hundred layers, still one row each; no sensitivity column without a file.
   d.layers.assign(100, {"conv", "Conv", "int8", "k", "", "1", ""});
   const std::string many = render_report_html(d);
-  CHECK(count(many, "<tr id=\"layer-") == 100);
-  CHECK(count(many, "<tr id=\"layer-99\"") == 1);
-  CHECK(count(many, ">sensitivity</th>") == 0);
+  CHECK(occurrences(many, "<tr id=\"layer-") == 100);
+  CHECK(occurrences(many, "<tr id=\"layer-99\"") == 1);
+  CHECK(occurrences(many, ">sensitivity</th>") == 0);
 }
 
 TEST_CASE("report: names are escaped in the page and cannot end the data script") {
   const std::string html = render_report_html(sample_report());
   // Only the page's own two script elements end; the names' "</script>" does not.
-  CHECK(count(html, "</script>") == 2);
+  CHECK(occurrences(html, "</script>") == 2);
   // Outside the data (where JSON strings hold them inertly) no name makes markup.
   const std::string markup = html.substr(0, html.find("<script type=\"application/json\""));
-  CHECK(count(markup, "<b>") == 4);  // the page's own: each figure's name and chosen amax
-  CHECK(count(markup, "<b>&") == 0);
-  CHECK(count(html, "conv&lt;/script&gt;&lt;b&gt;&amp;") >= 2);  // the row and the square's title
-  CHECK(count(html, "evil&lt;/script&gt;&lt;b&gt;&amp;amp;&#39;&quot;") >= 1);
-  CHECK(count(html, "<title>octet report: m&lt;odel&gt;</title>") == 1);
+  CHECK(occurrences(markup, "<b>") == 4);  // the page's own: each figure's name and chosen amax
+  CHECK(occurrences(markup, "<b>&") == 0);
+  CHECK(occurrences(html, "conv&lt;/script&gt;&lt;b&gt;&amp;") >=
+        2);  // the row and the square's title
+  CHECK(occurrences(html, "evil&lt;/script&gt;&lt;b&gt;&amp;amp;&#39;&quot;") >= 1);
+  CHECK(occurrences(html, "<title>octet report: m&lt;odel&gt;</title>") == 1);
   // The data still holds the names exactly.
   const nlohmann::json data = page_data(html);
   CHECK(data["layers"][1]["name"] == "conv</script><b>&");
@@ -126,7 +121,7 @@ TEST_CASE("report: names are escaped in the page and cannot end the data script"
   // Self-contained: nothing is fetched.
   for (const char* external : {"src=", "http://", "https://", "@import", "url("}) {
     CAPTURE(external);
-    CHECK(count(html, external) == 0);
+    CHECK(occurrences(html, external) == 0);
   }
 
   CHECK(escape_html("a&b<c>d\"e'f") == "a&amp;b&lt;c&gt;d&quot;e&#39;f");
@@ -186,10 +181,10 @@ TEST_CASE("report: the log count axis handles zero counts") {
   flat.min = flat.max = 0;
   d.table.tensors.push_back(flat);
   const std::string html = render_report_html(d);
-  CHECK(count(html, "<figure class=\"hist\"") == d.table.tensors.size());
-  CHECK(count(html, "nan") == 0);
-  CHECK(count(html, "inf\"") == 0);
-  CHECK(count(html, "no histogram in the table") == 1);
+  CHECK(occurrences(html, "<figure class=\"hist\"") == d.table.tensors.size());
+  CHECK(occurrences(html, "nan") == 0);
+  CHECK(occurrences(html, "inf\"") == 0);
+  CHECK(occurrences(html, "no histogram in the table") == 1);
 }
 
 TEST_CASE("report: a sensitivity file with only the required fields, and null numbers") {
@@ -217,18 +212,18 @@ TEST_CASE("report: a sensitivity file with only the required fields, and null nu
   d.sensitivity = t;
   d.fp32_layers = t.fallback->fp32_layers;
   std::string html = render_report_html(d);
-  CHECK(count(html, "id=\"sensitivity\"") == 1);
-  CHECK(count(html, "<g class=\"srow\">") == 1);  // conv1 has no number to draw
-  CHECK(count(html, "fc [fp32]") == 1);
-  CHECK(count(html, "nan") == 0);
+  CHECK(occurrences(html, "id=\"sensitivity\"") == 1);
+  CHECK(occurrences(html, "<g class=\"srow\">") == 1);  // conv1 has no number to draw
+  CHECK(occurrences(html, "fc [fp32]") == 1);
+  CHECK(occurrences(html, "nan") == 0);
   CHECK(page_data(html)["sensitivity"]["layers"] == 2);
 
   // No sensitivity, no latency, no tensors, no layers.
   d = ReportData();
   html = render_report_html(d);
-  CHECK(count(html, "Not measured") == 2);
-  CHECK(count(html, "<tr id=\"layer-") == 0);
-  CHECK(count(html, "id=\"sensitivity\"") == 0);
+  CHECK(occurrences(html, "Not measured") == 2);
+  CHECK(occurrences(html, "<tr id=\"layer-") == 0);
+  CHECK(occurrences(html, "id=\"sensitivity\"") == 0);
 }
 
 TEST_CASE("report: malformed sensitivity files are errors naming the file and field") {
@@ -303,7 +298,7 @@ TEST_CASE("cli: octet report on a tiny classifier") {
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(has(r.out, "histograms"));
   std::string html = slurp(dir.file("r/a.html"));
-  CHECK(count(html, "<figure class=\"hist\"") == table.tensors.size());
+  CHECK(occurrences(html, "<figure class=\"hist\"") == table.tensors.size());
   CHECK(has(html, "<td>int8 + fallback</td>") == false);
   CHECK(has(html, "<td>fp32</td><td class=\"num\">"));
   CHECK(has(html, "<td>int8</td><td class=\"num\">"));
@@ -365,15 +360,15 @@ TEST_CASE("cli: octet report on a tiny classifier") {
 TEST_CASE("report: a table chosen by --choose auto shows every method's score") {
   ReportData d = sample_report();
   std::string html = render_report_html(d);
-  CHECK(count(html, "method scores") == 0);
+  CHECK(occurrences(html, "method scores") == 0);
   CHECK_FALSE(page_data(html).contains("method_scores"));
   d.table.method = "max";
   d.table.score_by_method = {{"entropy", 12.5}, {"max", 31.25}, {"percentile=99.99", 30.0}};
   d.table.scored_samples = 10;
   html = render_report_html(d);
-  CHECK(count(html, "<th>method scores</th>") == 1);
-  CHECK(count(html, "<b>max 31.25 dB</b>") == 1);
-  CHECK(count(html, "entropy 12.50 dB") == 1);
+  CHECK(occurrences(html, "<th>method scores</th>") == 1);
+  CHECK(occurrences(html, "<b>max 31.25 dB</b>") == 1);
+  CHECK(occurrences(html, "entropy 12.50 dB") == 1);
   const nlohmann::json scores = page_data(html).at("method_scores");
   CHECK(scores.at("chosen") == "max");
   CHECK(scores.at("samples") == 10);

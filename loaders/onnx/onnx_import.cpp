@@ -88,7 +88,7 @@ std::string metadata_of(const onnx::ModelProto& model, const std::string& file) 
 }
 
 ImportResult import_model(const void* data, size_t size, const std::string& file,
-                          const std::string& base_dir) {
+                          const std::string& base_dir, const ImportOptions& options) {
   if (size > static_cast<size_t>(INT_MAX)) {
     throw Error(ErrorCode::unsupported,
                 "the model is larger than 2 GB; store its weights as external data");
@@ -113,7 +113,7 @@ ImportResult import_model(const void* data, size_t size, const std::string& file
   pass_remove_identity(graph, result.log);
   pass_fold_qdq(graph, result.log, opset);
   pass_fuse_pad(graph, result.log);
-  pass_fold_batchnorm(graph, result.log);
+  if (options.fold_batchnorm) pass_fold_batchnorm(graph, result.log);
   pass_fuse_conv(graph, result.log);
   pass_fuse_layernorm(graph, result.log);
   pass_fuse_gelu(graph, result.log);
@@ -140,19 +140,20 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-ImportResult import_onnx_file(const std::string& path) {
+ImportResult import_onnx_file(const std::string& path, const ImportOptions& options) {
   return with_file_context(path, [&] {
     const std::string bytes = read_file(path);
     std::string base_dir = std::filesystem::path(path).parent_path().string();
     if (base_dir.empty()) base_dir = ".";
-    return import_model(bytes.data(), bytes.size(), path, base_dir);
+    return import_model(bytes.data(), bytes.size(), path, base_dir, options);
   });
 }
 
 ImportResult import_onnx_bytes(const void* data, size_t size, const std::string& name_for_errors,
-                               const std::string& base_dir) {
-  return with_file_context(name_for_errors,
-                           [&] { return import_model(data, size, name_for_errors, base_dir); });
+                               const std::string& base_dir, const ImportOptions& options) {
+  return with_file_context(name_for_errors, [&] {
+    return import_model(data, size, name_for_errors, base_dir, options);
+  });
 }
 
 }  // namespace octet

@@ -71,12 +71,13 @@ struct ImportResult {
 };
 
 // Reads an ONNX file; external data is looked up relative to the file's folder.
-ImportResult import_onnx_file(const std::string& path);
+// `options.fold_batchnorm` = false skips pass_fold_batchnorm.
+ImportResult import_onnx_file(const std::string& path, const ImportOptions& options = {});
 // Parses an in-memory model. `name_for_errors` prefixes every error message.
 // External data is read relative to `base_dir`; with an empty base_dir a
 // model that references external data is rejected.
 ImportResult import_onnx_bytes(const void* data, size_t size, const std::string& name_for_errors,
-                               const std::string& base_dir = "");
+                               const std::string& base_dir = "", const ImportOptions& options = {});
 
 // The rewrites, in the order import_onnx_* runs them. Each appends one line
 // per change to `log`. Exposed for tests.

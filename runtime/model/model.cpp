@@ -60,7 +60,11 @@ Model Model::load(const std::string& path) {
 }
 
 Model Model::import_onnx(const std::string& onnx_path) {
-  ImportResult imported = import_onnx_file(onnx_path);
+  return import_onnx(onnx_path, ImportOptions{});
+}
+
+Model Model::import_onnx(const std::string& onnx_path, const ImportOptions& options) {
+  ImportResult imported = import_onnx_file(onnx_path, options);
   check_supported_ops(imported.graph, onnx_path);  // one error listing every op octet lacks
   fold_constants(imported.graph, imported.log);
   return detail::build_model(std::move(imported.graph), onnx_path, std::move(imported.log));

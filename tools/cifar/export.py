@@ -3,7 +3,9 @@
 
 The graph has input ``input`` float32 ``[batch, 3, 32, 32]`` (normalized RGB,
 dynamic batch) and output ``logits`` ``[batch, 10]``. BatchNorm is folded into
-the convolutions by torch's exporter (TrainingMode.EVAL). The parameter-free
+the convolutions by torch's exporter (TrainingMode.EVAL), or with
+``--keep-batchnorm`` kept as BatchNormalization nodes after them (for
+``octet study``'s weight rows before folding). The parameter-free
 "option A" shortcut (stride-2 subsample + zero channel padding) is written as
 a 1x1 stride-2 Conv with a fixed 0/1 selection weight, because octet has no
 ``Pad`` op (see resnet_cifar.py and README.md); the graph therefore holds only
@@ -69,6 +71,9 @@ def parse_args(argv=None):
     p.add_argument("--check-batch", type=int, default=4,
                    help="random batch for the numpy-vs-torch check (0: skip it)")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    p.add_argument("--keep-batchnorm", action="store_true",
+                   help="export BatchNormalization as its own op instead of folding it into "
+                        "the Conv (for octet study's weight rows before folding)")
     return p.parse_args(argv)
 
 
@@ -81,8 +86,12 @@ def normalize(rgb_u8):
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-def export_onnx(model, path, opset):
-    """torch.onnx.export (BN folded, dynamic batch) with the shortcut as Conv."""
+def export_onnx(model, path, opset, keep_batchnorm=False):
+    """torch.onnx.export (BN folded unless kept, dynamic batch) with the shortcut as Conv.
+
+    TrainingMode.PRESERVE of a model in eval mode writes each BatchNorm as an
+    inference-form BatchNormalization node; EVAL folds it into the Conv.
+    """
     model.set_shortcut_mode("conv")
     dummy = torch.zeros(1, 3, 32, 32)
     try:
@@ -92,7 +101,8 @@ def export_onnx(model, path, opset):
                 model, (dummy,), path, input_names=["input"], output_names=["logits"],
                 dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
                 opset_version=opset, do_constant_folding=True,
-                training=torch.onnx.TrainingMode.EVAL)
+                training=torch.onnx.TrainingMode.PRESERVE if keep_batchnorm
+                else torch.onnx.TrainingMode.EVAL)
     finally:
         model.set_shortcut_mode("slice")
 
@@ -149,7 +159,7 @@ def add_metadata(path, model_name, checkpoint):
     onnx.save(model, path)
 
 
-def check_onnx(path):
+def check_onnx(path, keep_batchnorm=False):
     """checker, io names, dynamic batch, op set, metadata; returns the op histogram."""
     onnx.checker.check_model(path)
     model = onnx.load(path)
@@ -161,8 +171,12 @@ def check_onnx(path):
     if dims != ["batch", 3, 32, 32]:
         raise SystemExit(f"unexpected input shape {dims}")
     ops = collections.Counter(n.op_type for n in graph.node)
-    if set(ops) - EXPECTED_OPS:
-        raise SystemExit(f"ops outside octet's table: {sorted(set(ops) - EXPECTED_OPS)}")
+    expected = EXPECTED_OPS | ({"BatchNormalization"} if keep_batchnorm else set())
+    if set(ops) - expected:
+        raise SystemExit(f"ops outside octet's table: {sorted(set(ops) - expected)}")
+    if keep_batchnorm and ops["BatchNormalization"] != ops["Conv"] - 2:
+        # Every 3x3 Conv has its BatchNorm; the two shortcut Convs have none.
+        raise SystemExit(f"{ops['BatchNormalization']} BatchNormalization for {ops['Conv']} Conv")
     meta = {p.key: json.loads(p.value) for p in model.metadata_props}
     if meta.get("octet.preprocess") != PREPROCESS or \
             meta.get("octet.labels") != list(CIFAR10_LABELS):
@@ -207,10 +221,10 @@ def main(argv=None):
     model = resnet_cifar.build(args.model, args.checkpoint)
     shortcut_diff = check_shortcut_forms(model)
     t0 = time.perf_counter()
-    export_onnx(model, args.output, args.opset)
+    export_onnx(model, args.output, args.opset, args.keep_batchnorm)
     add_metadata(args.output, args.model, args.checkpoint)
     t_export = time.perf_counter() - t0
-    ops = check_onnx(args.output)
+    ops = check_onnx(args.output, args.keep_batchnorm)
 
     print(f"{args.model} opset {args.opset}: {args.output} "
           f"({os.path.getsize(args.output) / 1e6:.2f} MB, export {t_export:.1f}s)")

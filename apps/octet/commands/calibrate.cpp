@@ -1,7 +1,8 @@
 // octet calibrate NAME --data DIR --method all -o TABLE.json: measure every
 // activation's range on real samples (docs/calibration-table.md). With
-// --choose auto, a third pass over the same samples scores each method's int8
-// model against fp32 and the best becomes the table's default.
+// --choose auto (the default with --method all), a third pass over a bounded,
+// evenly spread subset of the same samples scores each method's int8 model
+// against fp32 and the best becomes the table's default.
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "apps/octet/commands/commands.hpp"
 #include "apps/octet/common/common.hpp"
@@ -22,7 +24,8 @@ struct CalibrateArgs {
   std::string model;
   DataFlags data;
   std::vector<std::string> methods = {"all"};
-  std::string choose;
+  std::string choose;  // empty: auto with "all", else the first method
+  int64_t score_samples = 256;
   int64_t batch = 16;
   int bins = 2048;
   int threads = 0;
@@ -35,29 +38,37 @@ struct CalibrateArgs {
 // line every few seconds so that logs stay short.
 class Progress {
  public:
-  Progress(bool quiet, int passes, int64_t total)
-      : quiet_(quiet), tty_(isatty(STDERR_FILENO)), passes_(passes), total_(total) {}
+  // `totals`: the samples of each pass.
+  Progress(bool quiet, std::vector<int64_t> totals)
+      : quiet_(quiet), tty_(isatty(STDERR_FILENO)), totals_(std::move(totals)) {}
 
   void update(int pass, int64_t done, const char* what) {
     if (quiet_) return;
     const double elapsed = ms_since(start_) / 1000;
-    const bool last = pass == passes_ && done == total_;
+    const int passes = static_cast<int>(totals_.size());
+    const int64_t total = totals_[pass - 1];
+    const bool last = pass == passes && done == total;
     if (!last && elapsed - shown_ < (tty_ ? 0.25 : 5.0)) return;
     shown_ = elapsed;
-    const int64_t all_done = (pass - 1) * total_ + done;
+    int64_t all_done = done, all = 0;
+    for (int p = 0; p < passes; ++p) {
+      all += totals_[p];
+      if (p < pass - 1) all_done += totals_[p];
+    }
+    // The scoring pass runs several models per sample: its ETA is an estimate
+    // from the passes before it.
     const double rate = all_done / std::max(elapsed, 1e-9);
-    const double eta = (passes_ * total_ - all_done) / std::max(rate, 1e-9);
+    const double eta = (all - all_done) / std::max(rate, 1e-9);
     char line[160];
     std::snprintf(line, sizeof line,
-                  "pass %d/%d (%s): %lld/%lld samples, %.1f samples/s, ETA %.0f s", pass, passes_,
-                  what, static_cast<long long>(done), static_cast<long long>(total_), rate, eta);
+                  "pass %d/%d (%s): %lld/%lld samples, %.1f samples/s, ETA %.0f s", pass, passes,
+                  what, static_cast<long long>(done), static_cast<long long>(total), rate, eta);
     std::cerr << (tty_ ? "\r" : "") << line << (tty_ && !last ? "" : "\n") << std::flush;
   }
 
  private:
   bool quiet_, tty_;
-  int passes_;
-  int64_t total_;
+  std::vector<int64_t> totals_;
   Clock::time_point start_ = Clock::now();
   double shown_ = -1e9;
 };
@@ -66,7 +77,11 @@ void calibrate(const CalibrateArgs& args) {
   const Model model = load_model(args.model);
   CalibrationOptions options;
   options.methods = args.methods;
-  options.method = args.choose;
+  const bool all = std::find(args.methods.begin(), args.methods.end(), "all") != args.methods.end();
+  // auto scores the f32 outputs; a model without one (ids, masks) keeps entropy.
+  const bool scorable = std::any_of(model.outputs().begin(), model.outputs().end(),
+                                    [](const TensorInfo& v) { return v.dtype == DataType::f32; });
+  options.method = args.choose.empty() && all && scorable ? "auto" : args.choose;
   options.bins = args.bins;
   options.threads = args.threads;
   Calibrator calibrator(model, options);  // checks the options before the data is read
@@ -81,19 +96,40 @@ void calibrate(const CalibrateArgs& args) {
 
   // Pass 3 (--choose auto) scores on the calibration samples themselves: the
   // choice needs no other data, and every sample the user gave measures ranges.
+  // It runs fp32 and every method's int8 model per sample, so it sees only
+  // --score-samples of them, whole batches spread evenly over the selection
+  // (the data may be sorted by class).
   std::vector<const char*> passes = {"ranges"};
   if (calibrator.needs_histograms()) passes.push_back("histograms");
   if (calibrator.needs_scoring()) passes.push_back("scoring");
-  Progress progress(args.quiet, static_cast<int>(passes.size()),
-                    static_cast<int64_t>(source.count));
+  const size_t batches = (source.count + step - 1) / step;
+  size_t scored_batches = batches;
+  if (args.score_samples > 0) {
+    const size_t want = (static_cast<size_t>(args.score_samples) + step - 1) / step;
+    scored_batches = std::min(batches, std::max<size_t>(want, 1));
+  }
+  std::vector<size_t> firsts;  // of the scored batches
+  for (size_t i = 0; i < scored_batches; ++i) firsts.push_back(i * batches / scored_batches * step);
+  int64_t scored = 0;
+  for (size_t first : firsts) scored += static_cast<int64_t>(std::min(source.count - first, step));
+  std::vector<int64_t> totals(passes.size(), static_cast<int64_t>(source.count));
+  if (calibrator.needs_scoring()) totals.back() = scored;
+  Progress progress(args.quiet, totals);
   const auto start = Clock::now();
   for (size_t pass = 0; pass < passes.size(); ++pass) {
     if (pass > 0 && passes[pass] == std::string("histograms")) calibrator.start_histograms();
-    if (passes[pass] == std::string("scoring")) calibrator.start_scoring();
+    const bool scoring = passes[pass] == std::string("scoring");
+    if (scoring) calibrator.start_scoring();
+    size_t done = 0, k = 0;
     for (size_t first = 0; first < source.count; first += step) {
       const size_t n = std::min(source.count - first, step);
+      if (scoring) {
+        if (k == firsts.size() || firsts[k] != first) continue;
+        ++k;
+      }
       calibrator.add(source.batch(first, n));
-      progress.update(static_cast<int>(pass + 1), static_cast<int64_t>(first + n), passes[pass]);
+      done += n;
+      progress.update(static_cast<int>(pass + 1), static_cast<int64_t>(done), passes[pass]);
     }
   }
   CalibrationTable table = calibrator.table();
@@ -149,8 +185,13 @@ Command add_calibrate(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--choose", args->choose,
                   "The table's default method, or auto: the one whose int8 model's outputs are "
-                  "closest to fp32's on the samples (SQNR; a third pass). Default: entropy with "
-                  "all, else the first");
+                  "closest to fp32's on the samples (SQNR; a third pass). Default: auto with "
+                  "all, else the first method");
+  app->add_option("--score-samples", args->score_samples,
+                  "Samples the auto choice scores on, evenly spread over those selected (0: "
+                  "all); each runs fp32 and every method's int8 model")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
   app->add_option("--batch", args->batch, "Samples decoded per step (does not change the table)")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}))
       ->capture_default_str();

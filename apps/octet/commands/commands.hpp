@@ -35,6 +35,7 @@ struct Command {
   X(quantize)             \
   X(sensitivity)          \
   X(compare)              \
+  X(study)                \
   X(report)               \
   X(tokenize)             \
   X(ops)                  \

@@ -1,4 +1,5 @@
-// octet report NAME --table TABLE.json [--sensitivity S.json] -o report.html:
+// octet report NAME --table TABLE.json [--sensitivity S.json] [--study S.json]
+// -o report.html:
 // one self-contained HTML page on how a model quantizes (docs/report.md).
 // This file gathers the facts; report_html.cpp lays them out.
 #include <filesystem>
@@ -23,6 +24,7 @@ struct ReportArgs {
   std::string model;
   std::string table;
   std::string sensitivity;
+  std::string study;
   std::string method;
   std::string output = "report.html";
   int threads = 0;
@@ -82,24 +84,37 @@ void report_command(const ReportArgs& args) {
   data.model_hash = hash;
   data.table_file = args.table;
   data.table = CalibrationTable::load(args.table);
+  // The same check, and the same words, as quantize() has for tables.
+  auto check_hash = [&](const std::string& file, const std::string& what,
+                        const std::string& file_hash) {
+    if (!file_hash.empty() && file_hash != hash) {
+      throw Error(ErrorCode::invalid_argument,
+                  file + ": the " + what + " was made for a different model: its model_hash is " +
+                      file_hash + ", this model's is " + hash + " (" + args.model + ")");
+    }
+  };
+  if (!args.study.empty()) {
+    data.study_file = args.study;
+    data.study = load_study(args.study);
+    check_hash(args.study, "study file", data.study->model_hash);
+  }
   if (!args.sensitivity.empty()) {
     data.sensitivity_file = args.sensitivity;
     data.sensitivity = load_sensitivity(args.sensitivity);
-    const Sensitivity& s = *data.sensitivity;
-    // The same check, and the same words, as quantize() has for tables.
-    if (!s.model_hash.empty() && s.model_hash != hash) {
-      throw Error(ErrorCode::invalid_argument,
-                  args.sensitivity +
-                      ": the sensitivity file was made for a different model: its model_hash is " +
-                      s.model_hash + ", this model's is " + hash + " (" + args.model + ")");
-    }
-    if (s.fallback) data.fp32_layers = s.fallback->fp32_layers;
+    check_hash(args.sensitivity, "sensitivity file", data.sensitivity->model_hash);
+  } else if (data.study && data.study->sensitivity) {
+    // The study's own ablation, when no separate sensitivity file is given.
+    data.sensitivity_file = args.study + " (its per-layer ablation)";
+    data.sensitivity = data.study->sensitivity;
+  }
+  if (data.sensitivity && data.sensitivity->fallback) {
+    data.fp32_layers = data.sensitivity->fallback->fp32_layers;
   }
   // The sensitivity file's numbers hold for the method it measured with.
   const std::string measured = data.sensitivity ? data.sensitivity->method : "";
   data.method = args.method.empty() ? measured : args.method;
   if (!args.method.empty() && !measured.empty() && args.method != measured) {
-    std::cerr << "note: " << args.sensitivity << " was measured with method " << measured
+    std::cerr << "note: " << data.sensitivity_file << " was measured with method " << measured
               << "; the report shows --method " << args.method << "\n";
   }
   const Model quantized = [&] {
@@ -128,7 +143,7 @@ void report_command(const ReportArgs& args) {
     bool found = false;
     for (const LayerInfo& l : data.layers) found = found || l.name == name;
     if (!found) {
-      std::cerr << "warning: " << args.sensitivity << ": fallback layer '" << name
+      std::cerr << "warning: " << data.sensitivity_file << ": fallback layer '" << name
                 << "' is not an executed layer of " << args.model << "\n";
     }
   }
@@ -154,6 +169,7 @@ void report_command(const ReportArgs& args) {
             << counts["int8"] << " int8, " << counts["fp32"] << " fp32, " << counts["reorder"]
             << " reorders), " << data.table.tensors.size() << " histograms";
   if (data.sensitivity) std::cout << ", " << data.sensitivity->layers.size() << " sensitivities";
+  if (data.study) std::cout << ", " << data.study->rows.size() << " study rows";
   std::cout << "\n";
   for (const Latency& l : data.latency) {
     std::cout << "  " << l.label << " median " << format_ms(l.median_ms) << " ms\n";
@@ -172,6 +188,9 @@ Command add_report(CLI::App& root) {
   app->add_option("--sensitivity", args->sensitivity,
                   "Sensitivity file from `octet sensitivity`: accuracy, the ranking and the "
                   "fp32 fallback the int8 session then keeps");
+  app->add_option("--study", args->study,
+                  "Study file from `octet study -o`: its table (and its per-layer ablation, "
+                  "unless --sensitivity is given)");
   app->add_option("--method", args->method,
                   "Quantize every tensor with this method (default: the sensitivity file's, "
                   "else each tensor's choice in the table)");

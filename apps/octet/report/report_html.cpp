@@ -36,7 +36,8 @@ thead th { border-bottom: 1px solid #adb5bd; position: sticky; top: 0; backgroun
 tbody tr:nth-child(even) { background: #f8f9fa; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.kv th { font-weight: 600; color: #495057; }
-#layers { width: 100%; } #layers td { white-space: nowrap; }
+#layers { width: 100%; } #layers td, #study-table td, #study-table th { white-space: nowrap; }
+#study-table td.note { white-space: normal; min-width: 240px; }
 #layers td.reason { white-space: normal; overflow-wrap: anywhere; min-width: 160px; }
 .scroll { max-height: 640px; overflow: auto; border: 1px solid #e9ecef; }
 .swatch { display: inline-block; width: 11px; height: 11px; margin: 0 4px 0 12px;
@@ -103,6 +104,9 @@ const char* const kScript = R"js(
     if (data.sensitivity) {
       check('sensitivity rows', document.querySelectorAll('#sensitivity-rows > tr').length,
             data.sensitivity.layers);
+    }
+    if (data.study) {
+      check('study rows', document.querySelectorAll('#study-rows > tr').length, data.study.rows);
     }
     filter('layer-filter', rows);
     filter('tensor-filter', figures);
@@ -227,6 +231,7 @@ Json page_data(const ReportData& d) {
                         {"metric", d.sensitivity->metric},
                         {"layers", d.sensitivity->layers.size()}};
   }
+  if (d.study) j["study"] = {{"file", d.study_file}, {"rows", d.study->rows.size()}};
   j["latency_ms"] = Json::object();
   for (const Latency& l : d.latency) j["latency_ms"][l.label] = l.median_ms;
   return j;
@@ -518,9 +523,12 @@ std::string render_report_html(const ReportData& d) {
       " layers &middot; " + std::to_string(d.table.tensors.size()) +
       " calibrated tensors</p><nav><a href=\"#summary\">summary</a><a "
       "href=\"#precision\">precision</a>" +
+      (d.study ? "<a href=\"#study\">study</a>" : "") +
       (d.sensitivity ? "<a href=\"#sensitivity\">sensitivity</a>" : "") +
       "<a href=\"#histograms\">histograms</a></nav><div id=\"banner\" hidden></div>\n";
-  s += summary_section(d) + "\n" + precision_section(d) + "\n";
+  s += summary_section(d) + "\n";
+  if (d.study) s += study_section_html(*d.study, d.study_file) + "\n";
+  s += precision_section(d) + "\n";
   if (d.sensitivity) s += sensitivity_section(d) + "\n";
   s += histograms_section(d) + "\n<div id=\"tip\" hidden></div>\n";
   s += "<script type=\"application/json\" id=\"octet-data\">" + script_safe_json(data) +

@@ -1,6 +1,7 @@
 // `octet report`'s page, built from plain structs so that the tests can check
 // it without a model: a sensitivity file's contents (written by `octet
-// sensitivity`), what the command measured, and the HTML that shows them.
+// sensitivity`), a study's (`octet study`), what the command measured, and
+// the HTML that shows them.
 // Built into octet_cli_lib; tests/test_report.cpp checks it.
 #pragma once
 
@@ -61,6 +62,29 @@ struct Sensitivity {
 Sensitivity parse_sensitivity(const std::string& json_text, const std::string& file);
 Sensitivity load_sensitivity(const std::string& path);
 
+// ------------------------------------------------------------ study file
+
+// One row of `octet study`'s table.
+struct StudyEntry {
+  std::string group, name, weights, batchnorm, activations, method, note;
+  bool available = false;
+  MaybeNumber metric, drop, top1, sqnr_db, cosine;
+};
+
+// The "octet-study" file, version 1 (apps/octet/study/study.hpp). Only
+// format, version, metric and rows are required.
+struct Study {
+  std::string model, model_hash, data, metric, metric_unit, cpu_isa;
+  std::string auto_method, best_method;
+  MaybeNumber samples, seconds;
+  std::vector<StudyEntry> rows;
+  std::optional<Sensitivity> sensitivity;  // its embedded octet-sensitivity document
+};
+
+// Throws Error(invalid_model) naming `file` and the field, as for sensitivity files.
+Study parse_study(const std::string& json_text, const std::string& file);
+Study load_study(const std::string& path);
+
 // ------------------------------------------------------------ the page
 
 struct Latency {
@@ -76,6 +100,8 @@ struct ReportData {
   std::string method;  // applied to every tensor; empty: each tensor's own choice
   std::string sensitivity_file;
   std::optional<Sensitivity> sensitivity;
+  std::string study_file;
+  std::optional<Study> study;
   std::vector<std::string> fp32_layers;  // the fallback the int8 session honoured
   std::vector<LayerInfo> layers;         // of that session
   std::string input_shapes;              // "input_ids=1x128, ..."
@@ -122,6 +148,9 @@ double log_axis_fraction(double count, double top);
 // About `target` round tick values (1, 2 or 5 times a power of ten) from 0
 // to `max`, inclusive of 0.
 std::vector<double> linear_ticks(double max, int target);
+
+// The study's section: its table, with a note under each row that has one.
+std::string study_section_html(const Study& study, const std::string& file);
 
 // How the precision map colours a layer: "int8", "fp32", "reorder"
 // (quantize, dequantize and layout reorders) or "other" (integer shape

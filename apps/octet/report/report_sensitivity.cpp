@@ -1,78 +1,17 @@
-// Reading `octet sensitivity`'s file for the report. The report draws what
-// is there: only what it cannot do without is required, and a field that is
-// present with the wrong type is an error naming its path, never skipped.
-#include <nlohmann/json.hpp>
-
+// Reading `octet sensitivity`'s file for the report (json_fields.hpp says
+// how: what is there is drawn, a wrong type is an error naming its path).
+#include "apps/octet/report/json_fields.hpp"
 #include "apps/octet/report/report_html.hpp"
 #include "runtime/ir/file_io.hpp"
 
 namespace octet::cli {
 namespace {
 
-using nlohmann::json;
-
 constexpr const char* kFormat = "octet-sensitivity";
 
-class Reader {
+class Reader : public JsonFields {
  public:
-  explicit Reader(const std::string& file) : file_(file) {}
-
-  [[noreturn]] void fail(const std::string& message) const {
-    throw Error(ErrorCode::invalid_model, file_ + ": " + message);
-  }
-
-  // `"layers[2].cosine"`: every message quotes the field's full path.
-  static std::string path(const std::string& parent, const std::string& key) {
-    return parent.empty() ? key : parent + "." + key;
-  }
-  static std::string quoted(const std::string& p) { return "\"" + p + "\""; }
-
-  const json* find(const json& obj, const char* key) const {
-    const auto it = obj.find(key);
-    return it == obj.end() || it->is_null() ? nullptr : &*it;
-  }
-
-  MaybeNumber number(const json& obj, const char* key, const std::string& parent) const {
-    const json* v = find(obj, key);
-    if (!v) return std::nullopt;
-    if (!v->is_number()) fail(quoted(path(parent, key)) + " must be a number, got " + v->dump());
-    return v->get<double>();
-  }
-
-  std::string string(const json& obj, const char* key, const std::string& parent) const {
-    const json* v = find(obj, key);
-    if (!v) return "";
-    if (!v->is_string()) fail(quoted(path(parent, key)) + " must be a string, got " + v->dump());
-    return v->get<std::string>();
-  }
-
-  std::optional<bool> boolean(const json& obj, const char* key, const std::string& parent) const {
-    const json* v = find(obj, key);
-    if (!v) return std::nullopt;
-    if (!v->is_boolean()) fail(quoted(path(parent, key)) + " must be true or false");
-    return v->get<bool>();
-  }
-
-  // An object the file may leave out; nullptr when it does.
-  const json* object(const json& obj, const char* key, const std::string& parent) const {
-    const json* v = find(obj, key);
-    if (v && !v->is_object()) fail(quoted(path(parent, key)) + " must be an object");
-    return v;
-  }
-
-  std::vector<std::string> strings(const json& obj, const char* key,
-                                   const std::string& parent) const {
-    std::vector<std::string> out;
-    const json* v = find(obj, key);
-    if (!v) return out;
-    const std::string p = path(parent, key);
-    if (!v->is_array()) fail(quoted(p) + " must be an array of layer names");
-    for (const json& s : *v) {
-      if (!s.is_string()) fail(quoted(p) + " must be an array of layer names, got " + s.dump());
-      out.push_back(s.get<std::string>());
-    }
-    return out;
-  }
+  using JsonFields::JsonFields;
 
   SensitivityLayer layer(const json& l, const std::string& p) const {
     if (!l.is_object()) fail(quoted(p) + " must be an object");
@@ -126,21 +65,7 @@ class Reader {
   }
 
   Sensitivity read(const std::string& text) const {
-    json doc;
-    try {
-      doc = json::parse(text);
-    } catch (const json::parse_error& e) {
-      fail(std::string("JSON syntax error: ") + e.what());
-    }
-    if (!doc.is_object()) fail("the top level is not a JSON object");
-    if (!doc.contains("format") || doc["format"] != kFormat) {
-      fail(std::string("not a sensitivity file: \"format\" must be \"") + kFormat + "\"");
-    }
-    if (!doc.contains("version") || doc["version"] != 1) {
-      fail("unsupported sensitivity file version " +
-           (doc.contains("version") ? doc["version"].dump() : std::string("(missing)")) +
-           " (this octet reads version 1)");
-    }
+    const json doc = document(text, kFormat, "sensitivity file");
     Sensitivity s;
     s.metric = string(doc, "metric", "");
     if (s.metric.empty()) fail("\"metric\" must be a non-empty string");
@@ -167,9 +92,6 @@ class Reader {
     if (const json* f = object(doc, "fallback", "")) s.fallback = fallback(*f);
     return s;
   }
-
- private:
-  const std::string& file_;
 };
 
 }  // namespace

@@ -169,6 +169,20 @@ struct ActivationRange {
   std::string source;             // "calibration:entropy", "qdq" (from a QAT model), ...
 };
 
+struct ImportOptions {
+  // Fold each BatchNormalization that follows a Conv into the Conv's weights
+  // and bias, as every import does by default. false keeps them as separate
+  // (fp32) ops: the model computes the same, only slower, and its Conv weights
+  // are those before folding, for `octet study`'s weight-quantization rows.
+  bool fold_batchnorm = true;
+};
+
+// How Model::with_fake_quantized_weights() shares scales.
+enum class WeightGranularity {
+  per_channel,  // one scale per output channel, as octet's int8 kernels quantize
+  per_tensor,   // one scale for the whole weight tensor (studies only)
+};
+
 // An immutable, loaded model: graph, weights (memory-mapped) and quantization
 // parameters. Cheap to copy; copies share the same data.
 class OCTET_API Model {
@@ -182,6 +196,7 @@ class OCTET_API Model {
   // opset (BatchNormalization spatial = 0, Dropout in training mode, per-axis
   // QDQ before 13). A model of any other opset is ErrorCode::unsupported too.
   static Model import_onnx(const std::string& onnx_path);
+  static Model import_onnx(const std::string& onnx_path, const ImportOptions& options);
   // Writes NAME.octet.json + NAME.octet.bin atomically.
   void save(const std::string& path) const;
 
@@ -211,6 +226,14 @@ class OCTET_API Model {
   // them in fp32 as if SessionOptions named them, and save() keeps them.
   Model with_fp32_layers(const std::vector<std::string>& layers,
                          const std::vector<std::string>& ops = {}) const;
+  // Weight-only quantization, to measure what int8 weights alone cost (the
+  // paper's weight experiments, `octet study`): the same model with the
+  // constant weights of every Conv, Gemm and MatMul that octet's int8 kernels
+  // quantize replaced by their int8 values dequantized back to f32 (symmetric,
+  // zero point 0, scale = max|w| / 127 per output channel or per tensor,
+  // rounded half to even; a QAT model's own weight ranges are kept per
+  // channel). Run it with Precision::fp32: its activations stay f32.
+  Model with_fake_quantized_weights(WeightGranularity granularity) const;
 
  private:
   friend struct ModelAccess;  // the library's own way to the graph
