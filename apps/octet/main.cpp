@@ -1,7 +1,9 @@
 // octet: convert, run, benchmark and inspect models from the command line.
 //
 // Exit codes: 0 success, 1 the command failed (an octet::Error, printed as
-// "octet <command>: error: <message>"), 2 the command line was wrong.
+// "octet <command>: error: <message>"), 2 the command line was wrong. A
+// verdict command (compare) exits 1 when its check fails and 2 on an error,
+// so that CI tells a regression from a broken invocation.
 #include <iostream>
 #include <new>
 
@@ -12,7 +14,9 @@ namespace {
 
 int execute(const octet::cli::Command& command) {
   const std::string prefix = "octet " + command.app->get_name() + ": error: ";
+  const int error_code = command.check ? 2 : 1;
   try {
+    if (command.check) return command.check();
     command.run();
     return 0;
   } catch (const octet::Error& e) {
@@ -23,7 +27,7 @@ int execute(const octet::cli::Command& command) {
     // Not octet's own failure mode, but still one line and exit code 1.
     std::cerr << prefix << "internal error: " << e.what() << "\n";
   }
-  return 1;
+  return error_code;
 }
 
 }  // namespace
