@@ -38,6 +38,8 @@ def main(argv=None):
     cmp.add_argument("--ort-top1", required=True)
     cmp.add_argument("--min-agreement", type=float, default=None, help="in %%")
     cmp.add_argument("--max-diff", type=float, default=None, help="in top-1 points")
+    cmp.add_argument("--markdown", nargs="*", default=None,
+                     help="print a Markdown table row starting with these cells, not JSON")
     args = p.parse_args(argv)
 
     if args.cmd == "images":
@@ -64,7 +66,12 @@ def main(argv=None):
         "ort": ort["runtime"],
     }
     result["diff"] = result["ort_qdq_top1"] - result["octet_int8_top1"]
-    print(json.dumps(result))
+    if args.markdown is None:
+        print(json.dumps(result))
+    else:
+        cells = args.markdown + [f"{result['octet_int8_top1']:.2f}", f"{result['ort_qdq_top1']:.2f}",
+                                 f"{result['diff']:+.2f}", f"{result['agreement']:.2f}%"]
+        print("| " + " | ".join(cells) + " |")
     ok = True
     if args.min_agreement is not None and result["agreement"] < args.min_agreement:
         print(f"agreement {result['agreement']:.2f}% < {args.min_agreement}%", file=sys.stderr)
