@@ -52,10 +52,13 @@ struct QdqExportOptions {
   std::set<std::string> int8_nodes;  // the nodes octet runs in int8
   // false: 8-bit weights, q in [-127, 127], scale amax_c / 127, as the model
   // states them (and as octet computes on VNNI CPUs); they re-import exactly.
-  // true: the 7-bit weights octet's kernels use on CPUs without VNNI (q in
-  // [-63, 63], scale amax_c / 63; 8-bit for a Conv reading s8 data, as
-  // ops/quantize.cpp), to run octet's AVX2 numerics elsewhere. Such an export
-  // does not re-import exactly (octet reads its scales as 127-level ones).
+  // true: every weight on 7 bits (q in [-63, 63], scale amax_c / 63), as
+  // ONNX Runtime's quantizer makes them with reduce_range: int8 kernels that
+  // multiply u8 x s8 pairs with AVX2's vpmaddubsw saturate its 16-bit sums
+  // on 8-bit weights (ONNX Runtime's do; octet's use 7-bit weights on CPUs
+  // without VNNI too, but keep 8 bits for a Conv reading s8 data, which
+  // oneDNN multiplies without saturation). Such an export does not re-import
+  // exactly: octet reads its scales as those of 127-level weights.
   bool seven_bit_weights = false;
 };
 

@@ -153,14 +153,9 @@ Plan plan_qdq(const Graph& g, const std::set<std::string>& int8_nodes, bool seve
       plan.reads_dq[i][k] = true;
     }
   }
-  // octet's weights without VNNI (ops/quantize.cpp conv_weight_levels,
-  // linear_weight_levels): 7 bits, but 8 for a Conv reading s8 data.
-  for (size_t i = 0; seven_bit_weights && i < nodes; ++i) {
-    WeightUse& w = plan.weights[i];
-    if (w.input < 0) continue;
-    const Node& n = g.nodes[i];
-    const ValuePlan& x = plan.values[static_cast<size_t>(n.inputs[0])];
-    w.levels = n.op == "Conv" && x.pair && x.dtype == DataType::s8 ? 127 : 63;
+  // Weights on 7 bits: see QdqExportOptions::seven_bit_weights.
+  for (WeightUse& w : plan.weights) {
+    if (seven_bit_weights && w.input >= 0) w.levels = 63;
   }
   return plan;
 }

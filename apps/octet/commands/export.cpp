@@ -120,8 +120,8 @@ Command add_export(CLI::App& root) {
   app->add_option("--seq", args->seq, "Default for each input's second symbolic dimension")
       ->check(CLI::Range(1, 1 << 20));
   app->add_flag("--weights-7bit", args->seven_bit,
-                "Weights on the 7 bits octet's kernels use on CPUs without VNNI (default: the "
-                "model's 8-bit weights; docs/qdq-export.md)");
+                "Every weight on 7 bits, for runtimes whose AVX2 int8 kernels saturate on 8-bit "
+                "weights (ONNX Runtime's; default: the model's 8-bit weights)");
   app->add_flag("--verbose", args->verbose, "List each quantized value and weight on stderr");
   return {app, [args] { export_command(*args); }};
 }
