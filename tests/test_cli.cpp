@@ -382,3 +382,60 @@ TEST_CASE("cli: octet calibrate and quantize, from .npy samples and from named a
   CHECK(has(r.err, "made for a different model"));
   CHECK_FALSE(std::filesystem::exists(dir.file("bad.octet.json")));
 }
+
+TEST_CASE("cli: octet export writes a QDQ model and a TensorRT cache, and refuses a float model") {
+  OCTET_REQUIRE_CLI();
+  test::TempDir dir;
+  test::OnnxBuilder b;
+  b.input("x", {"batch", 4});
+  b.weight("w", {4, 3}, {1, -2, 3, 0.5f, -1, 2, 0.25f, 1, -3, 2, 2, -1});
+  b.node("MatMul", {"x", "w"}, {"y"}, "matmul");
+  b.node("Relu", {"y"}, {"z"}, "relu");
+  b.output("z", {"batch", 3});
+  std::ofstream(dir.file("m.onnx"), std::ios::binary) << b.bytes();
+  Tensor x(DataType::f32, {8, 4});
+  for (int i = 0; i < 32; ++i) x.data<float>()[i] = static_cast<float>(i % 9) - 4.f;
+  write_npy(dir.file("x.npy"), x);
+  CliResult r = octet_cli(dir, "convert " + dir.file("m.onnx") + " -o " + dir.file("m"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+
+  // A float model has no ranges to export: exit 1, naming the model and the fix.
+  r = octet_cli(dir, "export " + dir.file("m") + " -o " + dir.file("f.qdq.onnx"));
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "has no activation ranges"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("f.qdq.onnx")));
+  r = octet_cli(dir, "export " + dir.file("m"));
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "nothing to write"));
+
+  r = octet_cli(dir, "calibrate " + dir.file("m") + " --data " + dir.file("x.npy") +
+                         " --method max --quiet -o " + dir.file("m.table.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  r = octet_cli(dir, "quantize " + dir.file("m") + " --table " + dir.file("m.table.json") + " -o " +
+                         dir.file("m-int8"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  r = octet_cli(dir, "export " + dir.file("m-int8") + " -o " + dir.file("m.qdq.onnx") +
+                         " --trt-calib-cache " + dir.file("m.calib"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(has(r.out, "1 int8 weights"));
+  CHECK(std::filesystem::file_size(dir.file("m.qdq.onnx")) > 0);
+
+  // The cache: the header, then one "name: 8 hex digits" line per range.
+  std::ifstream cache(dir.file("m.calib"));
+  std::string line;
+  std::getline(cache, line);
+  CHECK(line == "TRT-8601-EntropyCalibration2");
+  size_t ranges = 0;
+  while (std::getline(cache, line)) {
+    const size_t colon = line.find(": ");
+    REQUIRE(colon != std::string::npos);
+    CHECK(line.size() == colon + 2 + 8);
+    ++ranges;
+  }
+  CHECK(ranges == Model::load(dir.file("m-int8")).activation_range_count());
+
+  // The export imports again and keeps the int8 layer.
+  r = octet_cli(dir, "convert " + dir.file("m.qdq.onnx") + " -o " + dir.file("back"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(Model::load(dir.file("back")).activation_range_count() > 0);
+}

@@ -33,6 +33,7 @@ struct Command {
   X(eval)                 \
   X(calibrate)            \
   X(quantize)             \
+  X(export)               \
   X(sensitivity)          \
   X(compare)              \
   X(study)                \
