@@ -20,10 +20,12 @@
 #pragma GCC diagnostic pop
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "apps/octet/bench/bench.hpp"
 #include "apps/octet/bench/bench_report.hpp"
 #include "loaders/data/npy.hpp"
 #include "tests/cli_runner.hpp"
@@ -393,17 +395,85 @@ TEST_CASE("bench: --sessions N prints each session's prepare time and the reside
   CHECK(peak >= before);
 }
 
+TEST_CASE("bench: threads are split between streams, at least one each") {
+  CHECK(threads_per_stream(4, 2) == 2);
+  CHECK(threads_per_stream(5, 2) == 2);
+  CHECK(threads_per_stream(2, 4) == 1);
+  CHECK(threads_per_stream(1, 1) == 1);
+  const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  CHECK(threads_per_stream(0, 1) == all);
+}
+
+TEST_CASE("bench: --streams N serves requests from N sessions at once") {
+  OCTET_REQUIRE_CLI();
+  TempDir dir;
+  write_tiny_conv(dir.file("conv.onnx"));
+  const std::string model = dir.file("conv.onnx");
+  CliResult r = octet_cli(
+      dir, "bench " + model + " --int8 --streams 2 --threads 2 --iterations 30 --warmup 2");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  for (const char* line :
+       {"=== Streams ===\n",
+        "Streams: 2 sessions serving requests at once, 1 "
+        "thread each\n",
+        "stream 0: ", "stream 1: ", "Throughput: ", "Latency per request: ", ", p99 "}) {
+    CHECK_MESSAGE(has(r.out, line), line << "\n" << r.out);
+  }
+
+  r = octet_cli(dir, "bench " + model +
+                         " --fp32 --streams 3 --threads 3 --iterations 40 --warmup 1 --batch 2 "
+                         "--json");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["streams"] == 3);
+  CHECK(j["threads_per_stream"] == 1);
+  CHECK(j["precision"] == "fp32");
+  REQUIRE(j["requests_per_stream"].size() == 3);
+  int64_t sum = 0;
+  for (const auto& n : j["requests_per_stream"]) {
+    CHECK(n.get<int64_t>() >= 14);  // every stream serves its share, ceil(40 / 3)
+    sum += n.get<int64_t>();
+  }
+  CHECK(sum == j["requests"].get<int64_t>());
+  const double walltime_s = j["walltime_s"], qps = j["throughput_qps"];
+  CHECK(qps == doctest::Approx(sum / walltime_s).epsilon(1e-6));
+  CHECK(j["throughput_per_s"].get<double>() == doctest::Approx(2 * qps).epsilon(1e-6));
+  CHECK(j["latency_ms"]["median"].get<double>() > 0);
+
+  // A streams axis of --sweep: a first column, and the total threads split.
+  r = octet_cli(dir, "bench " + model + " --fp32 --iterations=4 --warmup=0 --threads 2 --sweep " +
+                         "streams=1,2 batch=1");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(std::regex_search(r.out, std::regex("\nstreams +threads +batch")));
+  CHECK(std::regex_search(r.out, std::regex("\n2 +2 +1 +128 +[0-9]+ fp32")));
+  r = octet_cli(dir, "bench " + model + " --iterations=4 --warmup=0 --sweep streams=2 --json");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(r.out)["sweep"][0]["streams"] == 2);
+}
+
 TEST_CASE("bench: bad flags are usage errors naming the flag") {
   OCTET_REQUIRE_CLI();
   TempDir dir;
   const std::pair<const char*, const char*> cases[] = {
-      {"--percentile=abc", "--percentile"},     {"--percentile=101", "--percentile"},
-      {"--sweep cores=1", "--sweep"},           {"--sweep batch=0", "--sweep"},
-      {"--loadInputs=x", "--loadInputs"},       {"--shapes=x:0x3", "--shapes"},
-      {"--iterations=0", "--iterations"},       {"--warmUp=-5", "--warmUp"},
-      {"--duration=x", "--duration"},           {"--bogus", "--bogus"},
-      {"--compare --sweep batch=1", "--sweep"}, {"--compare --dumpProfile", "--dumpProfile"},
-      {"--sessions 0", "--sessions"},           {"--compare --sessions 2", "--sessions"}};
+      {"--percentile=abc", "--percentile"},
+      {"--percentile=101", "--percentile"},
+      {"--sweep cores=1", "--sweep"},
+      {"--sweep batch=0", "--sweep"},
+      {"--loadInputs=x", "--loadInputs"},
+      {"--shapes=x:0x3", "--shapes"},
+      {"--iterations=0", "--iterations"},
+      {"--warmUp=-5", "--warmUp"},
+      {"--duration=x", "--duration"},
+      {"--bogus", "--bogus"},
+      {"--compare --sweep batch=1", "--sweep"},
+      {"--compare --dumpProfile", "--dumpProfile"},
+      {"--sessions 0", "--sessions"},
+      {"--compare --sessions 2", "--sessions"},
+      {"--streams 0", "--streams"},
+      {"--compare --streams 2", "--streams"},
+      {"--sessions 2 --streams 2", "--streams"},
+      {"--streams 2 --dumpProfile", "--dumpProfile"},
+      {"--sweep streams=0", "--sweep"}};
   for (const auto& [flags, flag] : cases) {
     CAPTURE(flags);
     const CliResult r = octet_cli(dir, std::string("bench model ") + flags);

@@ -1,7 +1,7 @@
 // What the parts of `octet bench` share: its arguments, the inputs, the timed
 // loop and the model preparation. commands/bench.cpp parses the flags and
 // runs one session; bench_modes.cpp holds --compare and --sweep,
-// bench_sessions.cpp --sessions.
+// bench_sessions.cpp --sessions, bench_streams.cpp --streams.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +38,7 @@ struct BenchArgs {
   std::vector<std::string> load_inputs;  // NAME:FILE.npy
   std::vector<std::string> sweep;        // threads=1,2 batch=1,8
   int sessions = 0;                      // --sessions N: memory of N sessions (0: off)
+  int streams = 0;                       // --streams N: N sessions run at once (0: off)
   SessionFlags session;
 };
 
@@ -82,5 +83,21 @@ void bench_sweep(const BenchArgs& args, const Model& model, const SessionOptions
 // --sessions N (bench_sessions.cpp): prepare times and resident memory of N
 // sessions of one Model.
 void bench_sessions(const BenchArgs& args, const Model& model, const SessionOptions& options);
+
+// --streams (bench_streams.cpp): `streams` sessions of `model` serving
+// requests concurrently, each on its own thread, the threads split between
+// them (threads_per_stream); timed like time_runs, over all streams.
+struct StreamTimings {
+  std::vector<std::vector<double>> ms;  // per stream, per request
+  std::vector<double> all_ms;           // every stream's, pooled
+  double walltime_ms = 0;               // the common start to the last request's end
+  int threads_per_stream = 1;
+};
+// `total_threads` (0: every core) split between `streams`, at least 1 each.
+int threads_per_stream(int total_threads, int streams);
+StreamTimings time_streams(const Model& model, const SessionOptions& base,
+                           const std::map<std::string, Shape>& shapes, const LoadedInputs& files,
+                           int streams, const BenchArgs& args);
+void bench_streams(const BenchArgs& args, const Model& model, const SessionOptions& options);
 
 }  // namespace octet::cli

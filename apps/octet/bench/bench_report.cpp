@@ -135,10 +135,11 @@ std::vector<SweepAxis> parse_sweep(const std::vector<std::string>& items) {
   for (const std::string& item : items) {
     const size_t eq = item.find('=');
     const std::string name = item.substr(0, eq);
-    if (eq == std::string::npos || (name != "threads" && name != "batch" && name != "seq")) {
+    if (eq == std::string::npos ||
+        (name != "threads" && name != "batch" && name != "seq" && name != "streams")) {
       bad_argument("--sweep: '" + item +
-                   "' is not threads=N,..., batch=N,... or seq=N,... (as in --sweep "
-                   "threads=1,2 batch=1,8)");
+                   "' is not threads=N,..., batch=N,..., seq=N,... or streams=N,... (as in "
+                   "--sweep threads=1,2 batch=1,8)");
     }
     if (std::any_of(axes.begin(), axes.end(), [&](const SweepAxis& a) { return a.name == name; })) {
       bad_argument("--sweep: '" + name + "' is given twice");

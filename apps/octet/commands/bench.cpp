@@ -62,6 +62,7 @@ void bench(const BenchArgs& args) {
   if (args.compare) return bench_compare(args, model, options);
   if (!args.sweep.empty()) return bench_sweep(args, model, options);
   if (args.sessions > 0) return bench_sessions(args, model, options);
+  if (args.streams > 0) return bench_streams(args, model, options);
 
   const LoadedInputs files = load_inputs(args.load_inputs);
   const auto shapes = bench_shapes(model, args, files, args.batch, args.seq);
@@ -230,9 +231,10 @@ Command add_bench(CLI::App& root) {
   int8->excludes(fp32);
   both->excludes(fp32)->excludes(int8);
   CLI::Option* sweep =
-      app->add_option("--sweep", args->sweep,
-                      "Time every combination: --sweep threads=1,2 batch=1,8,32 [seq=64,128]")
-          ->expected(1, 3)
+      app->add_option(
+             "--sweep", args->sweep,
+             "Time every combination: --sweep threads=1,2 batch=1,8,32 [seq=64,128] [streams=1,2]")
+          ->expected(1, 4)
           ->check(value_check("KEY=V,V...", [](const std::string& s) { parse_sweep({s}); }))
           ->excludes(both);
   CLI::Option* sessions =
@@ -242,6 +244,14 @@ Command add_bench(CLI::App& root) {
           ->check(CLI::Range(1, 1024))
           ->excludes(both)
           ->excludes(sweep);
+  CLI::Option* streams =
+      app->add_option("--streams", args->streams,
+                      "Throughput mode: N sessions serve requests at once, the threads split "
+                      "between them; total throughput and per-request latency")
+          ->check(CLI::Range(1, 256))
+          ->excludes(both)
+          ->excludes(sweep)
+          ->excludes(sessions);
   app->add_option("--loadInputs", args->load_inputs, "Inputs from files: NAME:FILE.npy,...")
       ->delimiter(',')
       ->check(value_check("NAME:FILE.npy", [](const std::string& s) { parse_load_input(s); }));
@@ -259,7 +269,7 @@ Command add_bench(CLI::App& root) {
       app->add_option("--exportLayerInfo", args->export_layer_info,
                       "Write the layer info as JSON")};
   for (CLI::Option* option : single_run) {
-    option->excludes(both)->excludes(sweep)->excludes(sessions);
+    option->excludes(both)->excludes(sweep)->excludes(sessions)->excludes(streams);
   }
   app->add_flag("--json", args->json, "Print one JSON object instead of text");
   add_session_flags(*app, args->session,
