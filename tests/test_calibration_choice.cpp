@@ -7,14 +7,19 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "loaders/data/npy.hpp"
 #include "runtime/ir/file_io.hpp"
 #include "tests/cli_runner.hpp"
+#include "tests/onnx_builder.hpp"
 #include "tests/op_harness.hpp"
 #include "tests/temp_dir.hpp"
 #include "tests/test_graph.hpp"
+#ifdef OCTET_HAVE_CLI_LIB
+#include "apps/octet/common/data_source.hpp"
+#endif
 
 using namespace octet;
 
@@ -306,3 +311,56 @@ TEST_CASE("cli: octet calibrate --method all chooses auto by default, on a bound
   CHECK(table.method == "max");
   CHECK(table.score_by_method.empty());
 }
+
+TEST_CASE("cli: a model without an f32 output keeps entropy: nothing to score") {
+  OCTET_REQUIRE_CLI();
+  test::TempDir dir;
+  // A MatMul, then its output cast to int64: calibrated as any model, but
+  // auto has no f32 output to score.
+  test::OnnxBuilder b;
+  b.input("x", {"batch", kFeatures});
+  std::vector<float> w(kFeatures * 4);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 7) - 3.f;
+  b.weight("w", {kFeatures, 4}, w);
+  b.node("MatMul", {"x", "w"}, {"y"}, "fc");
+  test::OnnxBuilder::attr_int(b.node("Cast", {"y"}, {"z"}, "to_int"), "to",
+                              onnx::TensorProto::INT64);
+  b.output("z", {"batch", 4}, onnx::TensorProto::INT64);
+  std::ofstream(dir.file("m.onnx"), std::ios::binary) << b.bytes();
+  write_npy(dir.file("x.npy"), outlier_samples(40));
+  test::CliResult r =
+      test::octet_cli(dir, "convert " + dir.file("m.onnx") + " -o " + dir.file("m"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  r = test::octet_cli(dir, "calibrate " + dir.file("m") + " --data " + dir.file("x.npy") +
+                               " --threads 1 -o " + dir.file("t.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const CalibrationTable table = CalibrationTable::load(dir.file("t.json"));
+  CHECK(table.method == "entropy");
+  CHECK(table.score_by_method.empty());
+  CHECK(table.methods.size() == 7);  // --method all still measured every method
+  CHECK_FALSE(test::has(r.err, "scoring"));
+  CHECK(test::has(r.out, "chosen: entropy\n"));
+}
+
+#ifdef OCTET_HAVE_CLI_LIB
+TEST_CASE("cli: the scored batches are whole, bounded and spread over the selection") {
+  using octet::cli::scored_batch_starts;
+  // 30 batches of 10, 50 samples wanted: 5 batches, one in each sixth.
+  CHECK(scored_batch_starts(300, 10, 50) == std::vector<size_t>{0, 60, 120, 180, 240});
+  CHECK(scored_batch_starts(300, 10, 0).size() == 30);     // 0: all
+  CHECK(scored_batch_starts(300, 10, 1000).size() == 30);  // more than there are: all
+  CHECK(scored_batch_starts(300, 10, 15).size() == 2);     // rounded up to whole batches
+  CHECK(scored_batch_starts(300, 10, 1) == std::vector<size_t>{0});
+  CHECK(scored_batch_starts(7, 10, 5) == std::vector<size_t>{0});  // one short batch
+  // Class-sorted data, 10 classes of 100 samples, batches of 8, 80 scored:
+  // 10 whole batches, and every class has scored samples.
+  const std::vector<size_t> starts = scored_batch_starts(1000, 8, 80);
+  REQUIRE(starts.size() == 10);
+  for (size_t c = 0; c < 10; ++c) {
+    CAPTURE(c);
+    CHECK(starts[c] % 8 == 0);
+    CHECK(std::any_of(starts.begin(), starts.end(),
+                      [&](size_t s) { return s < (c + 1) * 100 && s + 8 > c * 100; }));
+  }
+}
+#endif

@@ -102,18 +102,14 @@ void calibrate(const CalibrateArgs& args) {
   std::vector<const char*> passes = {"ranges"};
   if (calibrator.needs_histograms()) passes.push_back("histograms");
   if (calibrator.needs_scoring()) passes.push_back("scoring");
-  const size_t batches = (source.count + step - 1) / step;
-  size_t scored_batches = batches;
-  if (args.score_samples > 0) {
-    const size_t want = (static_cast<size_t>(args.score_samples) + step - 1) / step;
-    scored_batches = std::min(batches, std::max<size_t>(want, 1));
-  }
   std::vector<size_t> firsts;  // of the scored batches
-  for (size_t i = 0; i < scored_batches; ++i) firsts.push_back(i * batches / scored_batches * step);
-  int64_t scored = 0;
-  for (size_t first : firsts) scored += static_cast<int64_t>(std::min(source.count - first, step));
   std::vector<int64_t> totals(passes.size(), static_cast<int64_t>(source.count));
-  if (calibrator.needs_scoring()) totals.back() = scored;
+  if (calibrator.needs_scoring()) {
+    firsts = scored_batch_starts(source.count, step, args.score_samples);
+    totals.back() = 0;
+    for (size_t first : firsts)
+      totals.back() += static_cast<int64_t>(std::min(source.count - first, step));
+  }
   Progress progress(args.quiet, totals);
   const auto start = Clock::now();
   for (size_t pass = 0; pass < passes.size(); ++pass) {

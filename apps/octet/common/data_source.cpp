@@ -4,6 +4,7 @@
 #include "apps/octet/common/data_source.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -193,6 +194,19 @@ Source open_source(const Model& model, const std::string& model_name, const Data
     }
   }
   return dataset_source(model, model_name, flags, command);
+}
+
+std::vector<size_t> scored_batch_starts(size_t count, size_t step, int64_t score_samples) {
+  assert(step > 0);
+  const size_t batches = (count + step - 1) / step;
+  size_t scored = batches;
+  if (score_samples > 0) {
+    const size_t want = (static_cast<size_t>(score_samples) + step - 1) / step;
+    scored = std::min(batches, std::max<size_t>(want, 1));
+  }
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < scored; ++i) starts.push_back(i * batches / scored * step);
+  return starts;
 }
 
 }  // namespace octet::cli

@@ -25,6 +25,12 @@ struct Source {
   std::string description;  // for provenance: what was read, which samples
 };
 
+// The first sample of each batch of `step` that `octet calibrate --choose
+// auto` scores: ceil(score_samples / step) whole batches (all of them for
+// score_samples 0 or more batches than there are), spread evenly over the
+// `count` samples, because a dataset may be sorted by class.
+std::vector<size_t> scored_batch_starts(size_t count, size_t step, int64_t score_samples);
+
 // `command` names the caller in errors ("calibrate needs ...").
 Source open_source(const Model& model, const std::string& model_name, const DataFlags& flags,
                    const std::string& command);
