@@ -306,3 +306,73 @@ TEST_CASE(
   }
   CHECK(failed > 0);
 }
+
+TEST_CASE("session: plans of earlier shapes are kept and swapped back in, within their bounds") {
+  ChainBuilder b;
+  const int x = b.input("x", {{-1, "batch"}, {8, ""}, {-1, "h"}, {-1, "h"}});
+  b.g.outputs.push_back(b.conv("c2", b.conv("c1", x, 8, 8), 8, 8));
+  const Model model = b.model();
+  const auto shape_of = [](int64_t h) { return Shape{1, 8, h, h}; };
+  const auto input_of = [&](int64_t h) {
+    return test::random_tensor(DataType::f32, shape_of(h), static_cast<uint32_t>(h));
+  };
+  std::map<int64_t, Tensor> want;
+  for (int64_t h : {4, 6, 8, 10}) {
+    SessionOptions fresh;
+    fresh.kept_plans = 0;
+    Session ref(model, fresh);
+    want[h] = ref.run({input_of(h)})[0].clone();
+  }
+
+  SessionOptions options;
+  options.kept_plans = 2;
+  Session s(model, options);
+  CHECK(s.prepared_shapes().empty());
+  s.run({input_of(4)});
+  const void* plan4_input = s.input(0).raw();
+  s.run({input_of(6)});
+  s.run({input_of(8)});
+  REQUIRE(s.prepared_shapes().size() == 3);  // current + 2 kept, most recent first
+  CHECK(s.prepared_shapes()[0].at("x") == shape_of(8));
+  CHECK(s.prepared_shapes()[1].at("x") == shape_of(6));
+  CHECK(s.prepared_shapes()[2].at("x") == shape_of(4));
+  // Back to 4: its own plan (same buffers), not a new one, and right.
+  CHECK(test::max_abs_diff(s.run({input_of(4)})[0], want[4]) <= 1e-5);
+  CHECK(s.input(0).raw() == plan4_input);
+  CHECK(s.prepared_shapes()[0].at("x") == shape_of(4));
+  CHECK(s.prepared_shapes()[1].at("x") == shape_of(8));
+  // A fifth shape drops the least recently used (6).
+  CHECK(test::max_abs_diff(s.run({input_of(10)})[0], want[10]) <= 1e-5);
+  REQUIRE(s.prepared_shapes().size() == 3);
+  for (const auto& shapes : s.prepared_shapes()) CHECK(shapes.at("x") != shape_of(6));
+  for (int64_t h : {8, 6, 4, 10}) {
+    CAPTURE(h);
+    CHECK(test::max_abs_diff(s.run({input_of(h)})[0], want[h]) <= 1e-5);
+  }
+
+  // kept_plans 0 keeps nothing; a memory limit drops kept plans to fit.
+  SessionOptions none;
+  none.kept_plans = 0;
+  Session one(model, none);
+  one.run({input_of(4)});
+  one.run({input_of(6)});
+  CHECK(one.prepared_shapes().size() == 1);
+  // 200 KiB: a 32x32 plan (an arena of 4 x 32 KiB) fits, and so does a
+  // 30x30 one, but not both.
+  SessionOptions limited;
+  limited.kept_plans = 3;
+  limited.memory_limit = 200 << 10;
+  Session small(model, limited);
+  small.run({input_of(4)});
+  small.run({input_of(6)});
+  CHECK(small.prepared_shapes().size() == 2);  // tiny plans: both kept
+  small.run({input_of(32)});
+  small.run({input_of(30)});
+  REQUIRE(!small.prepared_shapes().empty());
+  for (const auto& shapes : small.prepared_shapes()) CHECK(shapes.at("x") != shape_of(32));
+  CHECK(test::max_abs_diff(small.outputs()[0], Session(model).run({input_of(30)})[0]) <= 1e-5);
+
+  SessionOptions bad;
+  bad.kept_plans = -1;
+  CHECK_THROWS_WITH_AS(Session(model, bad), doctest::Contains("kept_plans must be >= 0"), Error);
+}

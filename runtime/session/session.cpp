@@ -1,6 +1,7 @@
 // The public Session: prepare() builds a Plan, run() executes its steps.
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -45,6 +46,9 @@ Session::Session(Model model, SessionOptions options) {
   if (options.threads < 0) {
     throw Error(ErrorCode::invalid_argument, "threads must be >= 0 (0 means every core)");
   }
+  if (options.kept_plans < 0) {
+    throw Error(ErrorCode::invalid_argument, "kept_plans must be >= 0 (0 keeps none)");
+  }
   state_ = std::make_unique<SessionState>(std::move(model), std::move(options));
 }
 
@@ -55,21 +59,50 @@ Session& Session::operator=(Session&&) noexcept = default;
 void Session::prepare(const std::map<std::string, Shape>& input_shapes) {
   const auto start = std::chrono::steady_clock::now();
   detail::apply_threads(state_->options);
-  // Build the new plan completely before dropping the old one: a failed
-  // prepare leaves the session as it was.
-  std::unique_ptr<detail::Plan> plan;
+  SessionState& s = *state_;
+  if (s.plan && s.plan->input_shapes == input_shapes) {
+    s.prepare_ms = detail::elapsed_ms(start);
+    return;
+  }
+  // A kept plan of these shapes is swapped in; otherwise the new plan is
+  // built completely before the old one is set aside. Everything that can
+  // fail comes first: a failed prepare leaves the session as it was.
+  size_t reuse = s.kept.size();
+  for (size_t i = 0; i < s.kept.size() && reuse == s.kept.size(); ++i) {
+    if (s.kept[i]->input_shapes == input_shapes) reuse = i;
+  }
+  const bool keep_old = s.plan && s.options.kept_plans > 0;
+  std::unique_ptr<detail::Plan> built;
   std::vector<LayerTime> profile;
   try {
-    plan = detail::make_plan(*state_, input_shapes);
-    for (const detail::Step& s : plan->steps) profile.push_back({s.name, 0, 0});
+    if (reuse == s.kept.size()) built = detail::make_plan(s, input_shapes);
+    const detail::Plan& next = built ? *built : *s.kept[reuse];
+    for (const detail::Step& step : next.steps) profile.push_back({step.name, 0, 0});
+    if (keep_old) s.kept.emplace_front();  // the old plan's slot
   } catch (const std::bad_alloc&) {
     throw Error(ErrorCode::out_of_memory, "out of memory while preparing the session (" +
-                                              std::to_string(state_->model.node_count()) +
-                                              " nodes)");
+                                              std::to_string(s.model.node_count()) + " nodes)");
   }
-  state_->plan = std::move(plan);
-  state_->profile = std::move(profile);
-  state_->prepare_ms = detail::elapsed_ms(start);
+  if (!built) {
+    reuse += keep_old;
+    built = std::move(s.kept[reuse]);
+    s.kept.erase(s.kept.begin() + static_cast<std::ptrdiff_t>(reuse));
+  }
+  if (keep_old) s.kept.front() = std::move(s.plan);
+  s.plan = std::move(built);
+  s.profile = std::move(profile);
+  // Within the bounds: kept_plans plans, and with a memory limit the arenas
+  // of all of them together.
+  size_t bytes = s.plan->arena.nbytes();
+  for (size_t i = 0; i < s.kept.size(); ++i) {
+    bytes += s.kept[i]->arena.nbytes();
+    const bool over_memory = s.options.memory_limit > 0 && bytes > s.options.memory_limit;
+    if (static_cast<int>(i) >= s.options.kept_plans || over_memory) {
+      s.kept.resize(i);
+      break;
+    }
+  }
+  s.prepare_ms = detail::elapsed_ms(start);
 }
 
 bool Session::prepared() const {
@@ -177,6 +210,13 @@ const SessionOptions& Session::options() const {
 }
 double Session::prepare_ms() const {
   return state_->prepare_ms;
+}
+
+std::vector<std::map<std::string, Shape>> Session::prepared_shapes() const {
+  std::vector<std::map<std::string, Shape>> out;
+  if (state_->plan) out.push_back(state_->plan->input_shapes);
+  for (const auto& plan : state_->kept) out.push_back(plan->input_shapes);
+  return out;
 }
 
 std::vector<LayerInfo> Session::layers() const {

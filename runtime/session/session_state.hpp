@@ -88,6 +88,8 @@ struct SessionState {
   // whose kernels use them.
   ConstantCache constants;
   std::unique_ptr<detail::Plan> plan;
+  // Plans of earlier shapes (SessionOptions::kept_plans), most recent first.
+  std::deque<std::unique_ptr<detail::Plan>> kept;
   double prepare_ms = 0;
   std::vector<LayerTime> profile;
 

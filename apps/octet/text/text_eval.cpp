@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <numeric>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -30,22 +32,41 @@ std::string percent(double k, size_t n) {
   return format_ms(100.0 * k / n, 2) + "%";
 }
 
-// Runs every tally's session on batches of `encodings` (padded to one
-// length, the last batch filled with copies of the first row, whose outputs
-// are ignored, so that each session is prepared once) and hands each row's
-// outputs to `score(tally, index, outputs, row)`.
+// Runs every tally's session on batches of `encodings` and hands each row's
+// outputs to `score(tally, index, outputs, row)`. The texts go shortest
+// first, each batch padded to its own longest text rounded up to a multiple
+// of kLengthStep (at most `max_length`): the work follows the texts' lengths,
+// and each padded length is prepared once (sessions keep recent plans, so
+// the few shapes are not prepared again). The last batch is filled with
+// copies of its first row, whose outputs are ignored. Returns the padded
+// lengths used.
+constexpr size_t kLengthStep = 8;
+
 template <typename Score>
-void run_batches(std::vector<Tally>& tallies, const Model& model, const TextEvalArgs& args,
-                 const std::vector<BertEncoding>& encodings, int64_t pad_id, Score score) {
-  size_t longest = 0;
-  for (const BertEncoding& e : encodings) longest = std::max(longest, e.input_ids.size());
+std::set<int64_t> run_batches(std::vector<Tally>& tallies, const Model& model,
+                              const TextEvalArgs& args, const std::vector<BertEncoding>& encodings,
+                              int64_t pad_id, size_t max_length, Score score) {
+  std::vector<size_t> order(encodings.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return encodings[a].input_ids.size() < encodings[b].input_ids.size();
+  });
   const size_t batch = static_cast<size_t>(args.batch);
-  for (size_t start = 0; start < encodings.size(); start += batch) {
-    const size_t m = std::min(batch, encodings.size() - start);
-    std::vector<BertEncoding> chunk(encodings.begin() + start, encodings.begin() + start + m);
-    chunk.resize(batch, encodings[start]);
+  std::set<int64_t> lengths;
+  for (size_t start = 0; start < order.size(); start += batch) {
+    const size_t m = std::min(batch, order.size() - start);
+    std::vector<BertEncoding> chunk;
+    size_t longest = 0;
+    for (size_t r = 0; r < m; ++r) {
+      chunk.push_back(encodings[order[start + r]]);
+      longest = std::max(longest, chunk.back().input_ids.size());
+    }
+    chunk.resize(batch, chunk.front());
+    const size_t padded = std::max(
+        longest, std::min(max_length, (longest + kLengthStep - 1) / kLengthStep * kLengthStep));
     const std::vector<Tensor> inputs =
-        bert_batch(model, args.model, chunk, pad_id, static_cast<int64_t>(longest));
+        bert_batch(model, args.model, chunk, pad_id, static_cast<int64_t>(padded));
+    lengths.insert(inputs.front().dim(1));
     for (Tally& t : tallies) {
       const auto t0 = Clock::now();
       const std::vector<Tensor>& outputs = t.session->run(inputs);
@@ -53,9 +74,10 @@ void run_batches(std::vector<Tally>& tallies, const Model& model, const TextEval
       if (start == 0 && args.session.verbose) {
         print_precision_report(args.model + ", " + t.name, *t.session);
       }
-      for (size_t r = 0; r < m; ++r) score(t, start + r, outputs, r);
+      for (size_t r = 0; r < m; ++r) score(t, order[start + r], outputs, r);
     }
   }
+  return lengths;
 }
 
 const Tensor& output_named(const Model& model, const std::vector<Tensor>& outputs,
@@ -125,45 +147,44 @@ void eval_text(const TextEvalArgs& args) {
   if (n == 0) throw Error(ErrorCode::invalid_argument, args.data.data + ": the selection is empty");
 
   int64_t classes = 0;
-  run_batches(tallies, model, args, encodings, tokenizer.pad_id(),
-              [&](Tally& t, size_t i, const std::vector<Tensor>& outputs, size_t row) {
-                if (squad) {
-                  const Tensor& s = output_named(model, outputs, "start_logits", args.model);
-                  const Tensor& e = output_named(model, outputs, "end_logits", args.model);
-                  const int64_t length = s.numel() / args.batch;
-                  const Span span =
-                      best_span(s.data<float>() + row * length, e.data<float>() + row * length,
-                                qas[i].context_begin, qas[i].context_end, args.max_answer_tokens);
-                  const std::string text = span_text(tokenizer, qas[i], questions[i].context, span);
-                  t.correct += squad_best_exact_match(text, questions[i].answers);
-                  t.f1 += squad_best_f1(text, questions[i].answers);
-                  t.answers.push_back(text);
-                  return;
-                }
-                const Tensor& logits = outputs.at(out);
-                if (logits.dtype() != DataType::f32 || logits.rank() != 2) {
-                  throw Error(ErrorCode::invalid_argument,
-                              args.model + ": output '" + model.outputs()[out].name + "' is " +
-                                  to_string(logits.shape()) +
-                                  "; eval needs f32 logits [batch, classes]");
-                }
-                if (classes == 0) {
-                  classes = logits.dim(1);
-                  check_labels(sentences, classes, args.data.data);
-                }
-                const float* p = logits.data<float>() + row * classes;
-                const int64_t k = std::max_element(p, p + classes) - p;
-                t.correct += k == sentences[i].label;
-                t.answers.push_back(std::to_string(k));
-              });
+  for (Tally& t : tallies) t.answers.resize(n);
+  const std::set<int64_t> lengths = run_batches(
+      tallies, model, args, encodings, tokenizer.pad_id(), max_length,
+      [&](Tally& t, size_t i, const std::vector<Tensor>& outputs, size_t row) {
+        if (squad) {
+          const Tensor& s = output_named(model, outputs, "start_logits", args.model);
+          const Tensor& e = output_named(model, outputs, "end_logits", args.model);
+          const int64_t length = s.numel() / args.batch;
+          const Span span =
+              best_span(s.data<float>() + row * length, e.data<float>() + row * length,
+                        qas[i].context_begin, qas[i].context_end, args.max_answer_tokens);
+          const std::string text = span_text(tokenizer, qas[i], questions[i].context, span);
+          t.correct += squad_best_exact_match(text, questions[i].answers);
+          t.f1 += squad_best_f1(text, questions[i].answers);
+          t.answers[i] = text;
+          return;
+        }
+        const Tensor& logits = outputs.at(out);
+        if (logits.dtype() != DataType::f32 || logits.rank() != 2) {
+          throw Error(ErrorCode::invalid_argument,
+                      args.model + ": output '" + model.outputs()[out].name + "' is " +
+                          to_string(logits.shape()) + "; eval needs f32 logits [batch, classes]");
+        }
+        if (classes == 0) {
+          classes = logits.dim(1);
+          check_labels(sentences, classes, args.data.data);
+        }
+        const float* p = logits.data<float>() + row * classes;
+        const int64_t k = std::max_element(p, p + classes) - p;
+        t.correct += k == sentences[i].label;
+        t.answers[i] = std::to_string(k);
+      });
   const double total_ms = ms_since(start_all);
   std::optional<size_t> agree;
   if (tallies.size() == 2) {
     agree = 0;
     for (size_t i = 0; i < n; ++i) *agree += tallies[0].answers[i] == tallies[1].answers[i];
   }
-  size_t longest = 0;
-  for (const BertEncoding& e : encodings) longest = std::max(longest, e.input_ids.size());
 
   if (args.json) {
     nlohmann::ordered_json j;
@@ -172,7 +193,8 @@ void eval_text(const TextEvalArgs& args) {
     j["task"] = squad ? "squad" : "classification";
     j["samples"] = n;
     j["max_length"] = max_length;
-    j["padded_length"] = longest;
+    j["padded_length"] = *lengths.rbegin();  // the longest
+    j["padded_lengths"] = lengths;
     j["batch"] = args.batch;
     for (const Tally& t : tallies) {
       nlohmann::ordered_json r;
@@ -203,7 +225,12 @@ void eval_text(const TextEvalArgs& args) {
             << "data        " << args.data.data << ": " << n
             << (squad ? " questions (SQuAD v1.1)" : " labeled sentences") << "\n"
             << "tokens      at most " << max_length << " a text, batches of " << args.batch
-            << " padded to " << longest << "\n";
+            << ", shortest texts first, each batch padded to its longest (rounded up to "
+            << kLengthStep << "): ";
+  for (auto it = lengths.begin(); it != lengths.end(); ++it) {
+    std::cout << (it == lengths.begin() ? "" : ", ") << *it;
+  }
+  std::cout << "\n";
   for (const Tally& t : tallies) {
     std::cout << t.name << "        ";
     if (squad) {

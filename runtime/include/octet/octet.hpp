@@ -258,6 +258,13 @@ struct SessionOptions {
   // scratch space and constants computed for the prepared shapes (0: no
   // limit). Past it, prepare() throws ErrorCode::out_of_memory.
   size_t memory_limit = 0;
+  // Plans for other input shapes kept besides the current one, most recently
+  // used first: prepare() (or run(inputs)) with shapes prepared before swaps
+  // the plan in instead of building it again, so a session serving a few
+  // batch sizes or sequence lengths prepares each once. Each kept plan holds
+  // its activation memory; with a memory_limit, kept plans are dropped
+  // (least recently used first) to stay within it. 0: keep none.
+  int kept_plans = 3;
 };
 
 // One executed step of a prepared session, for inspection and profiles.
@@ -290,7 +297,8 @@ class OCTET_API Session {
 
   // Concrete shapes for inputs with symbolic dims. Inputs not listed must have
   // fixed shapes in the model. Preparing again (new batch or sequence length)
-  // reuses weights and primitives where it can.
+  // reuses weights; shapes among the last SessionOptions::kept_plans
+  // prepared ones reuse their whole plan (prepared_shapes()).
   void prepare(const std::map<std::string, Shape>& input_shapes = {});
   bool prepared() const;
 
@@ -309,7 +317,10 @@ class OCTET_API Session {
   const Model& model() const;
   const SessionOptions& options() const;
   std::vector<LayerInfo> layers() const;
-  double prepare_ms() const;               // wall time of the last prepare()
+  double prepare_ms() const;  // wall time of the last prepare()
+  // The input shapes of the current plan, then of the kept ones (most recently
+  // used first), as given to prepare().
+  std::vector<std::map<std::string, Shape>> prepared_shapes() const;
   std::vector<LayerTime> profile() const;  // with options.profile
   void reset_profile();
 
