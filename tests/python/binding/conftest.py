@@ -26,6 +26,13 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(scope="session")
+def octet_cli():
+    if not CLI or not os.path.exists(CLI):
+        pytest.skip("the octet command-line tool is not built (OCTET_BUILD_APPS=OFF)")
+    return CLI
+
+
+@pytest.fixture(scope="session")
 def fashion_model():
     import octet
     return octet.Model.load(FASHION_MODEL)

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import octet
 import pytest
-from conftest import CLI, FASHION_MODEL, cosine
+from conftest import FASHION_MODEL, cosine
 
 METHODS = ["entropy", "max", "percentile=99.99"]
 
@@ -17,11 +17,11 @@ def batches(x, size):
         yield {"input": x[i:i + size]}
 
 
-def test_table_equals_octet_calibrate(fashion_model, fashion_images, tmp_path):
+def test_table_equals_octet_calibrate(octet_cli, fashion_model, fashion_images, tmp_path):
     x = fashion_images[:128]
     np.save(tmp_path / "calib.npy", x)
     cli_table = tmp_path / "cli.table.json"
-    subprocess.run([CLI, "calibrate", FASHION_MODEL, "--data", str(tmp_path / "calib.npy"),
+    subprocess.run([octet_cli, "calibrate", FASHION_MODEL, "--data", str(tmp_path / "calib.npy"),
                     "--method", ",".join(METHODS), "--threads", "1", "-o", str(cli_table),
                     "--quiet"], check=True, capture_output=True)
     expected = json.loads(cli_table.read_text())

@@ -7,15 +7,15 @@ import tracemalloc
 import numpy as np
 import octet
 import pytest
-from conftest import CLI, FASHION_MODEL
+from conftest import FASHION_MODEL
 
 
-def test_int8_run_equals_octet_run(fashion_model, fashion_images, tmp_path):
+def test_int8_run_equals_octet_run(octet_cli, fashion_model, fashion_images, tmp_path):
     # The committed demo model carries its ranges: both run it in int8, on one
     # thread, and must agree exactly (same kernels, same inputs).
     x = fashion_images[:16]
     np.save(tmp_path / "input.npy", x)
-    subprocess.run([CLI, "run", FASHION_MODEL, "-i", f"input={tmp_path / 'input.npy'}", "-o",
+    subprocess.run([octet_cli, "run", FASHION_MODEL, "-i", f"input={tmp_path / 'input.npy'}", "-o",
                     str(tmp_path / "out"), "--threads", "1"], check=True, capture_output=True)
     expected = np.load(tmp_path / "out" / "logits.npy")
     session = octet.Session(fashion_model, threads=1)
