@@ -77,9 +77,38 @@ py::list describe(const std::vector<TensorInfo>& values) {
   return out;
 }
 
-Session make_session(const Model& model, int threads, const std::vector<std::string>& fp32_layers,
-                     const std::vector<std::string>& fp32_ops, const std::string& precision,
-                     size_t memory_limit) {
+// A Session and the arrays it lent out (run(copy=False), input()): views of
+// its buffers, which prepare() frees and reallocates. While one is alive,
+// whatever would prepare again is refused, so that no array ever points
+// into freed memory.
+struct PySession {
+  Session session;
+  std::vector<py::weakref> views;
+
+  py::array lend(py::array view) {
+    views.emplace_back(view);
+    return view;
+  }
+  // Throws when a lent array is still alive; forgets the dead ones.
+  void check_no_views(const char* what) {
+    std::vector<py::weakref> alive;
+    for (py::weakref& w : views) {
+      if (!w().is_none()) alive.push_back(w);
+    }
+    views.swap(alive);
+    if (!views.empty()) {
+      throw Error(ErrorCode::invalid_argument,
+                  std::string(what) + " would reallocate the session's buffers, and " +
+                      std::to_string(views.size()) +
+                      " array(s) from run(copy=False) or input() still view them: delete them "
+                      "first (or use copy=True)");
+    }
+  }
+};
+
+PySession make_session(const Model& model, int threads, const std::vector<std::string>& fp32_layers,
+                       const std::vector<std::string>& fp32_ops, const std::string& precision,
+                       size_t memory_limit) {
   SessionOptions options;
   options.threads = threads;
   options.fp32_layers = fp32_layers;
@@ -93,22 +122,23 @@ Session make_session(const Model& model, int threads, const std::vector<std::str
     throw Error(ErrorCode::invalid_argument,
                 "precision must be \"int8\" or \"fp32\", got \"" + precision + "\"");
   }
-  return Session(model, options);
+  return PySession{Session(model, options), {}};
 }
 
-py::dict outputs_of(Session& session, py::handle self, bool copy) {
+py::dict outputs_of(PySession& s, py::handle self, bool copy) {
   py::dict out;
-  const std::vector<TensorInfo>& infos = session.model().outputs();
-  const std::vector<Tensor>& tensors = session.outputs();
+  const std::vector<TensorInfo>& infos = s.session.model().outputs();
+  const std::vector<Tensor>& tensors = s.session.outputs();
   for (size_t i = 0; i < infos.size(); ++i) {
     out[py::str(infos[i].name)] =
-        copy ? to_array(tensors[i]) : to_view(tensors[i], self, /*writable=*/false);
+        copy ? to_array(tensors[i]) : s.lend(to_view(tensors[i], self, /*writable=*/false));
   }
   return out;
 }
 
 py::dict run(py::object self, py::object feeds, bool copy) {
-  Session& session = self.cast<Session&>();
+  PySession& s = self.cast<PySession&>();
+  Session& session = s.session;
   if (feeds.is_none()) {
     if (!session.prepared()) {
       throw Error(ErrorCode::invalid_argument,
@@ -120,13 +150,20 @@ py::dict run(py::object self, py::object feeds, bool copy) {
   } else {
     std::vector<py::object> keep;  // the arrays the tensors point into
     const std::vector<Tensor> inputs = to_tensors(session.model().inputs(), feeds, keep);
+    // Session::run(inputs) prepares again when the shapes changed.
+    bool same = session.prepared();
+    for (size_t i = 0; same && i < inputs.size(); ++i) {
+      same = session.input(i).shape() == inputs[i].shape();
+    }
+    if (!same) s.check_no_views("run() with new input shapes");
     py::gil_scoped_release unlocked;
     session.run(inputs);
   }
-  return outputs_of(session, self, copy);
+  return outputs_of(s, self, copy);
 }
 
-py::list layers_of(const Session& session) {
+py::list layers_of(const PySession& s) {
+  const Session& session = s.session;
   py::list out;
   for (const LayerInfo& l : session.layers()) {
     out.append(py::dict(py::arg("name") = l.name, py::arg("op") = l.op,
@@ -226,7 +263,7 @@ PYBIND11_MODULE(_octet, m) {
                std::to_string(m.activation_range_count()) + " activation ranges>";
       });
 
-  py::class_<Session>(m, "Session", "Runs a Model; used by one thread at a time.")
+  py::class_<PySession>(m, "Session", "Runs a Model; used by one thread at a time.")
       .def(py::init(&make_session), py::arg("model"), py::arg("threads") = 0,
            py::arg("fp32_layers") = std::vector<std::string>{},
            py::arg("fp32_ops") = std::vector<std::string>{}, py::arg("precision") = "int8",
@@ -236,18 +273,22 @@ PYBIND11_MODULE(_octet, m) {
            "of the session's outputs, overwritten by the next run")
       .def(
           "prepare",
-          [](Session& s, const std::map<std::string, Shape>& shapes) { s.prepare(shapes); },
+          [](PySession& s, const std::map<std::string, Shape>& shapes) {
+            s.check_no_views("prepare()");
+            s.session.prepare(shapes);
+          },
           py::arg("shapes") = std::map<std::string, Shape>{})
       .def(
           "input",
           [](py::object self, const std::string& name) {
-            Session& s = self.cast<Session&>();
-            return to_view(s.input(name), self, /*writable=*/true);
+            PySession& s = self.cast<PySession&>();
+            return s.lend(to_view(s.session.input(name), self, /*writable=*/true));
           },
           py::arg("name"),
           "The session's own input buffer as a writable array (no copy): fill it, then run()")
-      .def_property_readonly("model", [](const Session& s) { return Model(s.model()); })
-      .def_property_readonly("threads", [](const Session& s) { return s.options().threads; })
+      .def_property_readonly("model", [](const PySession& s) { return Model(s.session.model()); })
+      .def_property_readonly("threads",
+                             [](const PySession& s) { return s.session.options().threads; })
       .def("layers", &layers_of);
 
   py::class_<CalibrationTable>(m, "CalibrationTable",

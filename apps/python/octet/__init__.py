@@ -10,7 +10,10 @@ view, a list) is converted by NumPy first (a copy). Session.run() copies the
 inputs into the session's own buffers, as the C++ Session::run(inputs) does;
 session.input(name) is that buffer itself, to fill in place and then run().
 Outputs are copies, or with run(..., copy=False) read-only views of the
-session's buffers, valid until its next run.
+session's buffers, overwritten by its next run. While a view (or an
+input(name) array) is alive, what would reallocate the buffers (prepare(), a
+run with new input shapes) raises octet.Error instead. A Session is used by
+one thread at a time.
 
 Calibration: octet.calibrate(model, batches, methods=[...]) reads any
 iterable of {input name: array} batches (twice for methods other than max: a

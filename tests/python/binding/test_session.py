@@ -180,3 +180,18 @@ def test_integer_inputs_refuse_floats():
     np.testing.assert_array_equal(session.run(int32)["logits"], logits)
     e = error_of(lambda: session.run({**feeds, "input_ids": ids.astype(np.float32)}))
     assert "input 'input_ids'" in str(e) and "s64" in str(e)
+
+
+def test_views_block_a_reallocation_until_deleted(fashion_model, fashion_images):
+    # prepare() (or a run with new shapes) frees the buffers the views point
+    # into: refused while one is alive, so that none points into freed memory.
+    session = octet.Session(fashion_model, threads=1)
+    view = session.run({"input": fashion_images[:2]}, copy=False)["logits"]
+    buf = session.input("input")
+    session.run({"input": fashion_images[2:4]})  # same shapes: fine
+    e = error_of(lambda: session.run({"input": fashion_images[:5]}))
+    assert "2 array(s)" in str(e) and "copy=True" in str(e)
+    e = error_of(lambda: session.prepare({"input": [5, 1, 28, 28]}))
+    assert "prepare()" in str(e)
+    del view, buf
+    assert session.run({"input": fashion_images[:5]})["logits"].shape == (5, 10)
