@@ -1,6 +1,7 @@
 # Every dependency comes from a Debian 12 package; this file only finds them.
 #   libdnnl-dev (oneDNN 2.6)   nlohmann-json3-dev   libstb-dev   doctest-dev
 #   libonnx-dev libprotobuf-dev   libcli11-dev   zlib1g-dev
+#   pybind11-dev python3-dev (the Python binding: third_party/pybind11.cmake)
 find_package(dnnl 2.6 CONFIG REQUIRED)
 find_package(nlohmann_json 3 CONFIG REQUIRED)
 find_package(ONNX CONFIG REQUIRED)
@@ -21,4 +22,7 @@ if(OCTET_BUILD_APPS)
 endif()
 if(OCTET_BUILD_TESTS)
   find_package(doctest CONFIG REQUIRED)
+endif()
+if(OCTET_PYTHON)
+  include(${CMAKE_CURRENT_LIST_DIR}/pybind11.cmake)
 endif()

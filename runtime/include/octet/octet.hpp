@@ -344,7 +344,8 @@ struct TensorCalibration {
 
 // Every activation's range by every method computed, plus where they came
 // from. Readable and editable JSON; quantize() writes its choices into a model.
-struct CalibrationTable {
+// (OCTET_API: its load/parse/save/to_json leave liboctet.so.)
+struct OCTET_API CalibrationTable {
   std::string model_hash;  // Model::content_hash() of the calibrated model
   std::string octet_version;
   std::string date;                  // UTC, ISO 8601 (from SOURCE_DATE_EPOCH when set)
