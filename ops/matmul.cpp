@@ -10,7 +10,8 @@
 //     M=128): tied for K=768,N=768 and K=3072,N=768, but for K=768,N=3072 inner
 //     product picks K-contiguous weights and ran in ~9-12 ms vs ~15-21 ms.
 //   - otherwise (attention's Q.K^T and P.V, both dynamic): the matmul primitive
-//     on plain layouts; oneDNN broadcasts batch dims of size 1.
+//     on plain layouts, or on a Transpose's permuted view of its input as it
+//     is (no copy); oneDNN broadcasts batch dims of size 1.
 // Degenerate shapes (an empty dim, a scalar result) use the reference kernel.
 #include <algorithm>
 #include <cmath>
@@ -92,6 +93,9 @@ class MatMul final : public Op {
   }
 
   bool has_int8_kernel() const override { return true; }
+  // The fp32 matmul of two activations reads permuted plain operands in
+  // place; the other paths ask the session for plain ones.
+  bool reads_strided(size_t i) const override { return i < 2; }
   bool output_never_negative(const std::vector<bool>&) const override {
     return act_.non_negative();
   }
@@ -158,19 +162,34 @@ class MatMul final : public Op {
       return kernel;
     }
 
-    // General case: the matmul primitive on plain row-major operands.
-    const dnnl::memory::desc a_md = plain_md(g.a, DataType::f32);
-    const dnnl::memory::desc b_md = plain_md(g.b, DataType::f32);
+    // General case: the matmul primitive, on the operands as produced when
+    // they are permuted plain layouts (a Transpose's view: oneDNN's gemm takes
+    // the strides, measured as fast as plain on BERT-base's heads), else plain.
     const dnnl::memory::desc dst_md = plain_md(g.dst, DataType::f32);
     Shape bias_shape(g.dst.size(), 1);
     bias_shape.back() = g.n;
     const dnnl::memory::desc bias_md = plain_md(bias_shape, DataType::f32);
-    const dnnl::matmul::desc desc(a_md, b_md, has_bias ? bias_md : dnnl::memory::desc(), dst_md);
-    const dnnl::matmul::primitive_desc pd(desc, attr, ctx.engine);
+    const bool a_strided = is_dense_strided(ctx.src[0], g.a);
+    const bool b_strided = is_dense_strided(ctx.src[1], g.b);
+    dnnl::memory::desc a_md = a_strided ? ctx.src[0].md : plain_md(g.a, DataType::f32);
+    dnnl::memory::desc b_md = b_strided ? ctx.src[1].md : plain_md(g.b, DataType::f32);
+    dnnl::matmul::primitive_desc pd;
+    try {
+      pd = dnnl::matmul::primitive_desc(
+          dnnl::matmul::desc(a_md, b_md, has_bias ? bias_md : dnnl::memory::desc(), dst_md), attr,
+          ctx.engine);
+    } catch (const dnnl::error&) {
+      if (!a_strided && !b_strided) throw;
+      a_md = plain_md(g.a, DataType::f32);  // the session reorders to plain
+      b_md = plain_md(g.b, DataType::f32);
+      pd = dnnl::matmul::primitive_desc(
+          dnnl::matmul::desc(a_md, b_md, has_bias ? bias_md : dnnl::memory::desc(), dst_md), attr,
+          ctx.engine);
+    }
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::matmul(pd), impl_name(pd),
                                                     pd.scratchpad_desc().get_size());
-    bind_input(*kernel, ctx, 0, DNNL_ARG_SRC, a_md);
-    bind_input(*kernel, ctx, 1, DNNL_ARG_WEIGHTS, b_md);
+    bind_operand(*kernel, ctx, 0, DNNL_ARG_SRC, a_md);
+    bind_operand(*kernel, ctx, 1, DNNL_ARG_WEIGHTS, b_md);
     if (has_bias) bind_input(*kernel, ctx, 2, DNNL_ARG_BIAS, bias_md);
     kernel->map_dst(0, DNNL_ARG_DST, dst_md);
     return kernel;
@@ -238,6 +257,35 @@ class MatMul final : public Op {
       ctx.src[i].want = plain_md(ctx.src[i].shape, ctx.src[i].dtype);
       kernel.map_src(i, arg, md);
     }
+  }
+
+  // A dynamic f32 operand written in a permuted plain layout (dense, no
+  // blocking) of the operand's own rank, as a Transpose view hands it over.
+  static bool is_dense_strided(const KernelSrc& src, const Shape& extended) {
+    if (src.constant || src.md.is_zero() ||
+        src.md.data.ndims != static_cast<int>(extended.size()) ||
+        src.md.data_type() != dnnl::memory::data_type::f32 ||
+        src.md.data.format_kind != dnnl_blocked ||
+        src.md.data.format_desc.blocking.inner_nblks != 0) {
+      return false;
+    }
+    for (size_t i = 0; i < extended.size(); ++i) {
+      if (src.md.data.dims[i] != extended[i]) return false;
+    }
+    return src.md.get_size() == static_cast<size_t>(numel(extended)) * sizeof(float) &&
+           src.md != plain_md(extended, DataType::f32);
+  }
+
+  // Operand `i` read as `md`: as produced when md is its own layout, else
+  // plain (bind_input).
+  static void bind_operand(PrimitiveKernel& kernel, KernelContext& ctx, size_t i, int arg,
+                           const dnnl::memory::desc& md) {
+    if (!ctx.src[i].constant && md == ctx.src[i].md) {
+      ctx.src[i].want = md;
+      kernel.map_src(i, arg, md);
+      return;
+    }
+    bind_input(kernel, ctx, i, arg, md);
   }
 
   MatMulGeometry geometry(const Shape& a, const Shape& b) const {

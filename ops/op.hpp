@@ -115,6 +115,10 @@ struct KernelDst {
   // The index of an input whose bytes the output reinterprets without a
   // kernel (Reshape and friends on a plain layout), or -1.
   int alias = -1;
+  // Every reader of this output reads it as produced in any permutation of a
+  // plain layout (Op::reads_strided), and it is no graph output: a Transpose
+  // may then hand over a permuted view instead of copying.
+  bool strided_ok = false;
 };
 
 // What make_kernel() receives, and what it must fill in (`want` of each
@@ -178,6 +182,14 @@ class Op {
   // int8 inputs directly (see src_have); others get f32. For ops without an
   // int8 kernel a blacklist entry turns this off for the node.
   virtual bool accepts_int8() const { return has_int8_kernel(); }
+  // Whether the kernel can read input `i` in a permuted plain layout (dense,
+  // strides in any order) as produced. Where every reader of a value says so,
+  // a Transpose writing it becomes a view; a reader that then wants another
+  // layout after all gets a reorder from the session, as always.
+  virtual bool reads_strided(size_t i) const {
+    (void)i;
+    return false;
+  }
   // For an op that accepts int8 without an int8 kernel, when its output is
   // worth int8: whether its f32 input `i` is worth quantizing too (so that
   // its producer writes int8). Default: every input; a Mul keeps its

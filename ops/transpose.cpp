@@ -4,6 +4,9 @@
 // produced, blocked or plain, so no reorder before it) to a plain output.
 // int8 data (an f32 value its producer wrote as s8/u8) moves as it is: the
 // output is int8 on the input's scale, exactly, with no dequantize around it.
+// When every reader reads strided layouts (Op::reads_strided: MatMul), a plain
+// input is not copied: the output is a view of its bytes with permuted
+// strides (BERT's Q, K and V head splits).
 #include <algorithm>
 #include <numeric>
 
@@ -82,6 +85,16 @@ class Transpose final : public Op {
       pd = dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, out_md, default_attr());
     } catch (const dnnl::error&) {
       return make_reference_kernel(*this, ctx);
+    }
+    // Every reader takes a permuted plain layout (attention's MatMuls): the
+    // output is the input's bytes described with permuted strides, no copy.
+    if (ctx.dst[0].strided_ok && (have.is_int8() || dtype == DataType::f32) &&
+        produced == plain_md(ctx.src[0].shape, dtype)) {
+      ctx.src[0].want = produced;
+      ctx.dst[0].md = from;
+      ctx.dst[0].scale = have.scale;
+      ctx.dst[0].alias = 0;
+      return nullptr;
     }
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::reorder(pd), impl_name(pd),
                                                     pd.scratchpad_desc().get_size());

@@ -63,7 +63,8 @@ class Planner {
       : state_(state),
         model_(model_data(state.model)),
         g_(model_.graph),
-        values_(g_.values.size()) {}
+        values_(g_.values.size()),
+        consumers_(g_.consumers()) {}
 
   std::unique_ptr<Plan> run(const std::map<std::string, Shape>& shapes) {
     plan_ = std::make_unique<Plan>();
@@ -341,8 +342,22 @@ class Planner {
       if (may_write_int8 && q && precision_.value_wants_int8[id]) {
         ctx.dst[k].int8 = {q->dtype, q->scale()};
       }
+      ctx.dst[k].strided_ok = readers_take_strided(id);
     }
     return ctx;
+  }
+
+  bool readers_take_strided(int id) const {
+    const std::vector<int>& readers = consumers_[id];
+    if (readers.empty()) return false;
+    if (std::find(g_.outputs.begin(), g_.outputs.end(), id) != g_.outputs.end()) return false;
+    for (int r : readers) {
+      const Node& reader = g_.nodes[r];
+      for (size_t j = 0; j < reader.inputs.size(); ++j) {
+        if (reader.inputs[j] == id && !model_.ops[r]->reads_strided(j)) return false;
+      }
+    }
+    return true;
   }
 
   void add_node_step(size_t i) {
@@ -418,6 +433,7 @@ class Planner {
   std::vector<bool> folded_;
   PrecisionPlan precision_;
   std::vector<int> input_buffers_, output_buffers_;
+  std::vector<std::vector<int>> consumers_;  // per value: the nodes reading it
   Sharing sharing_;
   size_t charged_ = 0;  // bytes allocated so far, for the memory limit
   std::unique_ptr<Plan> plan_;
