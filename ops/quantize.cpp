@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 
 namespace octet {
 
@@ -26,26 +27,47 @@ std::vector<float> channel_amax(const Tensor& w, int axis) {
   return amax;
 }
 
-Tensor quantize(const Tensor& w, int axis, const std::vector<float>& scales, float levels) {
+}  // namespace
+
+// round_half_even(clamp(w / scale, -levels, levels)) per element, which is
+// clamp(round_half_even(w / scale), ...) since levels is an integer. Rows of
+// one channel at a time, so that the inner loop has no index arithmetic and
+// vectorizes: BERT-base's 85M weights were most of its int8 prepare.
+Tensor quantize_weights(const Tensor& w, int axis, const std::vector<float>& scales, float levels) {
   Tensor q(DataType::s8, w.shape());
   const Shape& s = w.shape();
   const int64_t channels = s[axis];
   int64_t inner = 1;
   for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
+  const int64_t rows = channels * inner > 0 ? w.numel() / inner : 0;
   const float* src = w.data<float>();
   int8_t* dst = q.data<int8_t>();
-  for (int64_t i = 0; i < w.numel(); ++i) {
-    const float v = round_half_even(src[i] / scales[(i / inner) % channels]);
-    if (!std::isfinite(v)) {
-      throw Error(ErrorCode::invalid_model, "the weights hold a NaN or infinite value at index " +
-                                                std::to_string(i) + ": they cannot be quantized");
+  // 1.5 x 2^23: adding and subtracting it rounds a float of magnitude below
+  // 2^22 to an integer, half to even, in the default rounding mode (octet
+  // is built without -ffast-math, which would fold it away).
+  constexpr float kRound = 12582912.f;
+  bool finite = true;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float scale = scales[static_cast<size_t>(r % channels)];
+    const float* x = src + r * inner;
+    int8_t* y = dst + r * inner;
+    for (int64_t i = 0; i < inner; ++i) {
+      float v = x[i] / scale;
+      finite &= std::fabs(v) <= std::numeric_limits<float>::max();  // false for NaN
+      v = v == v ? std::min(std::max(v, -levels), levels) : 0.f;
+      y[i] = static_cast<int8_t>((v + kRound) - kRound);
     }
-    dst[i] = static_cast<int8_t>(std::clamp(v, -levels, levels));
+  }
+  if (!finite) {
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      if (!std::isfinite(src[i] / scales[static_cast<size_t>((i / inner) % channels)])) {
+        throw Error(ErrorCode::invalid_model, "the weights hold a NaN or infinite value at index " +
+                                                  std::to_string(i) + ": they cannot be quantized");
+      }
+    }
   }
   return q;
 }
-
-}  // namespace
 
 int conv_weight_levels(DataType src) {
   return cpu_has_vnni() || src == DataType::s8 ? 127 : 63;
@@ -81,7 +103,7 @@ dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
                           const std::vector<float>& scales, int levels,
                           const dnnl::memory::desc& plain, const dnnl::memory::desc& want) {
   auto make = [&] {
-    const Tensor q = quantize(w, axis, scales, static_cast<float>(levels));
+    const Tensor q = quantize_weights(w, axis, scales, static_cast<float>(levels));
     dnnl::memory src(plain, ctx.engine, const_cast<void*>(q.raw()));
     dnnl::memory dst(want, ctx.engine);
     dnnl::stream stream(ctx.engine);

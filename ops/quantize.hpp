@@ -36,6 +36,10 @@ void force_int8_activation_matmul_for_tests(bool force);
 // = max|w_c|, or the ranges `given` by a QAT model.
 std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* given, int levels);
 
+// s8 weights: round_half_even(w / scale_c), clamped to [-levels, levels],
+// scale_c = scales[c] along `axis`. A NaN or infinite quotient is an Error.
+Tensor quantize_weights(const Tensor& w, int axis, const std::vector<float>& scales, float levels);
+
 // Quantizes constant f32 weights with those scales (values in [-levels, levels])
 // and reorders them into `want`, an s8 layout chosen by a primitive. `plain`
 // describes the s8 copy of `w` in the primitive's dims (it may view `w`
