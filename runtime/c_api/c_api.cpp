@@ -382,6 +382,16 @@ octet_status octet_session_options_set_memory_limit(octet_session_options* optio
   });
 }
 
+octet_status octet_session_options_set_kept_plans(octet_session_options* options,
+                                                  int plans) noexcept {
+  return guarded(__func__, [&](const Call& call) {
+    octet_session_options& o = call.need(options, "options");
+    if (plans < 0)
+      call.invalid("kept_plans must be >= 0 (0 keeps none), got " + std::to_string(plans));
+    o.options.kept_plans = plans;
+  });
+}
+
 // ---------------------------------------------------------------- session
 
 octet_status octet_session_create(const octet_model* model, const octet_session_options* options,

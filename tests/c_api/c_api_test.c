@@ -281,6 +281,9 @@ static void test_input_errors(const octet_model* model) {
   octet_session_options* options = NULL;
   if (!OK(octet_session_options_create(&options))) return;
   OK(octet_session_options_set_memory_limit(options, 1));
+  OK(octet_session_options_set_kept_plans(options, 0));
+  FAILS(octet_session_options_set_kept_plans(options, -1), OCTET_ERROR_INVALID_ARGUMENT,
+        "kept_plans must be >= 0", "-1");
   FAILS(octet_session_options_set_threads(options, -2), OCTET_ERROR_INVALID_ARGUMENT,
         "threads must be >= 0", "-2");
   FAILS(octet_session_options_set_precision(options, (octet_precision)3),

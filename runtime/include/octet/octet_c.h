@@ -160,6 +160,10 @@ OCTET_C_API octet_status octet_session_options_add_fp32_op(octet_session_options
  * octet_session_run fails with OCTET_ERROR_OUT_OF_MEMORY. */
 OCTET_C_API octet_status octet_session_options_set_memory_limit(octet_session_options* options,
                                                                 size_t bytes) OCTET_C_NOEXCEPT;
+/* How many plans of earlier input shapes a session keeps besides the current
+ * one, to swap back in when those shapes come again (default 3; 0: none). */
+OCTET_C_API octet_status octet_session_options_set_kept_plans(octet_session_options* options,
+                                                              int plans) OCTET_C_NOEXCEPT;
 
 /* ------------------------------------------------------------- session */
 
