@@ -1,5 +1,10 @@
 #include "ops/quantize.hpp"
 
+// quantize_weights rounds with float additions that -ffast-math may fold.
+#ifdef __FAST_MATH__
+#error "ops/quantize.cpp must be built without -ffast-math"
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>

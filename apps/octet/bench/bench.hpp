@@ -92,6 +92,7 @@ struct StreamTimings {
   std::vector<double> all_ms;           // every stream's, pooled
   double walltime_ms = 0;               // the common start to the last request's end
   int threads_per_stream = 1;
+  std::vector<LayerInfo> layers;  // the first stream's (all are alike)
 };
 // `total_threads` (0: every core) split between `streams`, at least 1 each.
 int threads_per_stream(int total_threads, int streams);

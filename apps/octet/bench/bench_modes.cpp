@@ -20,9 +20,9 @@ constexpr uint64_t kSeed = 20240501;
   throw Error(ErrorCode::invalid_argument, what);
 }
 
-std::map<std::string, int> layer_precisions(const Session& session) {
+std::map<std::string, int> layer_precisions(const std::vector<LayerInfo>& layers) {
   std::map<std::string, int> counts;
-  for (const LayerInfo& layer : session.layers()) ++counts[layer.precision];
+  for (const LayerInfo& layer : layers) ++counts[layer.precision];
   return counts;
 }
 
@@ -31,9 +31,9 @@ double sorted_percentile(std::vector<double> samples, double p) {
   return trtexec_percentile(samples, p);
 }
 
-std::string precision_counts(const Session& session) {
+std::string precision_counts(const std::vector<LayerInfo>& layers) {
   std::string text;
-  for (const auto& [name, n] : layer_precisions(session)) {
+  for (const auto& [name, n] : layer_precisions(layers)) {
     text += (text.empty() ? "" : ", ") + std::to_string(n) + " " + name;
   }
   return text;
@@ -209,7 +209,7 @@ void bench_compare(const BenchArgs& args, const Model& loaded, const SessionOpti
     j["int8_median_ms"] = int8.median_ms;
     j["fp32_latency_ms"] = summary_json(fp32);
     j["int8_latency_ms"] = summary_json(int8);
-    j["int8_layers"] = layer_precisions(*sessions[1]);
+    j["int8_layers"] = layer_precisions(sessions[1]->layers());
     j["speedup"] = speedup;
     j["cpu_isa"] = cpu_isa();
     j["device"] = bench_header_json(base.threads);
@@ -219,7 +219,7 @@ void bench_compare(const BenchArgs& args, const Model& loaded, const SessionOpti
   std::cout << bench_header(base.threads) << "=== Compare (" << fp32.count
             << " alternating runs each) ===\n"
             << "model       " << args.model << " (batch " << args.batch << ")\n"
-            << "int8 layers " << precision_counts(*sessions[1]) << "\n";
+            << "int8 layers " << precision_counts(sessions[1]->layers()) << "\n";
   for (const auto* s : {&fp32, &int8}) {
     std::cout << (s == &fp32 ? "fp32" : "int8") << "        median " << format_ms(s->median_ms)
               << " ms  (min " << format_ms(s->min_ms) << ", p90 "
@@ -254,24 +254,27 @@ void bench_sweep(const BenchArgs& args, const Model& loaded, const SessionOption
     const auto shapes = bench_shapes(model, args, files, batch, seq);
     if (options.precision == Precision::int8) model = with_ranges(model, shapes, options.threads);
     const int streams = static_cast<int>(get("streams", 1));
-    Session session(model, options);
-    session.prepare(shapes);
-    fill_inputs(session, files);
     std::vector<double> ms;
     double walltime_ms = 0;
+    std::vector<LayerInfo> layers;
     if (streamed) {
       StreamTimings t = time_streams(model, options, shapes, files, streams, args);
       ms = std::move(t.all_ms);
       walltime_ms = t.walltime_ms;
+      layers = std::move(t.layers);
     } else {
+      Session session(model, options);
+      session.prepare(shapes);
+      fill_inputs(session, files);
       Timings t = time_runs({[&] { session.run(); }}, args);
       ms = std::move(t.ms[0]);
       walltime_ms = t.walltime_ms;
+      layers = session.layers();
     }
     const TimingSummary s = summarize_timings(ms, ps, walltime_ms, batch);
     const double p99 = sorted_percentile(ms, 99);
     rows.push_back({std::to_string(options.threads), std::to_string(batch), std::to_string(seq),
-                    precision_counts(session), format_ms(s.median_ms), format_ms(s.mean_ms),
+                    precision_counts(layers), format_ms(s.median_ms), format_ms(s.mean_ms),
                     format_ms(p99), format_ms(s.min_ms), format_ms(s.qps(), 2),
                     format_ms(s.items_per_s(), 1)});
     if (streamed) rows.back().insert(rows.back().begin(), std::to_string(streams));

@@ -105,6 +105,7 @@ StreamTimings time_streams(const Model& model, const SessionOptions& base,
   const Clock::time_point end = *std::max_element(last_end.begin(), last_end.end());
   t.walltime_ms = std::chrono::duration<double, std::milli>(end - first).count();
   for (const auto& stream : t.ms) t.all_ms.insert(t.all_ms.end(), stream.begin(), stream.end());
+  t.layers = sessions.front()->layers();
   return t;
 }
 
