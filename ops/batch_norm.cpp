@@ -157,8 +157,8 @@ class BatchNorm final : public Op {
     const QuantView y = ctx.int8 ? ctx.dst[0].int8 : QuantView{};
     const float dst_scale = y.is_int8() ? y.scale : 1.f;
     const int levels = conv_weight_levels(src.dtype);
-    const std::vector<float> w_scales =
-        ctx.int8 ? weight_scales(w, 0, nullptr, levels) : std::vector<float>{};
+    const std::vector<float> w_amax = ctx.int8 ? weight_amax(w, 0, nullptr) : std::vector<float>{};
+    const std::vector<float> w_scales = weight_scales(w_amax, levels);
 
     dnnl::memory::dims wei_dims{c, 1, 1}, ones(spatial, 1), zeros(spatial, 0);
     wei_dims.insert(wei_dims.end(), ones.begin(), ones.end());
@@ -186,7 +186,7 @@ class BatchNorm final : public Op {
     if (ctx.int8) {
       kernel->set_const(
           DNNL_ARG_WEIGHTS,
-          int8_weights(uncached, w, 0, w_scales, levels,
+          int8_weights(uncached, w, 0, w_amax, levels,
                        dnnl::memory::desc(wei_dims, dt::s8, wei_tag), pd.weights_desc()));
       kernel->set_const(DNNL_ARG_BIAS, int8_bias(ctx.engine, b, src.scale, w_scales));
     } else {

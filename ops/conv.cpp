@@ -194,8 +194,10 @@ class Conv final : public Op {
     ctx.src[0].want = pd.src_desc();
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     const dnnl::memory::desc wei_plain(wei_dims, dt::f32, g.wei_plain_tag());
-    kernel->set_const(DNNL_ARG_WEIGHTS,
-                      reorder_constant(ctx, *ctx.src[1].constant, wei_plain, pd.weights_desc()));
+    kernel->set_const(
+        DNNL_ARG_WEIGHTS,
+        reorder_constant(ctx, f32_weights(*ctx.src[1].constant, ctx.src[1].weight_quant), wei_plain,
+                         pd.weights_desc()));
     if (has_bias)
       kernel->set_const(DNNL_ARG_BIAS, wrap_constant(ctx.engine, *ctx.src[2].constant, bias_md));
     if (has_residual) {
@@ -228,8 +230,8 @@ class Conv final : public Op {
     const dnnl::memory::dims wei_dims = g.wei_dims();
     const dnnl::memory::desc bias_md({g.oc}, dt::f32, tag::a);
     const int levels = conv_weight_levels(x.dtype);
-    const std::vector<float> w_scales =
-        weight_scales(*ctx.src[1].constant, 0, ctx.src[1].weight_quant, levels);
+    const std::vector<float> w_amax = weight_amax(*ctx.src[1].constant, 0, ctx.src[1].weight_quant);
+    const std::vector<float> w_scales = weight_scales(w_amax, levels);
     const float dst_scale = y.is_int8() ? y.scale : 1.f;
     const std::vector<float> scales =
         output_scales(x.scale, w_scales, act_.scale_before(dst_scale));
@@ -264,7 +266,7 @@ class Conv final : public Op {
     ctx.src[0].want = pd.src_desc();
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     const dnnl::memory::desc wei_plain(wei_dims, dt::s8, g.wei_plain_tag());
-    kernel->set_const(DNNL_ARG_WEIGHTS, int8_weights(ctx, *ctx.src[1].constant, 0, w_scales, levels,
+    kernel->set_const(DNNL_ARG_WEIGHTS, int8_weights(ctx, *ctx.src[1].constant, 0, w_amax, levels,
                                                      wei_plain, pd.weights_desc()));
     if (has_bias) {
       kernel->set_const(DNNL_ARG_BIAS,

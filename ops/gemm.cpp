@@ -11,6 +11,7 @@
 #include "ops/activation.hpp"
 #include "ops/dnnl_kernel.hpp"
 #include "ops/inner_product.hpp"
+#include "ops/quantize.hpp"
 
 namespace octet {
 namespace {
@@ -160,7 +161,7 @@ class Gemm final : public Op {
     kernel->map_src(0, DNNL_ARG_SRC, src_md);
 
     // Inner-product weights are "oi" [N,K]: B itself when transB, else B^T (strides {1,N}).
-    const Tensor& b = *ctx.src[1].constant;
+    const Tensor b = f32_weights(*ctx.src[1].constant, ctx.src[1].weight_quant);
     const dnnl::memory::desc b_as_oi(
         {n, k}, dt::f32, trans_b_ ? dnnl::memory::dims{k, 1} : dnnl::memory::dims{1, n});
     if (alpha_ == 1.0) {

@@ -67,8 +67,9 @@ std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& s
   const QuantView y = ctx.dst[0].int8;
   const bool shift = x.dtype == DataType::s8 && !cpu_has_vnni();
   const int levels = linear_weight_levels();
-  const std::vector<float> w_scales =
-      weight_scales(*spec.weights, spec.weight_axis, ctx.src[1].weight_quant, levels);
+  const std::vector<float> w_amax =
+      weight_amax(*spec.weights, spec.weight_axis, ctx.src[1].weight_quant);
+  const std::vector<float> w_scales = weight_scales(w_amax, levels);
   // oneDNN 2.x applies output scales before post-ops. ReLU commutes with a
   // positive scale, GELU does not: such an activation sees real values and
   // its post-op divides by the destination scale (ops/activation.hpp).
@@ -117,7 +118,7 @@ std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& s
   // The matmul wants the weights as [K,N]: the same bytes, axes swapped.
   kernel->set_const(
       DNNL_ARG_WEIGHTS,
-      int8_weights(ctx, *spec.weights, spec.weight_axis, w_scales, levels,
+      int8_weights(ctx, *spec.weights, spec.weight_axis, w_amax, levels,
                    shift ? plain_weights.permute_axes({1, 0}) : plain_weights, weights_want));
   if (!spec.bias.empty()) {
     // oneDNN 2.x adds the bias to the s32 sum before the output scale.

@@ -1,5 +1,7 @@
 #include "ops/op.hpp"
 
+#include "ops/quantize.hpp"
+
 namespace octet {
 
 KernelContext::KernelContext(const Node& node_, const dnnl::engine& engine_,
@@ -102,6 +104,14 @@ class ReferenceKernel final : public Kernel {
  public:
   ReferenceKernel(const Op& op, const KernelContext& ctx) : op_(op) {
     src_info_.assign(ctx.src.begin(), ctx.src.end());
+    // A weight stored as s8 (WeightQuant::stored_s8) is read dequantized.
+    dequantized_.resize(ctx.src.size());
+    for (size_t i = 0; i < ctx.src.size(); ++i) {
+      const KernelSrc& s = ctx.src[i];
+      if (s.present && s.constant && s.constant->dtype() != s.dtype) {
+        dequantized_[i] = f32_weights(*s.constant, s.weight_quant);
+      }
+    }
     for (const KernelDst& d : ctx.dst) {
       dst_shape_.push_back(d.shape);
       dst_dtype_.push_back(d.dtype);
@@ -112,8 +122,13 @@ class ReferenceKernel final : public Kernel {
     src_.clear();
     for (size_t i = 0; i < src.size(); ++i) {
       const SrcInfo& info = src_info_[i];
-      src_.push_back(info.present ? Tensor::wrap(info.dtype, info.shape, const_cast<void*>(src[i]))
-                                  : Tensor());
+      if (!dequantized_[i].empty()) {
+        src_.push_back(dequantized_[i]);
+      } else {
+        src_.push_back(info.present
+                           ? Tensor::wrap(info.dtype, info.shape, const_cast<void*>(src[i]))
+                           : Tensor());
+      }
     }
     src_ptr_.clear();
     for (size_t i = 0; i < src_.size(); ++i) {
@@ -133,6 +148,7 @@ class ReferenceKernel final : public Kernel {
   std::vector<SrcInfo> src_info_;
   std::vector<Shape> dst_shape_;
   std::vector<DataType> dst_dtype_;
+  std::vector<Tensor> dequantized_;  // per input: empty, or a stored s8 weight as f32
   std::vector<Tensor> src_;
   std::vector<const Tensor*> src_ptr_;
   std::vector<Tensor> dst_;

@@ -32,6 +32,12 @@ std::vector<float> channel_amax(const Tensor& w, int axis) {
   return amax;
 }
 
+// 1.5 x 2^23: adding and subtracting it rounds a float of magnitude below
+// 2^22 to an integer, half to even, in the default rounding mode (octet is
+// built without -ffast-math, which would fold it away), in vector registers
+// where std::nearbyint is a libm call per element.
+constexpr float kRound = 12582912.f;
+
 }  // namespace
 
 // round_half_even(clamp(w / scale, -levels, levels)) per element, which is
@@ -47,10 +53,6 @@ Tensor quantize_weights(const Tensor& w, int axis, const std::vector<float>& sca
   const int64_t rows = channels * inner > 0 ? w.numel() / inner : 0;
   const float* src = w.data<float>();
   int8_t* dst = q.data<int8_t>();
-  // 1.5 x 2^23: adding and subtracting it rounds a float of magnitude below
-  // 2^22 to an integer, half to even, in the default rounding mode (octet
-  // is built without -ffast-math, which would fold it away).
-  constexpr float kRound = 12582912.f;
   bool finite = true;
   for (int64_t r = 0; r < rows; ++r) {
     const float scale = scales[static_cast<size_t>(r % channels)];
@@ -94,21 +96,40 @@ void force_int8_activation_matmul_for_tests(bool force) {
   int8_activation_matmul_forced = force;
 }
 
-std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* given, int levels) {
-  const std::vector<float> amax = given ? given->amax : channel_amax(w, axis);
+std::vector<float> weight_amax(const Tensor& w, int axis, const WeightQuant* given) {
+  if (given) return given->amax;
+  return channel_amax(w, axis);
+}
+
+std::vector<float> weight_scales(const std::vector<float>& amax, int levels) {
   std::vector<float> scales(amax.size());
   for (size_t c = 0; c < amax.size(); ++c) {
-    // An all-zero channel quantizes to zeros with any scale; 1 keeps it finite.
     scales[c] = amax[c] > 0 ? amax[c] / static_cast<float>(levels) : 1.f;
   }
   return scales;
 }
 
+Tensor weight_integers(const Tensor& w, int axis, const std::vector<float>& amax, int levels) {
+  Tensor q =
+      w.dtype() == DataType::s8 ? w : quantize_weights(w, axis, weight_scales(amax, 127), 127.f);
+  if (levels == 127) return q;
+  // q8 x levels / 127 is within 1e-5 of its exact quotient, and for levels
+  // 63 never a tie (126 q8 is even, 127 (2k + 1) odd).
+  Tensor reduced(DataType::s8, w.shape());
+  const int8_t* src = q.data<int8_t>();
+  int8_t* dst = reduced.data<int8_t>();
+  const float l = static_cast<float>(levels);
+  for (int64_t i = 0; i < q.numel(); ++i) {
+    dst[i] = static_cast<int8_t>((static_cast<float>(src[i]) * l / 127.f + kRound) - kRound);
+  }
+  return reduced;
+}
+
 dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
-                          const std::vector<float>& scales, int levels,
+                          const std::vector<float>& amax, int levels,
                           const dnnl::memory::desc& plain, const dnnl::memory::desc& want) {
   auto make = [&] {
-    const Tensor q = quantize_weights(w, axis, scales, static_cast<float>(levels));
+    const Tensor q = weight_integers(w, axis, amax, levels);
     dnnl::memory src(plain, ctx.engine, const_cast<void*>(q.raw()));
     dnnl::memory dst(want, ctx.engine);
     dnnl::stream stream(ctx.engine);
@@ -117,7 +138,28 @@ dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
     return dst;
   };
   if (!ctx.constants) return make();
-  return ctx.constants->get({w.raw(), plain, want, scales, axis, levels}, w, make);
+  return ctx.constants->get({w.raw(), plain, want, weight_scales(amax, levels), axis, levels}, w,
+                            make);
+}
+
+Tensor f32_weights(const Tensor& w, const WeightQuant* quant) {
+  if (w.dtype() == DataType::f32) return w;
+  if (w.dtype() != DataType::s8 || !quant || !quant->stored_s8) {
+    throw Error(ErrorCode::internal, std::string("a constant weight of dtype ") +
+                                         to_string(w.dtype()) +
+                                         " where f32 or a stored s8 weight was expected");
+  }
+  const std::vector<float> scales = weight_scales(quant->amax, 127);
+  Tensor out(DataType::f32, w.shape());
+  const int64_t channels = w.dim(static_cast<size_t>(quant->axis));
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(quant->axis) + 1; d < w.rank(); ++d) inner *= w.dim(d);
+  const int8_t* src = w.data<int8_t>();
+  float* dst = out.data<float>();
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    dst[i] = static_cast<float>(src[i]) * scales[static_cast<size_t>((i / inner) % channels)];
+  }
+  return out;
 }
 
 dnnl::memory int8_bias(const dnnl::engine& engine, const Tensor& bias, float src_scale,

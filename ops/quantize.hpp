@@ -32,22 +32,37 @@ int linear_weight_levels();
 bool int8_activation_matmul_available();
 void force_int8_activation_matmul_for_tests(bool force);
 
-// Per-channel weight scales along `axis` of `w`: amax_c / levels, with amax_c
-// = max|w_c|, or the ranges `given` by a QAT model.
-std::vector<float> weight_scales(const Tensor& w, int axis, const WeightQuant* given, int levels);
+// Per-channel weight ranges along `axis`: `given` (a QAT model's learned
+// ranges, or those a model stored with its int8 weights), else max|w_c| of
+// the f32 `w`.
+std::vector<float> weight_amax(const Tensor& w, int axis, const WeightQuant* given);
+// scale_c = amax_c / levels; 1 for an all-zero channel, which quantizes to
+// zeros with any scale.
+std::vector<float> weight_scales(const std::vector<float>& amax, int levels);
 
 // s8 weights: round_half_even(w / scale_c), clamped to [-levels, levels],
 // scale_c = scales[c] along `axis`. A NaN or infinite quotient is an Error.
 Tensor quantize_weights(const Tensor& w, int axis, const std::vector<float>& scales, float levels);
 
-// Quantizes constant f32 weights with those scales (values in [-levels, levels])
-// and reorders them into `want`, an s8 layout chosen by a primitive. `plain`
-// describes the s8 copy of `w` in the primitive's dims (it may view `w`
-// transposed or grouped). Cached like reorder_constant(): one copy for all the
-// sessions of a Model.
+// The integers an int8 kernel multiplies with, in [-levels, levels]. Always
+// by way of the 8-bit integers q8 = quantize_weights(w, amax_c / 127, 127)
+// -- or the q8 a model stored (`w` s8, Model::with_int8_weights) -- and for
+// fewer levels round_half_even(q8 x levels / 127) (never a tie for 63), so
+// that a model saved with int8 weights computes the same bits as with its
+// f32 weights on every CPU.
+Tensor weight_integers(const Tensor& w, int axis, const std::vector<float>& amax, int levels);
+
+// weight_integers() reordered into `want`, an s8 layout chosen by a
+// primitive. `plain` describes the s8 copy of `w` in the primitive's dims (it
+// may view `w` transposed or grouped). Cached like reorder_constant(): one
+// copy for all the sessions of a Model.
 dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
-                          const std::vector<float>& scales, int levels,
+                          const std::vector<float>& amax, int levels,
                           const dnnl::memory::desc& plain, const dnnl::memory::desc& want);
+
+// A stored int8 weight as f32, q x amax_c / 127 (what an fp32 kernel of a
+// model saved with int8 weights multiplies with); an f32 `w` as it is.
+Tensor f32_weights(const Tensor& w, const WeightQuant* quant);
 
 // Bias in the units of the s32 accumulator, where oneDNN 2.x adds it before
 // the output scale: b_c / (src_scale x weight_scale_c).

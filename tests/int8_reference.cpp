@@ -81,7 +81,15 @@ EffectiveWeights effective_weights_ref(const Tensor& w, DataType src, Kernel ker
   const bool halved = !vnni && kernel == Kernel::conv && src == DataType::s8;
   const int levels = vnni || halved ? 127 : 63;
   EffectiveWeights e{Tensor(), weight_scales_ref(w, axis, levels)};
-  e.q = quantize_weights_ref(w, e.scales, axis, levels);
+  // Always by way of the 8-bit integers, as a model that stores them has
+  // only those: 7 bits are round_half_even(q8 x 63 / 127).
+  e.q = quantize_weights_ref(w, weight_scales_ref(w, axis, 127), axis, 127);
+  if (levels != 127) {
+    for (int64_t i = 0; i < e.q.numel(); ++i) {
+      int8_t& q = e.q.data<int8_t>()[i];
+      q = static_cast<int8_t>(std::nearbyint(q * static_cast<float>(levels) / 127.f));
+    }
+  }
   if (halved) {
     for (int64_t i = 0; i < e.q.numel(); ++i) {
       int8_t& q = e.q.data<int8_t>()[i];

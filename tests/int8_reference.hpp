@@ -19,9 +19,9 @@ Tensor quantize_weights_ref(const Tensor& w, const std::vector<float>& scales, i
 
 // The weights an int8 kernel really multiplies with on this CPU, as its
 // flags say it should (tests/expected_isa.hpp). Without VNNI octet keeps
-// weights to 7 bits (ops/quantize.hpp), except for a convolution with an s8
-// source, whose weights oneDNN halves itself (rounding half to even). Scales
-// are adjusted to match.
+// weights to 7 bits (ops/quantize.hpp), derived from the 8-bit integers,
+// except for a convolution with an s8 source, whose weights oneDNN halves
+// itself (rounding half to even). Scales are adjusted to match.
 struct EffectiveWeights {
   Tensor q;
   std::vector<float> scales;

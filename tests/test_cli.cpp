@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -19,6 +20,7 @@
 #include "apps/octet/common/common.hpp"
 #include "apps/octet/common/stats.hpp"
 #include "loaders/data/npy.hpp"
+#include "runtime/ir/file_io.hpp"
 #include "tests/cli_runner.hpp"
 #include "tests/onnx_builder.hpp"
 #include "tests/temp_dir.hpp"
@@ -414,6 +416,18 @@ TEST_CASE("cli: octet export writes a QDQ model and a TensorRT cache, and refuse
   r = octet_cli(dir, "quantize " + dir.file("m") + " --table " + dir.file("m.table.json") + " -o " +
                          dir.file("m-int8"));
   REQUIRE_MESSAGE(r.code == 0, r.err);
+  // quantize stores the MatMul's weights as s8 unless --fp32-weights; both
+  // compute the same bits.
+  r = octet_cli(dir, "quantize " + dir.file("m") + " --table " + dir.file("m.table.json") +
+                         " --fp32-weights -o " + dir.file("m-f32w"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(has(read_text_file(dir.file("m-int8.octet.json")), "\"stored\": \"s8\""));
+  CHECK_FALSE(has(read_text_file(dir.file("m-f32w.octet.json")), "\"stored\""));
+  {
+    Session stored(Model::load(dir.file("m-int8"))), f32w(Model::load(dir.file("m-f32w")));
+    const Tensor a = stored.run({x})[0].clone(), b2 = f32w.run({x})[0].clone();
+    CHECK(std::memcmp(a.raw(), b2.raw(), a.nbytes()) == 0);
+  }
   r = octet_cli(dir, "export " + dir.file("m-int8") + " -o " + dir.file("m.qdq.onnx") +
                          " --trt-calib-cache " + dir.file("m.calib"));
   REQUIRE_MESSAGE(r.code == 0, r.err);

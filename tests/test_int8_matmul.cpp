@@ -445,19 +445,22 @@ TEST_CASE("int8 rounding: runtime activation quantization rounds exact ties half
 }
 
 TEST_CASE("int8 rounding: runtime weight quantization rounds exact ties half to even") {
-  // Each weight column's largest magnitude is L/64 (L the weight levels on
-  // this CPU), so its scale is 1/64 and w / scale = j + 0.5 exactly. x is the
-  // identity (s8, scale 1), so y = x.W = q_w / 64 row by row.
+  // Each weight column's largest magnitude is 127/64, so its 8-bit scale is
+  // 1/64 and w / scale = j + 0.5 exactly: q8 = half_even(j + 0.5). With L =
+  // 127 weight levels (VNNI) the kernel multiplies with q8; with 63 (AVX2)
+  // with round_half_even(q8 x 63 / 127), never a tie, at scale (127/64) / 63
+  // (ops/quantize.hpp, weight_integers). x is the identity (s8, scale 1), so
+  // y = x.W is each column's integers times its scale.
   const int levels = test::expected_weight_levels();
-  const float s = 1.f / 64;
+  const float s8 = 1.f / 64, amax = 127.f / 64;
   std::vector<double> ties;
-  for (int j = -levels; j < levels; ++j) ties.push_back(j + 0.5);
-  ties.push_back(levels);  // the column's amax
+  for (int j = -127; j < 127; ++j) ties.push_back(j + 0.5);
+  ties.push_back(127);  // the column's amax
   const int64_t k = static_cast<int64_t>(ties.size());
   Tensor w(DataType::f32, {k, 2});  // column 1 is column 0 negated
   for (int64_t i = 0; i < k; ++i) {
-    w.data<float>()[i * 2] = static_cast<float>(ties[i]) * s;
-    w.data<float>()[i * 2 + 1] = -static_cast<float>(ties[i]) * s;
+    w.data<float>()[i * 2] = static_cast<float>(ties[i]) * s8;
+    w.data<float>()[i * 2 + 1] = -static_cast<float>(ties[i]) * s8;
   }
   Tensor eye(DataType::f32, {k, k});
   for (int64_t i = 0; i < k * k; ++i) eye.data<float>()[i] = i % (k + 1) == 0 ? 1.f : 0.f;
@@ -468,10 +471,14 @@ TEST_CASE("int8 rounding: runtime weight quantization rounds exact ties half to 
   Session session(tg.model());
   const Tensor y = session.run({eye})[0].clone();
   CHECK(layer_named(session, "linear").precision == "int8");
-  const std::vector<int> q = test::integers_of(y, s);
+  const std::vector<int> q = test::integers_of(y, amax / static_cast<float>(levels));
+  auto kernel_integer = [&](double tie) {
+    const double q8 = half_even(tie);
+    return levels == 127 ? q8 : half_even(q8 * 63 / 127);
+  };
   for (int64_t i = 0; i < k; ++i) {
     CAPTURE(ties[i]);
-    CHECK(q[i * 2] == half_even(ties[i]));
-    CHECK(q[i * 2 + 1] == half_even(-ties[i]));
+    CHECK(q[i * 2] == kernel_integer(ties[i]));
+    CHECK(q[i * 2 + 1] == kernel_integer(-ties[i]));
   }
 }

@@ -5,14 +5,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "runtime/ir/file_io.hpp"
+#include "runtime/ir/weight_slot.hpp"
 
 namespace octet {
 
@@ -90,6 +93,7 @@ class Reader {
     read_io(doc, "outputs", g, false);
     check_dangling(g);
     if (doc.contains("quantization")) read_quantization(doc["quantization"], g);
+    check_stored_weights(g);
     try {
       g.sort_topologically();
     } catch (const Error& e) {
@@ -125,17 +129,18 @@ class Reader {
     return v;
   }
 
-  void check_format(const json& doc) const {
+  void check_format(const json& doc) {
     if (!doc.contains("format") || doc["format"] != kModelFormatName) {
       fail(ErrorCode::invalid_model,
            std::string("not an octet model (expected \"format\": \"") + kModelFormatName + "\")");
     }
     const json& v = field(doc, "version", "header");
-    if (!v.is_number_integer() || v.get<int64_t>() != kModelFormatVersion) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > kModelFormatVersion) {
       fail(ErrorCode::unsupported,
-           "unknown format version " + v.dump() + " (this octet reads version " +
+           "unknown format version " + v.dump() + " (this octet reads versions 1 to " +
                std::to_string(kModelFormatVersion) + "; convert the model again with this octet)");
     }
+    version_ = static_cast<int>(v.get<int64_t>());
   }
 
   void check_weights_size(const json& doc) const {
@@ -351,6 +356,42 @@ class Reader {
     if (g.outputs.empty()) fail(ErrorCode::invalid_model, "the graph has no outputs");
   }
 
+  // A weight stored as s8 stands for q x amax_c / 127 only where a kernel
+  // knows it: the weight input of a Conv, MatMul or Gemm, quantized along
+  // the axis the weights entry names.
+  void check_stored_weights(const Graph& g) const {
+    std::vector<bool> stored(g.values.size());
+    for (size_t id = 0; id < g.values.size(); ++id) {
+      const std::optional<WeightQuant>& wq = g.values[id].weight_quant;
+      stored[id] = wq && wq->stored_s8;
+    }
+    for (int id : g.outputs) {
+      if (stored[id]) {
+        fail(ErrorCode::invalid_model,
+             "the graph output '" + g.values[id].name + "' is a weight stored as s8");
+      }
+    }
+    for (const Node& n : g.nodes) {
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        if (n.inputs[k] == kNoValue || !stored[n.inputs[k]]) continue;
+        const Value& v = g.values[n.inputs[k]];
+        std::optional<WeightSlot> slot;
+        try {
+          slot = int8_weight_slot(g, n);
+        } catch (const Error& e) {  // a mistyped transA / transB
+          fail(ErrorCode::invalid_model, e.what());
+        }
+        if (!slot || slot->input != k || slot->axis != v.weight_quant->axis) {
+          fail(ErrorCode::invalid_model,
+               n.where() + " reads '" + v.name + "', stored as s8 along axis " +
+                   std::to_string(v.weight_quant->axis) + ", as input " + std::to_string(k) +
+                   ": only the weight input of a Conv (axis 0), MatMul (axis 1) or Gemm (the "
+                   "output-channel axis of B) may be stored as s8");
+        }
+      }
+    }
+  }
+
   void read_quantization(const json& q, Graph& g) {
     if (!q.is_object()) fail(ErrorCode::invalid_model, "'quantization' must be an object");
     if (q.contains("activations")) {
@@ -407,6 +448,19 @@ class Reader {
                                              " amax values for " + std::to_string(shape[wq.axis]) +
                                              " channels");
         }
+        if (it.value().contains("stored")) {
+          if (version_ < 2)
+            fail(ErrorCode::invalid_model, where + ": 'stored' needs format version 2");
+          if (it.value()["stored"] != "s8") {
+            fail(ErrorCode::invalid_model, where + ": 'stored' must be \"s8\"");
+          }
+          if (g.values[id].dtype != DataType::s8) {
+            fail(ErrorCode::invalid_model, where + ": stored s8, but the initializer's dtype is " +
+                                               to_string(g.values[id].dtype));
+          }
+          wq.stored_s8 = true;
+          g.values[id].dtype = DataType::f32;  // what it stands for: q x amax_c / 127
+        }
         g.values[id].weight_quant = wq;
       }
     }
@@ -424,6 +478,7 @@ class Reader {
   }
 
   std::string file_;
+  int version_ = 1;
   std::shared_ptr<const void> bin_;
   size_t bin_size_;
   std::set<std::string> names_;
@@ -473,7 +528,10 @@ void write_model(const Graph& g, const std::string& path) {
   const ModelPaths paths = model_paths(path);
   json doc;
   doc["format"] = kModelFormatName;
-  doc["version"] = kModelFormatVersion;
+  const bool stored = std::any_of(g.values.begin(), g.values.end(), [](const Value& v) {
+    return v.weight_quant && v.weight_quant->stored_s8;
+  });
+  doc["version"] = stored ? 2 : 1;  // the oldest that describes the file
   doc["producer"] = g.producer.empty() ? "octet " + version() : g.producer;
   doc["metadata"] = json::parse(g.metadata_json);
 
@@ -485,7 +543,7 @@ void write_model(const Graph& g, const std::string& path) {
         (bin.size() + kInitializerAlignment - 1) / kInitializerAlignment * kInitializerAlignment,
         '\0');
     inits.push_back({{"name", v.name},
-                     {"dtype", to_string(v.dtype)},
+                     {"dtype", to_string(v.data.dtype())},
                      {"shape", v.data.shape()},
                      {"offset", bin.size()},
                      {"length", v.data.nbytes()}});
@@ -529,8 +587,10 @@ void write_model(const Graph& g, const std::string& path) {
                       {"scale", v.quant->scale()},
                       {"source", v.quant->source}};
     }
-    if (v.weight_quant)
+    if (v.weight_quant) {
       weights[v.name] = {{"axis", v.weight_quant->axis}, {"amax", v.weight_quant->amax}};
+      if (v.weight_quant->stored_s8) weights[v.name]["stored"] = "s8";
+    }
   }
   doc["quantization"] = {{"activations", acts},
                          {"weights", weights},

@@ -1,4 +1,4 @@
-// The octet model format, v1 (docs/model-format.md): NAME.octet.json holds the
+// The octet model format, v2 (docs/model-format.md): NAME.octet.json holds the
 // graph, attributes and quantization parameters; NAME.octet.bin holds the
 // initializers, each at a 64-byte aligned offset. The .bin is memory-mapped.
 #pragma once
@@ -10,7 +10,10 @@
 namespace octet {
 
 constexpr const char* kModelFormatName = "octet-model";
-constexpr int kModelFormatVersion = 1;
+// The newest version read and written. Version 2 added weights stored as s8
+// (quantization.weights[...].stored); a model without them is written as
+// version 1, which older octet builds read.
+constexpr int kModelFormatVersion = 2;
 constexpr size_t kInitializerAlignment = 64;
 
 struct ModelPaths {

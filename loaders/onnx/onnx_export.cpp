@@ -207,6 +207,12 @@ class Writer {
     for (size_t v = 0; v < g_.values.size(); ++v) {
       const Value& val = g_.values[v];
       if (!val.is_initializer() || !plain[v]) continue;
+      if (val.data.dtype() != val.dtype) {  // a weight stored as s8, read in fp32 here
+        const std::vector<float> w = dequantized(val);
+        fill_tensor(gp_->add_initializer(), val.name, DataType::f32, val.data.shape(), w.data(),
+                    w.size() * sizeof(float));
+        continue;
+      }
       fill_tensor(gp_->add_initializer(), val.name, val.dtype, val.data.shape(), val.data.raw(),
                   val.data.nbytes());
     }
@@ -216,41 +222,78 @@ class Writer {
     }
   }
 
-  // q = round_half_even(w / s_c), s_c = amax_c / levels (1 for an all-zero
-  // channel), as ops/quantize.cpp computes.
+  // A weight stored as s8 (WeightQuant::stored_s8): q x amax_c / 127.
+  static std::vector<float> dequantized(const Value& w) {
+    const WeightQuant& wq = *w.weight_quant;
+    const Shape& shape = w.data.shape();
+    const int64_t channels = shape[static_cast<size_t>(wq.axis)];
+    int64_t inner = 1;
+    for (size_t d = static_cast<size_t>(wq.axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+    std::vector<float> out(static_cast<size_t>(w.data.numel()));
+    const int8_t* q = w.data.data<int8_t>();
+    for (size_t i = 0; i < out.size(); ++i) {
+      const float a = wq.amax[static_cast<size_t>((static_cast<int64_t>(i) / inner) % channels)];
+      out[i] = static_cast<float>(q[i]) * (a > 0 ? a / 127.f : 1.f);
+    }
+    return out;
+  }
+
+  // The integers octet's kernels multiply with (ops/quantize.cpp,
+  // weight_integers): q8 = round_half_even(w / (amax_c / 127)), or the q8 a
+  // model stored; for fewer levels round_half_even(q8 x levels / 127), with
+  // s_c = amax_c / levels (1 for an all-zero channel).
   void write_int8_weight(size_t v, int axis, float levels) {
     const Value& w = g_.values[v];
     const Shape& shape = w.data.shape();
     const int64_t channels = shape[static_cast<size_t>(axis)];
     int64_t inner = 1;
     for (size_t d = static_cast<size_t>(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
-    const float* src = w.data.data<float>();
+    const bool stored = w.weight_quant && w.weight_quant->stored_s8;
     std::vector<float> amax(static_cast<size_t>(channels), 0.f);
     std::string source = "max|w|";
     if (w.weight_quant && w.weight_quant->axis == axis &&
         static_cast<int64_t>(w.weight_quant->amax.size()) == channels) {
       amax = w.weight_quant->amax;
-      source = "the model's weight ranges";
+      source = stored ? "the model's int8 weights" : "the model's weight ranges";
+    } else if (stored) {
+      throw Error(ErrorCode::unsupported, "weight '" + w.name + "' is stored as s8 along axis " +
+                                              std::to_string(w.weight_quant->axis) +
+                                              ", and read along axis " + std::to_string(axis));
     } else {
+      const float* src = w.data.data<float>();
       for (int64_t i = 0; i < w.data.numel(); ++i) {
         float& a = amax[static_cast<size_t>((i / inner) % channels)];
         a = std::max(a, std::fabs(src[i]));
       }
     }
-    std::vector<float> scale(amax.size());
-    for (size_t c = 0; c < amax.size(); ++c) scale[c] = amax[c] > 0 ? amax[c] / levels : 1.f;
+    auto channel_scale = [&](float l) {
+      std::vector<float> scale(amax.size());
+      for (size_t c = 0; c < amax.size(); ++c) scale[c] = amax[c] > 0 ? amax[c] / l : 1.f;
+      return scale;
+    };
     std::vector<int8_t> q(static_cast<size_t>(w.data.numel()));
-    for (size_t i = 0; i < q.size(); ++i) {
-      const float x =
-          src[i] / scale[static_cast<size_t>((static_cast<int64_t>(i) / inner) % channels)];
-      if (!std::isfinite(x)) {
-        throw Error(ErrorCode::invalid_model, "weight '" + w.name +
-                                                  "' holds a NaN or infinite "
-                                                  "value at index " +
-                                                  std::to_string(i));
+    if (stored) {
+      std::copy_n(w.data.data<int8_t>(), q.size(), q.begin());
+    } else {
+      const float* src = w.data.data<float>();
+      const std::vector<float> scale8 = channel_scale(127.f);
+      for (size_t i = 0; i < q.size(); ++i) {
+        const float x =
+            src[i] / scale8[static_cast<size_t>((static_cast<int64_t>(i) / inner) % channels)];
+        if (!std::isfinite(x)) {
+          throw Error(ErrorCode::invalid_model, "weight '" + w.name +
+                                                    "' holds a NaN or infinite "
+                                                    "value at index " +
+                                                    std::to_string(i));
+        }
+        q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(x), -127.f, 127.f));
       }
-      q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(x), -levels, levels));
     }
+    if (levels < 127.f) {
+      for (int8_t& x : q)
+        x = static_cast<int8_t>(std::nearbyint(static_cast<float>(x) * levels / 127.f));
+    }
+    const std::vector<float> scale = channel_scale(levels);
     const std::string qname = fresh(w.name + "_quantized");
     fill_tensor(gp_->add_initializer(), qname, DataType::s8, shape, q.data(), q.size());
     const std::string sname = fresh(w.name + "_scale");

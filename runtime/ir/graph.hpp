@@ -27,11 +27,17 @@ struct ActivationQuant {
   float scale() const { return amax / (dtype == DataType::u8 ? 255.f : 127.f); }
 };
 
-// Per-channel weight ranges taken from a QAT model (QDQ); when absent the
-// runtime computes max|w| per output channel itself.
+// Per-channel weight ranges taken from a QAT model (QDQ), or stored with the
+// weights' int8 integers; when absent the runtime computes max|w| per output
+// channel itself.
 struct WeightQuant {
   int axis = 0;
   std::vector<float> amax;
+  // The initializer holds s8 integers q = round_half_even(w / (amax_c / 127))
+  // in [-127, 127] (Model::with_int8_weights); the value it stands for is
+  // q x amax_c / 127. Such a weight feeds only the weight input of a Conv,
+  // MatMul or Gemm (int8_weight_slot), checked on load.
+  bool stored_s8 = false;
 };
 
 struct Value {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "ops/quantize.hpp"
+#include "runtime/ir/weight_slot.hpp"
 #include "runtime/model/model.hpp"
 
 namespace octet {
@@ -17,32 +18,6 @@ namespace {
 // int8 as the paper has it: [-127, 127]. (octet's AVX2 kernels keep most
 // weights to [-63, 63], ops/quantize.hpp; the study measures int8 itself.)
 constexpr int kLevels = 127;
-
-struct WeightSlot {
-  size_t input = 1;
-  int axis = 0;  // the axis that indexes output channels
-};
-
-bool constant_f32(const Graph& g, const Node& n, size_t i, size_t min_rank, size_t max_rank) {
-  if (!n.has_input(i)) return false;
-  const Value& v = g.values.at(n.inputs[i]);
-  return v.is_initializer() && v.data.dtype() == DataType::f32 && v.data.rank() >= min_rank &&
-         v.data.rank() <= max_rank;
-}
-
-// The weight that octet's int8 kernel of `n` quantizes, if any: a Conv's W,
-// the constant B of a Gemm or MatMul whose A is not constant (ops/conv.cpp,
-// ops/gemm.cpp, ops/matmul.cpp).
-std::optional<WeightSlot> int8_weight(const Graph& g, const Node& n) {
-  if (n.op == "Conv" && constant_f32(g, n, 1, 3, 5)) return WeightSlot{1, 0};
-  const bool a_dynamic = n.has_input(0) && !g.values.at(n.inputs[0]).is_initializer();
-  if (!a_dynamic || !constant_f32(g, n, 1, 2, 2)) return std::nullopt;
-  if (n.op == "Gemm" && n.attr_int("transA", 0) == 0) {
-    return WeightSlot{1, n.attr_int("transB", 0) ? 0 : 1};
-  }
-  if (n.op == "MatMul") return WeightSlot{1, 1};  // B [K, N]
-  return std::nullopt;
-}
 
 float tensor_amax(const Tensor& w) {
   float amax = 0;
@@ -84,8 +59,9 @@ Model Model::with_fake_quantized_weights(WeightGranularity granularity) const {
   std::map<std::pair<int, int>, int> done;
   const size_t node_count = g.nodes.size();
   for (size_t k = 0; k < node_count; ++k) {
-    const std::optional<WeightSlot> slot = int8_weight(g, g.nodes[k]);
-    if (!slot) continue;
+    const std::optional<WeightSlot> slot = int8_weight_slot(g, g.nodes[k]);
+    // A weight stored as s8 is int8 already.
+    if (!slot || g.values[g.nodes[k].inputs[slot->input]].data.dtype() != DataType::f32) continue;
     const int src_id = g.nodes[k].inputs[slot->input];
     auto it = done.find({src_id, slot->axis});
     if (it == done.end()) {
@@ -102,7 +78,7 @@ Model Model::with_fake_quantized_weights(WeightGranularity granularity) const {
         if (given) amax = *std::max_element(given->amax.begin(), given->amax.end());
         scales.assign(channels, amax > 0 ? amax / static_cast<float>(kLevels) : 1.f);
       } else {
-        scales = weight_scales(w, slot->axis, given, kLevels);
+        scales = weight_scales(weight_amax(w, slot->axis, given), kLevels);
       }
       Value dst;
       dst.name = g.unique_name(src.name + (per_tensor ? "_int8_per_tensor" : "_int8_per_channel"));

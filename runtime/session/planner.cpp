@@ -10,6 +10,7 @@
 #include <new>
 
 #include "ops/cpu_engine.hpp"
+#include "ops/quantize.hpp"
 #include "runtime/session/arena.hpp"
 #include "runtime/session/precision.hpp"
 
@@ -222,7 +223,17 @@ class Planner {
         std::all_of(values.begin(), values.end(), [](const Tensor& t) { return !t.empty(); });
     if (!have_all && all_constant && op.foldable()) {
       std::vector<const Tensor*> src;
-      for (const SrcInfo& s : ctx.src) src.push_back(s.constant);
+      std::vector<Tensor> dequantized(ctx.src.size());  // weights stored as s8, read as f32
+      for (size_t k = 0; k < ctx.src.size(); ++k) {
+        const SrcInfo& s = ctx.src[k];
+        if (s.constant && s.constant->dtype() != s.dtype) {
+          const std::optional<WeightQuant>& wq = g_.values[n.inputs[k]].weight_quant;
+          dequantized[k] = f32_weights(*s.constant, wq ? &*wq : nullptr);
+          src.push_back(&dequantized[k]);
+        } else {
+          src.push_back(s.constant);
+        }
+      }
       for (size_t k = 0; k < values.size(); ++k) {
         charge(static_cast<size_t>(numel(ctx.dst_shape[k])) * size_of(ctx.dst_dtype[k]),
                "constants folded at prepare (" + n.where() + ")");

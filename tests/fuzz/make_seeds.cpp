@@ -2,7 +2,8 @@
 // build/CI time rather than committed as binaries:
 //   OUT_DIR/onnx_import/*.onnx   small ONNX models covering every op and fusion
 //   OUT_DIR/model_format/*.seed  each of them imported and written with
-//                                write_model, plus a hand-built quantized model,
+//                                write_model, plus a hand-built quantized model
+//                                (also with its weight stored as s8),
 //                                in the harness's layout (fuzz_model_format.hpp)
 //   OUT_DIR/npy/*.npy            write_npy of every dtype
 //   OUT_DIR/image/*              PNG, JPEG and BMP files of every color type
@@ -13,6 +14,7 @@
 //                                and gzipped
 // Every seed is valid: `fuzz_replay --expect ran --all OUT_DIR` checks it.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -253,6 +255,21 @@ Graph quantized_graph() {
   return g;
 }
 
+// quantized_graph() with its Conv weight stored as s8 (format version 2):
+// q = round(w / (0.375 / 127)) within [-127, 127].
+Graph stored_graph() {
+  Graph g = quantized_graph();
+  Value& w = g.values[static_cast<size_t>(g.find_value("w"))];
+  Tensor q(DataType::s8, w.data.shape());
+  for (int64_t i = 0; i < q.numel(); ++i) {
+    const float v = std::nearbyint(w.data.data<float>()[i] / (0.375f / 127.f));
+    q.data<int8_t>()[i] = static_cast<int8_t>(std::clamp(v, -127.f, 127.f));
+  }
+  w.data = q;
+  w.weight_quant->stored_s8 = true;
+  return g;
+}
+
 // The harness input for `graph`: write_model, then the JSON compacted.
 std::string model_seed(const Graph& graph, const fs::path& tmp) {
   write_model(graph, (tmp / "m").string());
@@ -380,8 +397,9 @@ int main(int argc, char** argv) {
       }
     }
     write_bytes(out / "model_format" / "quantized.seed", model_seed(quantized_graph(), tmp));
+    write_bytes(out / "model_format" / "stored.seed", model_seed(stored_graph(), tmp));
     npy_seeds(out / "npy");
-    count += 9;
+    count += 10;
     count += fuzz::image::write_seeds(out / "image");
     count += tokenizer_seeds(out / "tokenizer");
     count += idx_seeds(out / "idx");

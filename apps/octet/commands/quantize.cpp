@@ -1,6 +1,7 @@
 // octet quantize NAME --table TABLE.json -o NAME-int8: the table's activation
 // ranges (and an optional fp32 blacklist) written into the model's
-// quantization section.
+// quantization section, and the int8 layers' weights stored as s8
+// (Model::with_int8_weights) unless --fp32-weights.
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -20,6 +21,7 @@ struct QuantizeArgs {
   std::string output;
   std::vector<std::string> fp32_layers;
   std::vector<std::string> fp32_ops;
+  bool fp32_weights = false;
   bool verbose = false;
 };
 
@@ -34,6 +36,9 @@ void quantize_command(const QuantizeArgs& args) {
     }
   }();
   quantized = quantized.with_fp32_layers(args.fp32_layers, args.fp32_ops);
+  if (!args.fp32_weights && quantized.activation_range_count() > 0) {
+    quantized = quantized.with_int8_weights();
+  }
   int u8 = 0, s8 = 0;
   for (const ActivationRange& r : quantized.activation_ranges()) {
     ++(r.dtype == DataType::u8 ? u8 : s8);
@@ -73,6 +78,9 @@ Command add_quantize(CLI::App& root) {
       ->delimiter(',');
   app->add_option("-o,--output", args->output, "Output NAME: writes NAME.octet.json and .bin")
       ->required();
+  app->add_flag("--fp32-weights", args->fp32_weights,
+                "Keep the weights f32 (by default the int8 layers' weights are stored as s8, "
+                "about 4x smaller, computing the same bits)");
   add_verbose_flag(*app, args->verbose,
                    "Print the quantized model's precision report (batch 1, seq 128) on stderr");
   return {app, [args] { quantize_command(*args); }};

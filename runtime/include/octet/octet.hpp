@@ -234,6 +234,18 @@ class OCTET_API Model {
   // rounded half to even; a QAT model's own weight ranges are kept per
   // channel). Run it with Precision::fp32: its activations stay f32.
   Model with_fake_quantized_weights(WeightGranularity granularity) const;
+  // The same model with the constant weights of its int8 layers stored as
+  // s8 integers and per-channel ranges, about 4x smaller in memory and on
+  // disk (save(); format version 2): q = round_half_even(w / (amax_c / 127))
+  // in [-127, 127], amax_c = max|w_c| or the range a QAT model learned.
+  // Sessions compute the same bits as with the f32 weights, on every CPU. A
+  // weight is stored when every node reading it is a Conv, MatMul or Gemm
+  // whose int8 kernel quantizes it (along the same axis), has a range on its
+  // input, and is not in the model's fp32 lists; the others stay f32. A layer
+  // that still runs fp32 (SessionOptions, Precision::fp32, a kernel without
+  // an int8 path for the case) multiplies with q x amax_c / 127.
+  // A model without activation ranges is Error(invalid_argument).
+  Model with_int8_weights() const;
 
  private:
   friend struct ModelAccess;  // the library's own way to the graph
