@@ -64,7 +64,19 @@ for m in $models; do
           "$work/in/$m-calib1" "$work/in/$m-calib2"
         $py "$peers/quantize_onnx.py" static "$onnx" "$work/onnx/$m.ranges.json" "$work/onnx/$m.int8.onnx" ;;
     esac
+    rm -f "$work/onnx/$m.int8.check.txt"
   fi
+  # What ORT makes of the int8 model (its int8 kernels, no fp32 Conv left?) and
+  # how close it stays to fp32 on the batch-1 input (not a calibration one).
+  [ -d "$work/in/$m-b1" ] || $py "$peers/make_inputs.py" --model "$m" --batch 1 --out "$work/in/$m-b1"
+  if [ ! -f "$work/onnx/$m.int8.check.txt" ]; then
+    { node "$peers/ort_check.js" "$onnx" "$work/onnx/$m.int8.onnx" "$work/onnx/$m.int8.ort.onnx" \
+        "$work/in/$m-b1" 2>/dev/null &&
+        $py "$peers/quantize_onnx.py" ops "$work/onnx/$m.int8.ort.onnx"; } >"$work/onnx/$m.int8.check.tmp"
+    mv "$work/onnx/$m.int8.check.tmp" "$work/onnx/$m.int8.check.txt"
+    rm -f "$work/onnx/$m.int8.ort.onnx"
+  fi
+  echo "compare.sh: ORT int8 $m: $(tr '\n' ' ' <"$work/onnx/$m.int8.check.txt")" >&2
   # octet's own model file, so that load time is not import time.
   [ -f "$work/octet/$m.octet.json" ] || "$octet" convert "$onnx" -o "$work/octet/$m" >/dev/null
   # Same seed, same weights as the ONNX file: checked once.
