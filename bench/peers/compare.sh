@@ -8,7 +8,8 @@
 #              MODEL:BATCH for bert-base or any model of tools/export/zoo_list.py, e.g.
 #              "mobilenet_v2:1 efficientnet_b0:1 inception_v3:1 convnext_tiny:1 vit_b_16:1
 #              deeplabv3_resnet50:1"; PyTorch is timed for resnet50 and bert-base only),
-#              ITER_SMALL (10, batch 1), ITER_LARGE (3, larger batches), TORCH_ENGINE (onednn),
+#              ITER_SMALL (10, batch 1), ITER_LARGE (3, larger batches), TORCH_ENGINE (onednn:
+#              Debian's torch has no fbgemm/x86 engine, and qnnpack is ~7x slower; bench/README.md),
 #              SKIP ("": time everything; e.g. "pytorch:int8:resnet50:32" leaves that out),
 #              TORCH_WAIT_POLICY (PASSIVE: PyTorch's OpenMP threads sleep while OpenBLAS's
 #              own threads run its fp32 matmuls; bench/README.md), OMP_WAIT_POLICY (unset:
