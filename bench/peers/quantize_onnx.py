@@ -145,8 +145,9 @@ def static(src, ranges_path, dst):
     params, pairs, extra = {}, {}, []
     for a in acts:
         p = producer.get(a)
-        if p is not None and p.op_type in SAME_AS_INPUT and p.input[0] in params:
-            params[a] = params[p.input[0]]
+        source = p.input[0][:-3] if p is not None and p.input[0].endswith("_dq") else None
+        if p is not None and p.op_type in SAME_AS_INPUT and source in params:
+            params[a] = params[source]  # its input's, whose readers now read "<input>_dq"
         else:
             params[a] = u8_params(*ranges[a])
         scale, zp = params[a]
