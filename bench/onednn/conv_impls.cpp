@@ -6,7 +6,9 @@
 // output scales, ReLU, u8 destination, layouts `any`, as octet builds them.
 // oneDNN's primitive_desc iterates over the implementations that accept the
 // problem (next_impl()); each is timed, alternating, and the medians are
-// printed with the sum over the network (each shape x its count). On a busy
+// printed with the sum over the network (each shape x its count), beside
+// Winograd's (where oneDNN 2.6 has it: AVX512 only) and what
+// convolution_auto picks (issue 19 item 6). On a busy
 // machine compare the minima: a compute-bound kernel is only ever slowed.
 //
 //   g++ -O2 -std=c++17 -Wall -Wextra bench/onednn/conv_impls.cpp -ldnnl -o /tmp/conv_impls
@@ -32,6 +34,7 @@ using tag = dnnl::memory::format_tag;
 
 dnnl::engine eng(dnnl::engine::kind::cpu, 0);
 dnnl::stream strm(eng);
+int winograd_refused = 0;  // shapes for which oneDNN has no convolution_winograd here
 
 struct Conv {
   int ic, oc, ih, k, s, p, count;
@@ -69,9 +72,11 @@ double median(std::vector<double> v) {
 }
 
 // With activations in layout `act` (any: oneDNN's blocked choice; nhwc: the
-// plain layout that oneDNN's GEMM-based convolution wants).
+// plain layout that oneDNN's GEMM-based convolution wants) and algorithm
+// `alg` (direct; winograd, which oneDNN 2.6 implements only for AVX512 and
+// refuses elsewhere: then nothing is added and the refusal is counted).
 void add_implementations(std::vector<Impl>& impls, const Conv& c, int n, const std::string& mode,
-                         tag act) {
+                         tag act, dnnl::algorithm alg = dnnl::algorithm::convolution_direct) {
   const bool f32 = mode == "f32";
   const int oh = (c.ih + 2 * c.p - c.k) / c.s + 1;
   const dt src_t = f32 ? dt::f32 : (c.ic == 3 || mode == "s8" ? dt::s8 : dt::u8);
@@ -86,13 +91,21 @@ void add_implementations(std::vector<Impl>& impls, const Conv& c, int n, const s
   ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
   attr.set_post_ops(ops);
   // The iterator behind next_impl() reads the op descriptor: keep it alive.
-  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                             dnnl::algorithm::convolution_direct, src, wei, bias,
-                                             dst, {c.s, c.s}, {c.p, c.p}, {c.p, c.p});
-  dnnl::convolution_forward::primitive_desc pd(desc, attr, eng);
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src, wei,
+                                             bias, dst, {c.s, c.s}, {c.p, c.p}, {c.p, c.p});
+  dnnl::convolution_forward::primitive_desc pd;
+  try {
+    pd = dnnl::convolution_forward::primitive_desc(desc, attr, eng);
+  } catch (const dnnl::error&) {
+    if (alg != dnnl::algorithm::convolution_winograd) throw;
+    ++winograd_refused;
+    return;
+  }
   do {
     Impl im;
-    im.name = (act == tag::nhwc ? "nhwc/" : "") + std::string(pd.impl_info_str());
+    im.name = std::string(act == tag::nhwc ? "nhwc/" : "") +
+              (alg == dnnl::algorithm::convolution_winograd ? "wino/" : "") +
+              std::string(pd.impl_info_str());
     // The reference and SSE4.1 kernels are far slower on an AVX2 CPU.
     if (im.name.find("ref") != std::string::npos || im.name.find("sse41") != std::string::npos)
       continue;
@@ -109,10 +122,18 @@ void add_implementations(std::vector<Impl>& impls, const Conv& c, int n, const s
   } while (pd.next_impl());
 }
 
+// What convolution_auto picks for this problem (octet's layouts: any).
+std::string auto_pick(const Conv& c, int n, const std::string& mode) {
+  std::vector<Impl> impls;
+  add_implementations(impls, c, n, mode, tag::any, dnnl::algorithm::convolution_auto);
+  return impls.empty() ? "none" : impls[0].name;
+}
+
 std::vector<Impl> implementations(const Conv& c, int n, const std::string& mode) {
   std::vector<Impl> impls;
   add_implementations(impls, c, n, mode, tag::any);
   add_implementations(impls, c, n, mode, tag::nhwc);
+  add_implementations(impls, c, n, mode, tag::any, dnnl::algorithm::convolution_winograd);
   return impls;
 }
 
@@ -157,7 +178,7 @@ int main(int argc, char** argv) {
       fastest[0] = std::min(fastest[0], m);
       fastest[1] = std::min(fastest[1], lo);
     }
-    std::printf("\n");
+    std::printf("  auto: %s\n", auto_pick(c, n, mode).c_str());
     best[0] += fastest[0] * c.count;
     best[1] += fastest[1] * c.count;
   }
@@ -165,5 +186,9 @@ int main(int argc, char** argv) {
               picked[0], best[0]);
   std::printf("sum over ResNet-50, minima:  oneDNN's pick %.2f ms, the fastest of each %.2f ms\n",
               picked[1], best[1]);
+  std::printf(
+      "convolution_winograd refused for %d of %zu shapes; auto: oneDNN's pick for "
+      "convolution_auto\n",
+      winograd_refused, sizeof(kResNet50) / sizeof(kResNet50[0]));
   return 0;
 }

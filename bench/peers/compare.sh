@@ -8,7 +8,8 @@
 #              MODEL:BATCH for bert-base or any model of tools/export/zoo_list.py, e.g.
 #              "mobilenet_v2:1 efficientnet_b0:1 inception_v3:1 convnext_tiny:1 vit_b_16:1
 #              deeplabv3_resnet50:1"; PyTorch is timed for resnet50 and bert-base only),
-#              ITER_SMALL (10, batch 1), ITER_LARGE (3, larger batches), TORCH_ENGINE (onednn),
+#              ITER_SMALL (10, batch 1), ITER_LARGE (3, larger batches), TORCH_ENGINE (onednn:
+#              Debian's torch has no fbgemm/x86 engine, and qnnpack is ~7x slower; bench/README.md),
 #              SKIP ("": time everything; e.g. "pytorch:int8:resnet50:32" leaves that out),
 #              TORCH_WAIT_POLICY (PASSIVE: PyTorch's OpenMP threads sleep while OpenBLAS's
 #              own threads run its fp32 matmuls; bench/README.md), OMP_WAIT_POLICY (unset:
@@ -64,7 +65,19 @@ for m in $models; do
           "$work/in/$m-calib1" "$work/in/$m-calib2"
         $py "$peers/quantize_onnx.py" static "$onnx" "$work/onnx/$m.ranges.json" "$work/onnx/$m.int8.onnx" ;;
     esac
+    rm -f "$work/onnx/$m.int8.check.txt"
   fi
+  # What ORT makes of the int8 model (its int8 kernels, no fp32 Conv left?) and
+  # how close it stays to fp32 on the batch-1 input (not a calibration one).
+  [ -d "$work/in/$m-b1" ] || $py "$peers/make_inputs.py" --model "$m" --batch 1 --out "$work/in/$m-b1"
+  if [ ! -f "$work/onnx/$m.int8.check.txt" ]; then
+    { node "$peers/ort_check.js" "$onnx" "$work/onnx/$m.int8.onnx" "$work/onnx/$m.int8.ort.onnx" \
+        "$work/in/$m-b1" 2>/dev/null &&
+        $py "$peers/quantize_onnx.py" ops "$work/onnx/$m.int8.ort.onnx"; } >"$work/onnx/$m.int8.check.tmp"
+    mv "$work/onnx/$m.int8.check.tmp" "$work/onnx/$m.int8.check.txt"
+    rm -f "$work/onnx/$m.int8.ort.onnx"
+  fi
+  echo "compare.sh: ORT int8 $m: $(tr '\n' ' ' <"$work/onnx/$m.int8.check.txt")" >&2
   # octet's own model file, so that load time is not import time.
   [ -f "$work/octet/$m.octet.json" ] || "$octet" convert "$onnx" -o "$work/octet/$m" >/dev/null
   # Same seed, same weights as the ONNX file: checked once.
