@@ -38,13 +38,22 @@ std::vector<float> channel_amax(const Tensor& w, int axis) {
 // where std::nearbyint is a libm call per element.
 constexpr float kRound = 12582912.f;
 
-}  // namespace
+// round_half_even(q x ratio) for the integers q of weight_integers: q x
+// (levels / 127) lands at least 1/254 from a tie (126 q8 is even, 127 (2k +
+// 1) odd, for levels 63), far beyond float error, so any exact-enough
+// product rounds the same way.
+inline float reduced(float q, float ratio) {
+  return (q * ratio + kRound) - kRound;
+}
 
 // round_half_even(clamp(w / scale, -levels, levels)) per element, which is
-// clamp(round_half_even(w / scale), ...) since levels is an integer. Rows of
-// one channel at a time, so that the inner loop has no index arithmetic and
-// vectorizes: BERT-base's 85M weights were most of its int8 prepare.
-Tensor quantize_weights(const Tensor& w, int axis, const std::vector<float>& scales, float levels) {
+// clamp(round_half_even(w / scale), ...) since levels is an integer, then
+// reduced by `ratio` when Reduce. Rows of one channel at a time, so that the
+// inner loop has no index arithmetic and vectorizes: BERT-base's 85M
+// weights were most of its int8 prepare.
+template <bool Reduce>
+Tensor quantize_rows(const Tensor& w, int axis, const std::vector<float>& scales, float levels,
+                     float ratio) {
   Tensor q(DataType::s8, w.shape());
   const Shape& s = w.shape();
   const int64_t channels = s[axis];
@@ -62,7 +71,9 @@ Tensor quantize_weights(const Tensor& w, int axis, const std::vector<float>& sca
       float v = x[i] / scale;
       finite &= std::fabs(v) <= std::numeric_limits<float>::max();  // false for NaN
       v = v == v ? std::min(std::max(v, -levels), levels) : 0.f;
-      y[i] = static_cast<int8_t>((v + kRound) - kRound);
+      v = (v + kRound) - kRound;
+      if constexpr (Reduce) v = reduced(v, ratio);
+      y[i] = static_cast<int8_t>(v);
     }
   }
   if (!finite) {
@@ -74,6 +85,12 @@ Tensor quantize_weights(const Tensor& w, int axis, const std::vector<float>& sca
     }
   }
   return q;
+}
+
+}  // namespace
+
+Tensor quantize_weights(const Tensor& w, int axis, const std::vector<float>& scales, float levels) {
+  return quantize_rows<false>(w, axis, scales, levels, 1.f);
 }
 
 int conv_weight_levels(DataType src) {
@@ -110,19 +127,21 @@ std::vector<float> weight_scales(const std::vector<float>& amax, int levels) {
 }
 
 Tensor weight_integers(const Tensor& w, int axis, const std::vector<float>& amax, int levels) {
-  Tensor q =
-      w.dtype() == DataType::s8 ? w : quantize_weights(w, axis, weight_scales(amax, 127), 127.f);
-  if (levels == 127) return q;
-  // q8 x levels / 127 is within 1e-5 of its exact quotient, and for levels
-  // 63 never a tie (126 q8 is even, 127 (2k + 1) odd).
-  Tensor reduced(DataType::s8, w.shape());
-  const int8_t* src = q.data<int8_t>();
-  int8_t* dst = reduced.data<int8_t>();
-  const float l = static_cast<float>(levels);
-  for (int64_t i = 0; i < q.numel(); ++i) {
-    dst[i] = static_cast<int8_t>((static_cast<float>(src[i]) * l / 127.f + kRound) - kRound);
+  const float ratio = static_cast<float>(levels) / 127.f;
+  if (w.dtype() != DataType::s8) {
+    const std::vector<float> scales = weight_scales(amax, 127);
+    return levels == 127 ? quantize_rows<false>(w, axis, scales, 127.f, 1.f)
+                         : quantize_rows<true>(w, axis, scales, 127.f, ratio);
   }
-  return reduced;
+  if (levels == 127) return w;
+  Tensor q(DataType::s8, w.shape());
+  const int8_t* src = w.data<int8_t>();
+  int8_t* dst = q.data<int8_t>();
+  const int64_t n =
+      w.numel();  // not in the loop's test: numel() is a call, which stops vectorizing
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = static_cast<int8_t>(reduced(static_cast<float>(src[i]), ratio));
+  return q;
 }
 
 dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
@@ -156,7 +175,8 @@ Tensor f32_weights(const Tensor& w, const WeightQuant* quant) {
   for (size_t d = static_cast<size_t>(quant->axis) + 1; d < w.rank(); ++d) inner *= w.dim(d);
   const int8_t* src = w.data<int8_t>();
   float* dst = out.data<float>();
-  for (int64_t i = 0; i < w.numel(); ++i) {
+  const int64_t n = w.numel();
+  for (int64_t i = 0; i < n; ++i) {
     dst[i] = static_cast<float>(src[i]) * scales[static_cast<size_t>((i / inner) % channels)];
   }
   return out;

@@ -167,7 +167,12 @@ TEST_CASE("cli precision: inspect, --fp32-layers/--fp32-ops and --verbose on an 
   CHECK(rows_of(rows, "Gemm")[0].precision == "int8");
 
   // run: the fp32 model, the int8 model, and the int8 model with every
-  // quantizable layer blacklisted, which must give the fp32 logits.
+  // quantizable layer blacklisted, which must give the fp32 logits when the
+  // model keeps f32 weights (--fp32-weights); with its weights stored as s8
+  // (quantize's default) it multiplies with the dequantized weights instead.
+  r = octet_cli(dir, "quantize " + dir.file("r18") + " --table " + dir.file("t.json") + " -o " +
+                         dir.file("r18-int8-f32w") + " --fp32-weights");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
   const auto logits = [&](const std::string& model, const std::string& flags) {
     const std::string out = dir.file("out-" + std::to_string(std::hash<std::string>()(flags)));
     const CliResult run =
@@ -180,12 +185,16 @@ TEST_CASE("cli precision: inspect, --fp32-layers/--fp32-ops and --verbose on an 
   CHECK(fp32_err.empty());  // no report without --verbose
   const auto [int8, int8_err] = logits("r18-int8", "--verbose");
   check_resnet18_convs_int8(report_rows(int8_err));
-  const auto [all_fp32, all_fp32_err] = logits("r18-int8", "--fp32-ops Conv,Gemm --verbose");
+  const auto [all_fp32, all_fp32_err] =
+      logits("r18-int8-f32w", "--fp32-ops Conv,Gemm --verbose");
   for (const ReportRow& row : report_rows(all_fp32_err)) {
     CAPTURE(row.name);
     CHECK(row.precision != "int8");
   }
   CHECK(max_abs_diff(all_fp32, fp32) <= 1e-5 * max_abs(fp32));
+  const auto [dequantized, dequantized_err] = logits("r18-int8", "--fp32-ops Conv,Gemm");
+  CHECK(max_abs_diff(dequantized, fp32) > 0);
+  CHECK(cosine(dequantized, fp32) >= 0.999);
   CHECK(max_abs_diff(int8, fp32) > 1e-3 * max_abs(fp32));  // int8 really ran
   CHECK(cosine(int8, fp32) >= 0.99);
 }

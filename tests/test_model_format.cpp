@@ -226,8 +226,10 @@ TEST_CASE("model format: bad files give errors naming the problem and the place"
     }
   }
   SUBCASE("unknown format version") {
-    const std::string msg = load_error([](json& d, const std::string&) { d["version"] = 2; });
-    CHECK(contains(msg, "unknown format version 2"));
+    std::string msg = load_error([](json& d, const std::string&) { d["version"] = 3; });
+    CHECK(contains(msg, "unknown format version 3 (this octet reads versions 1 to 2"));
+    msg = load_error([](json& d, const std::string&) { d["version"] = 0; });
+    CHECK(contains(msg, "unknown format version 0"));
   }
   SUBCASE("not an octet model") {
     const std::string msg = load_error([](json& d, const std::string&) { d["format"] = "onnx"; });

@@ -356,6 +356,30 @@ class Reader {
     if (g.outputs.empty()) fail(ErrorCode::invalid_model, "the graph has no outputs");
   }
 
+  // Version 2's per-channel ranges in the .bin (a JSON array of a large
+  // model's ranges would take longer to parse than the rest of the model):
+  // `channels` f32 values at a 64-byte aligned offset.
+  std::vector<float> amax_in_bin(const json& offset, int64_t channels,
+                                 const std::string& where) const {
+    if (version_ < 2)
+      fail(ErrorCode::invalid_model, where + ": 'amax_offset' needs format version 2");
+    if (!offset.is_number_unsigned() || offset.get<uint64_t>() % kInitializerAlignment != 0) {
+      fail(ErrorCode::invalid_model,
+           where + ": 'amax_offset' must be a non-negative multiple of 64");
+    }
+    const uint64_t at = offset.get<uint64_t>();
+    const uint64_t bytes = static_cast<uint64_t>(channels) * sizeof(float);
+    if (at > bin_size_ || bytes > bin_size_ - at) {
+      fail(ErrorCode::invalid_model, where + ": its " + std::to_string(channels) +
+                                         " amax values at offset " + std::to_string(at) +
+                                         " lie outside the weights file of " +
+                                         std::to_string(bin_size_) + " bytes");
+    }
+    std::vector<float> amax(static_cast<size_t>(channels));
+    if (bytes > 0) std::memcpy(amax.data(), static_cast<const char*>(bin_.get()) + at, bytes);
+    return amax;
+  }
+
   // A weight stored as s8 stands for q x amax_c / 127 only where a kernel
   // knows it: the weight input of a Conv, MatMul or Gemm, quantized along
   // the axis the weights entry names.
@@ -436,12 +460,17 @@ class Reader {
           fail(ErrorCode::invalid_model, where + ": axis out of range");
         }
         wq.axis = static_cast<int>(axis.get<int64_t>());
-        for (const json& a : array_field(it.value(), "amax", where)) {
-          const float v = a.is_number() ? a.get<float>() : -1.f;
+        if (it.value().contains("amax_offset")) {
+          wq.amax = amax_in_bin(it.value()["amax_offset"], shape[wq.axis], where);
+        } else {
+          for (const json& a : array_field(it.value(), "amax", where)) {
+            wq.amax.push_back(a.is_number() ? a.get<float>() : -1.f);
+          }
+        }
+        for (float v : wq.amax) {
           if (!std::isfinite(v) || v < 0) {
             fail(ErrorCode::invalid_model, where + ": amax entries must be finite and >= 0");
           }
-          wq.amax.push_back(v);
         }
         if (static_cast<int64_t>(wq.amax.size()) != shape[wq.axis]) {
           fail(ErrorCode::invalid_model, where + ": " + std::to_string(wq.amax.size()) +
@@ -550,7 +579,6 @@ void write_model(const Graph& g, const std::string& path) {
     bin.append(static_cast<const char*>(v.data.raw()), v.data.nbytes());
   }
   doc["initializers"] = inits;
-  doc["weights_bytes"] = bin.size();
 
   auto io = [&](const std::vector<int>& ids) {
     json list = json::array();
@@ -587,11 +615,20 @@ void write_model(const Graph& g, const std::string& path) {
                       {"scale", v.quant->scale()},
                       {"source", v.quant->source}};
     }
-    if (v.weight_quant) {
-      weights[v.name] = {{"axis", v.weight_quant->axis}, {"amax", v.weight_quant->amax}};
-      if (v.weight_quant->stored_s8) weights[v.name]["stored"] = "s8";
+    if (!v.weight_quant) continue;
+    const WeightQuant& wq = *v.weight_quant;
+    if (!wq.stored_s8) {
+      weights[v.name] = {{"axis", wq.axis}, {"amax", wq.amax}};
+      continue;
     }
+    // Version 2: the ranges after the initializers in the .bin.
+    bin.resize(
+        (bin.size() + kInitializerAlignment - 1) / kInitializerAlignment * kInitializerAlignment,
+        '\0');
+    weights[v.name] = {{"axis", wq.axis}, {"amax_offset", bin.size()}, {"stored", "s8"}};
+    bin.append(reinterpret_cast<const char*>(wq.amax.data()), wq.amax.size() * sizeof(float));
   }
+  doc["weights_bytes"] = bin.size();
   doc["quantization"] = {{"activations", acts},
                          {"weights", weights},
                          {"fp32_layers", g.quantization.fp32_layers},
