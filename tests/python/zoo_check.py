@@ -12,7 +12,8 @@
         the net's input), `octet quantize`, then on other real images: int8
         output against fp32 (cosine), and `octet inspect` of the int8 model:
         every Conv/MatMul/Gemm int8 (or fp32 for a reason the expectations
-        below accept) and no more Quantize/Dequantize steps than stated
+        below accept) and no more Quantize/Dequantize steps than stated;
+        below the cosine floor, partial quantization (see SELECT_COSINE)
     zoo_check.py board --octet BIN --ref DIR [--models ...] [--opsets 17,13]
         all of the above for each model and opset, one table row each
     zoo_check.py summary --ref DIR
