@@ -259,6 +259,22 @@ TEST_CASE(
   }
   CHECK(cut["fallback"]["reached"] == false);
 
+  // The zoo's cheap form (tests/python/zoo_check.py): one trial per layer,
+  // and a search that gives up at a bound instead of trying every layer.
+  r = octet_cli(dir, common +
+                         " --metric cosine --target 1.5 --only-this --max-fp32-layers 1"
+                         " --bench-runs 0 -o " +
+                         dir.file("b.json"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(has(r.err, "--max-fp32-layers reached"));
+  const nlohmann::json bounded = nlohmann::json::parse(slurp(dir.file("b.json")));
+  CHECK(bounded["sweep_trials"] == 3);  // one per layer
+  CHECK(bounded["trials"] == 5);        // + all-int8 + one fallback step
+  CHECK(bounded["layers"][0]["name"] == "fc2");
+  CHECK(bounded["layers"][0]["all_but_this_int8"].is_null());
+  CHECK(bounded["fallback"]["reached"] == false);
+  CHECK(bounded["fallback"]["fp32_layers"] == nlohmann::json::array({"fc2"}));
+
   r = octet_cli(dir, common + " --metric top1");
   CHECK(r.code == 1);
   CHECK(has(r.err, "--metric top1 needs labeled samples"));

@@ -37,6 +37,8 @@ struct SensitivityArgs {
   std::string target_drop;
   double target = std::numeric_limits<double>::quiet_NaN();
   double max_seconds = 0;
+  size_t max_fp32_layers = 0;
+  bool only_this = false;
   int bench_runs = 20;
   int suggest = 3;
   bool quiet = false;
@@ -97,6 +99,8 @@ void Analysis::load() {
   a.metric = metric_;
   a.threads = args_.threads;
   a.max_seconds = args_.max_seconds;
+  a.max_fp32_layers = args_.max_fp32_layers;
+  a.all_but = !args_.only_this;
   a.note = [this](const std::string& line) { note(line); };
   if (args_.verbose) a.report_title = args_.model + " quantized with " + args_.table;
   ablation_ = std::make_unique<Ablation>(std::move(*quantized), *evaluator_, std::move(held.shapes),
@@ -279,6 +283,11 @@ Command add_sensitivity(CLI::App& root) {
   app->add_option("--max-seconds", args->max_seconds,
                   "Stop the sweep and the search after this long (0: no limit)")
       ->check(CLI::NonNegativeNumber);
+  app->add_option("--max-fp32-layers", args->max_fp32_layers,
+                  "Stop the search with this many layers in fp32 (0: no limit)");
+  app->add_flag("--only-this", args->only_this,
+                "Measure each layer alone in int8 only, not every layer but it (half the "
+                "sweep; the ranking needs only the former)");
   app->add_option("--bench-runs", args->bench_runs,
                   "Timed runs of fp32, int8 and the fallback (0: no latency)")
       ->check(CLI::Range(0, 100000));

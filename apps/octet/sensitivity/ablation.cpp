@@ -203,7 +203,8 @@ void Ablation::search(const Target& target,
   fallback_result_ = int8_;
   reached_ = int8_.value(m) >= threshold();
   std::vector<std::string> fp32;
-  for (size_t i = 0; i < rows_.size() && !reached_ && !out_of_time(); ++i) {
+  const size_t most = options_.max_fp32_layers ? options_.max_fp32_layers : rows_.size();
+  for (size_t i = 0; i < std::min(rows_.size(), most) && !reached_ && !out_of_time(); ++i) {
     fp32.push_back(rows_[i].info.name);
     const TrialResult r = trial(fp32, Precision::int8);
     steps_.push_back({fp32, r});
@@ -220,6 +221,8 @@ void Ablation::search(const Target& target,
     }
   }
   if (!reached_ && out_of_time()) note("--max-seconds reached: the search stopped early");
+  if (!reached_ && fp32.size() == most && most < rows_.size())
+    note("--max-fp32-layers reached: the search stopped early");
 }
 
 json json_number(double v) {

@@ -58,8 +58,9 @@ struct LayerRow {
 struct AblationOptions {
   Metric metric = Metric::top1;
   int threads = 0;
-  bool all_but = true;     // also measure every layer in int8 but this one
-  double max_seconds = 0;  // for the sweep and the search, from construction; 0: no limit
+  bool all_but = true;         // also measure every layer in int8 but this one
+  double max_seconds = 0;      // for the sweep and the search, from construction; 0: no limit
+  size_t max_fp32_layers = 0;  // the search stops past this many fp32 layers; 0: no limit
   std::function<void(const std::string&)> note;  // progress lines; may be empty
   std::string report_title;  // non-empty: print the all-int8 session's precision report
 };
