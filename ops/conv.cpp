@@ -51,6 +51,33 @@ struct ConvGeometry {
   }
 };
 
+// 3x3, stride 1, undilated, ungrouped: the convolutions oneDNN's Winograd takes.
+bool winograd_candidate(const ConvGeometry& g) {
+  return !g.one_d && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
+         g.group == 1;
+}
+
+// Whether oneDNN has an f32 Winograd convolution on this CPU (2.6: AVX512
+// only), asked once with a small problem. ONEDNN_MAX_CPU_ISA is read by
+// oneDNN once per process too.
+bool winograd_available(const dnnl::engine& engine) {
+  static const bool available = [&] {
+    using tag = dnnl::memory::format_tag;
+    using dt = dnnl::memory::data_type;
+    const dnnl::memory::desc src({1, 16, 8, 8}, dt::f32, tag::any);
+    const dnnl::memory::desc wei({16, 16, 3, 3}, dt::f32, tag::any);
+    try {
+      const dnnl::convolution_forward::desc desc(
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd, src, wei,
+          dnnl::memory::desc(), src, {1, 1}, {0, 0}, {1, 1}, {1, 1});
+      return static_cast<bool>(dnnl::convolution_forward::primitive_desc(desc, engine));
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return available;
+}
+
 class Conv final : public Op {
  public:
   explicit Conv(const Node& node) : Op(node) {
@@ -172,10 +199,18 @@ class Conv final : public Op {
 
     const dnnl::memory::dims src_dims = g.src_dims(), dst_dims = g.dst_dims();
     const dnnl::memory::dims wei_dims = g.wei_dims();
-    const dnnl::memory::desc src_any(src_dims, dt::f32, tag::any);
+    // Where Winograd exists it wants nChw16c. Every other 2-D fp32
+    // convolution then takes that layout too, else reorders would sit at the
+    // borders of each Winograd layer (26 in ResNet-50); oneDNN's direct
+    // AVX512 kernels, depthwise included, ran it as fast as the nhwc they
+    // pick themselves (MobileNet v2, bench/README.md).
+    const bool blocked = !g.one_d && winograd_available(ctx.engine);
+    const dnnl::memory::desc src_any(src_dims, dt::f32,
+                                     blocked && g.c % 16 == 0 ? tag::nChw16c : tag::any);
     const dnnl::memory::desc wei_any(wei_dims, dt::f32, tag::any);
     const dnnl::memory::desc bias_md({g.oc}, dt::f32, tag::a);
-    const dnnl::memory::desc dst_any(dst_dims, dt::f32, tag::any);
+    const dnnl::memory::desc dst_any(dst_dims, dt::f32,
+                                     blocked && g.oc % 16 == 0 ? tag::nChw16c : tag::any);
 
     dnnl::primitive_attr attr = default_attr();
     dnnl::post_ops ops;
@@ -183,11 +218,27 @@ class Conv final : public Op {
     act_.append(ops, 1.f);
     attr.set_post_ops(ops);
 
-    const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any, wei_any,
-        has_bias ? bias_md : dnnl::memory::desc(), dst_any, g.spatial(g.sh, g.sw),
-        g.spatial(g.dh - 1, g.dw - 1), g.spatial(g.pt, g.pl), g.spatial(g.pb, g.pr));
-    const dnnl::convolution_forward::primitive_desc pd(desc, attr, ctx.engine);
+    auto make_pd = [&](dnnl::algorithm alg) {
+      const dnnl::convolution_forward::desc desc(
+          dnnl::prop_kind::forward_inference, alg, src_any, wei_any,
+          has_bias ? bias_md : dnnl::memory::desc(), dst_any, g.spatial(g.sh, g.sw),
+          g.spatial(g.dh - 1, g.dw - 1), g.spatial(g.pt, g.pl), g.spatial(g.pb, g.pr));
+      return dnnl::convolution_forward::primitive_desc(desc, attr, ctx.engine);
+    };
+    // oneDNN 2.6 has f32 Winograd (F(2x2,3x3), F(4x4,3x3)) on AVX512 CPUs
+    // only, for 3x3 stride-1 undilated convolutions, and convolution_auto
+    // never picks it. It ran ResNet-50's 3x3 stride-1 layers 1.0-2.5x faster
+    // than oneDNN's direct pick on an AVX512 EPYC (bench/README.md); where
+    // oneDNN refuses the problem (other CPUs, shapes, post-ops) the direct
+    // kernel stays.
+    dnnl::convolution_forward::primitive_desc pd;
+    if (blocked && winograd_candidate(g) && g.c % 16 == 0 && g.oc % 16 == 0) {
+      try {
+        pd = make_pd(dnnl::algorithm::convolution_winograd);
+      } catch (const dnnl::error&) {
+      }
+    }
+    if (!pd) pd = make_pd(dnnl::algorithm::convolution_direct);
 
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::convolution_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "tests/expected_isa.hpp"
 #include "tests/op_harness.hpp"
 
 using namespace octet;
@@ -141,6 +142,45 @@ TEST_CASE("conv: the oneDNN kernel is used, not the reference") {
     }
   }
   CHECK(found);
+}
+
+// oneDNN 2.6 has f32 Winograd on AVX512 CPUs only; octet takes it there for
+// 3x3 stride-1 convolutions (ops/conv.cpp). On such a CPU a direct kernel here
+// fails, as does Winograd anywhere else (tests/expected_isa.hpp reads the
+// CPU's flags and ONEDNN_MAX_CPU_ISA). Winograd rounds differently from a
+// direct convolution, so the result is held to the same reference bound.
+TEST_CASE("conv: Winograd for 3x3 stride 1 exactly where the CPU has AVX512") {
+  const bool avx512 = test::expected_isa().name.rfind("avx512_core", 0) == 0;
+  CAPTURE(test::expected_isa().why);
+  const ConvShape shapes[] = {
+      {"layer1 3x3", {1, 64, 56, 56}, {64, 64, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+      {"layer3 3x3", {1, 256, 14, 14}, {256, 256, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+      {"layer2 3x3, batch 4, residual",
+       {4, 128, 28, 28},
+       {128, 128, 3, 3},
+       {1, 1},
+       {1, 1, 1, 1},
+       {1, 1},
+       1},
+  };
+  uint32_t seed = 500;
+  for (const ConvShape& s : shapes) {
+    CAPTURE(s.name);
+    const OpCase c = conv_case(s, true, s.x[0] == 4, true, seed += 10);
+    check_against_reference(c);
+    for (const LayerInfo& l : test::session_layers(c)) {
+      if (l.op != "Conv") continue;
+      CAPTURE(l.kernel);
+      CHECK((l.kernel.find("wino") != std::string::npos) == avx512);
+    }
+  }
+  // Strided: never Winograd.
+  const OpCase strided = conv_case(
+      {"layer2 3x3 s2", {1, 128, 56, 56}, {128, 128, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1}, true,
+      false, true, 600);
+  for (const LayerInfo& l : test::session_layers(strided)) {
+    if (l.op == "Conv") CHECK(l.kernel.find("wino") == std::string::npos);
+  }
 }
 
 TEST_CASE("conv: bad attributes and shapes name the node") {
