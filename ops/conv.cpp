@@ -51,10 +51,12 @@ struct ConvGeometry {
   }
 };
 
-// 3x3, stride 1, undilated, ungrouped: the convolutions oneDNN's Winograd takes.
+// 3x3, stride 1, undilated, ungrouped, channels in whole blocks of 16: the
+// convolutions oneDNN's Winograd takes and runs well (8 channels padded to
+// 16 needed 0.8 MB of scratchpad for a 32x32 image).
 bool winograd_candidate(const ConvGeometry& g) {
   return !g.one_d && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
-         g.group == 1;
+         g.group == 1 && g.c % 16 == 0 && g.oc % 16 == 0;
 }
 
 // Whether oneDNN has an f32 Winograd convolution on this CPU (2.6: AVX512
@@ -199,18 +201,10 @@ class Conv final : public Op {
 
     const dnnl::memory::dims src_dims = g.src_dims(), dst_dims = g.dst_dims();
     const dnnl::memory::dims wei_dims = g.wei_dims();
-    // Where Winograd exists it wants nChw16c. Every other 2-D fp32
-    // convolution then takes that layout too, else reorders would sit at the
-    // borders of each Winograd layer (26 in ResNet-50); oneDNN's direct
-    // AVX512 kernels, depthwise included, ran it as fast as the nhwc they
-    // pick themselves (MobileNet v2, bench/README.md).
-    const bool blocked = !g.one_d && winograd_available(ctx.engine);
-    const dnnl::memory::desc src_any(src_dims, dt::f32,
-                                     blocked && g.c % 16 == 0 ? tag::nChw16c : tag::any);
+    const dnnl::memory::desc src_any(src_dims, dt::f32, tag::any);
     const dnnl::memory::desc wei_any(wei_dims, dt::f32, tag::any);
     const dnnl::memory::desc bias_md({g.oc}, dt::f32, tag::a);
-    const dnnl::memory::desc dst_any(dst_dims, dt::f32,
-                                     blocked && g.oc % 16 == 0 ? tag::nChw16c : tag::any);
+    const dnnl::memory::desc dst_any(dst_dims, dt::f32, tag::any);
 
     dnnl::primitive_attr attr = default_attr();
     dnnl::post_ops ops;
@@ -230,9 +224,12 @@ class Conv final : public Op {
     // never picks it. It ran ResNet-50's 3x3 stride-1 layers 1.0-2.5x faster
     // than oneDNN's direct pick on an AVX512 EPYC (bench/README.md); where
     // oneDNN refuses the problem (other CPUs, shapes, post-ops) the direct
-    // kernel stays.
+    // kernel stays. Winograd works in nChw16c, the direct kernels around it
+    // in nhwc, so reorders sit at its borders: making every convolution
+    // nChw16c to save them sent ResNeXt's grouped convolutions and
+    // EfficientNet's squeeze-excitation Muls to oneDNN's reference kernels.
     dnnl::convolution_forward::primitive_desc pd;
-    if (blocked && winograd_candidate(g) && g.c % 16 == 0 && g.oc % 16 == 0) {
+    if (winograd_candidate(g) && winograd_available(ctx.engine)) {
       try {
         pd = make_pd(dnnl::algorithm::convolution_winograd);
       } catch (const dnnl::error&) {
