@@ -168,19 +168,27 @@ TEST_CASE("conv: Winograd for 3x3 stride 1 exactly where the CPU has AVX512") {
     CAPTURE(s.name);
     const OpCase c = conv_case(s, true, s.x[0] == 4, true, seed += 10);
     check_against_reference(c);
+    int convs = 0;
     for (const LayerInfo& l : test::session_layers(c)) {
       if (l.op != "Conv") continue;
+      ++convs;
       CAPTURE(l.kernel);
       CHECK((l.kernel.find("wino") != std::string::npos) == avx512);
     }
+    CHECK(convs == 1);
   }
   // Strided: never Winograd.
   const OpCase strided = conv_case(
       {"layer2 3x3 s2", {1, 128, 56, 56}, {128, 128, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1}, true,
       false, true, 600);
+  int convs = 0;
   for (const LayerInfo& l : test::session_layers(strided)) {
-    if (l.op == "Conv") CHECK(l.kernel.find("wino") == std::string::npos);
+    if (l.op != "Conv") continue;
+    ++convs;
+    CHECK(l.kernel.find("wino") == std::string::npos);
+    CHECK(l.kernel != "ref");
   }
+  CHECK(convs == 1);
 }
 
 TEST_CASE("conv: bad attributes and shapes name the node") {
