@@ -185,8 +185,7 @@ TEST_CASE("cli precision: inspect, --fp32-layers/--fp32-ops and --verbose on an 
   CHECK(fp32_err.empty());  // no report without --verbose
   const auto [int8, int8_err] = logits("r18-int8", "--verbose");
   check_resnet18_convs_int8(report_rows(int8_err));
-  const auto [all_fp32, all_fp32_err] =
-      logits("r18-int8-f32w", "--fp32-ops Conv,Gemm --verbose");
+  const auto [all_fp32, all_fp32_err] = logits("r18-int8-f32w", "--fp32-ops Conv,Gemm --verbose");
   for (const ReportRow& row : report_rows(all_fp32_err)) {
     CAPTURE(row.name);
     CHECK(row.precision != "int8");
