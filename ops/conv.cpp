@@ -242,10 +242,9 @@ class Conv final : public Op {
     ctx.src[0].want = pd.src_desc();
     kernel->map_src(0, DNNL_ARG_SRC, pd.src_desc());
     const dnnl::memory::desc wei_plain(wei_dims, dt::f32, g.wei_plain_tag());
-    kernel->set_const(
-        DNNL_ARG_WEIGHTS,
-        reorder_constant(ctx, f32_weights(*ctx.src[1].constant, ctx.src[1].weight_quant), wei_plain,
-                         pd.weights_desc()));
+    kernel->set_const(DNNL_ARG_WEIGHTS,
+                      reorder_f32_weights(ctx, *ctx.src[1].constant, ctx.src[1].weight_quant,
+                                          wei_plain, pd.weights_desc()));
     if (has_bias)
       kernel->set_const(DNNL_ARG_BIAS, wrap_constant(ctx.engine, *ctx.src[2].constant, bias_md));
     if (has_residual) {

@@ -52,16 +52,19 @@ std::string impl_name(const dnnl::primitive_desc_base& pd) {
   return pd.impl_info_str();
 }
 
+dnnl::memory reordered(const dnnl::engine& engine, const dnnl::memory::desc& src_md,
+                       const void* data, const dnnl::memory::desc& want) {
+  dnnl::memory src(src_md, engine, const_cast<void*>(data));
+  dnnl::memory dst(want, engine);
+  dnnl::stream stream(engine);
+  dnnl::reorder(src, dst).execute(stream, src, dst);
+  stream.wait();
+  return dst;
+}
+
 dnnl::memory reorder_constant(const KernelContext& ctx, const Tensor& tensor,
                               const dnnl::memory::desc& src_md, const dnnl::memory::desc& want) {
-  auto make = [&] {
-    dnnl::memory src(src_md, ctx.engine, const_cast<void*>(tensor.raw()));
-    dnnl::memory dst(want, ctx.engine);
-    dnnl::stream stream(ctx.engine);
-    dnnl::reorder(src, dst).execute(stream, src, dst);
-    stream.wait();
-    return dst;
-  };
+  auto make = [&] { return reordered(ctx.engine, src_md, tensor.raw(), want); };
   if (!ctx.constants) return make();
   return ctx.constants->get({tensor.raw(), src_md, want, {}, 0, 0}, tensor, make);
 }

@@ -50,6 +50,11 @@ dnnl::primitive_attr default_attr();
 // The implementation name oneDNN chose ("jit:avx2", "brgconv:avx512_core_vnni").
 std::string impl_name(const dnnl::primitive_desc_base& pd);
 
+// A new memory of layout `want` holding `data` (laid out as `src_md`),
+// reordered now; the work of every constant reorder below.
+dnnl::memory reordered(const dnnl::engine& engine, const dnnl::memory::desc& src_md,
+                       const void* data, const dnnl::memory::desc& want);
+
 // Reorders a constant tensor (described by `src_md`) into a new memory of
 // layout `want`, once, at prepare time; found in ctx.constants instead when
 // an earlier prepare of the session, or another session of the Model, did it

@@ -161,13 +161,15 @@ class Gemm final : public Op {
     kernel->map_src(0, DNNL_ARG_SRC, src_md);
 
     // Inner-product weights are "oi" [N,K]: B itself when transB, else B^T (strides {1,N}).
-    const Tensor b = f32_weights(*ctx.src[1].constant, ctx.src[1].weight_quant);
     const dnnl::memory::desc b_as_oi(
         {n, k}, dt::f32, trans_b_ ? dnnl::memory::dims{k, 1} : dnnl::memory::dims{1, n});
     if (alpha_ == 1.0) {
-      kernel->set_const(DNNL_ARG_WEIGHTS, reorder_constant(ctx, b, b_as_oi, pd.weights_desc()));
+      kernel->set_const(DNNL_ARG_WEIGHTS,
+                        reorder_f32_weights(ctx, *ctx.src[1].constant, ctx.src[1].weight_quant,
+                                            b_as_oi, pd.weights_desc()));
     } else {
       // alpha * (A.B) == A.(alpha * B) up to one rounding of each weight.
+      const Tensor b = f32_weights(*ctx.src[1].constant, ctx.src[1].weight_quant);
       Tensor scaled(DataType::f32, b.shape());
       const float* from = b.data<float>();
       float* to = scaled.data<float>();

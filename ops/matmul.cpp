@@ -155,10 +155,9 @@ class MatMul final : public Op {
       kernel->map_src(0, DNNL_ARG_SRC, src_md);
       // B [K,N] row-major is W = B^T [N,K] with strides {1,N}; the reorder transposes it.
       const dnnl::memory::desc b_as_oi({g.n, g.k}, dt::f32, dnnl::memory::dims{1, g.n});
-      kernel->set_const(
-          DNNL_ARG_WEIGHTS,
-          reorder_constant(ctx, f32_weights(*ctx.src[1].constant, ctx.src[1].weight_quant), b_as_oi,
-                           pd.weights_desc()));
+      kernel->set_const(DNNL_ARG_WEIGHTS,
+                        reorder_f32_weights(ctx, *ctx.src[1].constant, ctx.src[1].weight_quant,
+                                            b_as_oi, pd.weights_desc()));
       if (has_bias) bind_input(*kernel, ctx, 2, DNNL_ARG_BIAS, bias_md);
       kernel->map_dst(0, DNNL_ARG_DST, dst_md);
       return kernel;

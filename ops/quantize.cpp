@@ -149,12 +149,7 @@ dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
                           const dnnl::memory::desc& plain, const dnnl::memory::desc& want) {
   auto make = [&] {
     const Tensor q = weight_integers(w, axis, amax, levels);
-    dnnl::memory src(plain, ctx.engine, const_cast<void*>(q.raw()));
-    dnnl::memory dst(want, ctx.engine);
-    dnnl::stream stream(ctx.engine);
-    dnnl::reorder(src, dst).execute(stream, src, dst);
-    stream.wait();
-    return dst;
+    return reordered(ctx.engine, plain, q.raw(), want);
   };
   if (!ctx.constants) return make();
   return ctx.constants->get({w.raw(), plain, want, weight_scales(amax, levels), axis, levels}, w,
@@ -180,6 +175,19 @@ Tensor f32_weights(const Tensor& w, const WeightQuant* quant) {
     dst[i] = static_cast<float>(src[i]) * scales[static_cast<size_t>((i / inner) % channels)];
   }
   return out;
+}
+
+dnnl::memory reorder_f32_weights(const KernelContext& ctx, const Tensor& w,
+                                 const WeightQuant* quant, const dnnl::memory::desc& src_md,
+                                 const dnnl::memory::desc& want) {
+  if (w.dtype() == DataType::f32) return reorder_constant(ctx, w, src_md, want);
+  auto make = [&] {
+    const Tensor f = f32_weights(w, quant);
+    return reordered(ctx.engine, src_md, f.raw(), want);
+  };
+  if (!ctx.constants) return make();
+  // Keyed by the s8 tensor: src_md (f32) tells the entry from the int8 ones.
+  return ctx.constants->get({w.raw(), src_md, want, quant->amax, quant->axis, 127}, w, make);
 }
 
 dnnl::memory int8_bias(const dnnl::engine& engine, const Tensor& bias, float src_scale,

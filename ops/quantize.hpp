@@ -64,6 +64,13 @@ dnnl::memory int8_weights(const KernelContext& ctx, const Tensor& w, int axis,
 // model saved with int8 weights multiplies with); an f32 `w` as it is.
 Tensor f32_weights(const Tensor& w, const WeightQuant* quant);
 
+// f32_weights() reordered from `src_md` (f32) into `want`, cached by the
+// stored tensor like reorder_constant(): one copy for all the sessions of a
+// Model, also for an fp32 layer whose weight is stored as s8.
+dnnl::memory reorder_f32_weights(const KernelContext& ctx, const Tensor& w,
+                                 const WeightQuant* quant, const dnnl::memory::desc& src_md,
+                                 const dnnl::memory::desc& want);
+
 // Bias in the units of the s32 accumulator, where oneDNN 2.x adds it before
 // the output scale: b_c / (src_scale x weight_scale_c).
 // `md` describes the f32 memory made (default: {n}; a matmul wants {1, n}).

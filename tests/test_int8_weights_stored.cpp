@@ -204,11 +204,20 @@ TEST_CASE("int8 weights on disk: QAT ranges, fp32 layers and what stays f32") {
   // the f32 weights, not equal.
   SessionOptions options;
   options.fp32_layers = {"fc"};
+  const ConstantStore& store = *model_data(stored).constants;
+  const size_t made_by_b = store.stats().made;
   Session c(f32_weights, options), d(stored, options);
   const Tensor ref = c.run({x})[0].clone();
   const Tensor got = d.run({x})[0].clone();
   CHECK(test::layer_named(d, "fc").precision == "fp32");
   CHECK(test::cosine(got, ref) >= 0.999);
+  // Dequantized and reordered once for the Model (d published it: b had the
+  // int8 forms only), so a second such session finds it: one copy, as for
+  // f32 weights.
+  CHECK(store.stats().made == made_by_b + 1);
+  Session e(stored, options);
+  CHECK(same_bits(e.run({x})[0].clone(), got));
+  CHECK(store.stats().made == made_by_b + 1);
 
   // Storing again changes nothing; an fp32 model has nothing to store.
   CHECK(stored.with_int8_weights().content_hash() == stored.content_hash());
