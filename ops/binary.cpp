@@ -23,6 +23,10 @@
 // on the first source for Mul. One rounding, as dequantize, f32 op and
 // quantize would give (up to one unit where f32 reassociation moves a tie).
 // A Mul's broadcast operand (the gate) is not worth quantizing: it stays f32.
+// Div reads int8 too (s_a / s_y on the dividend, s_b on the divisor). An
+// int8 value divided or multiplied by a positive constant scalar (attention's
+// q / sqrt(d) in torch's MultiheadAttention) for an int8 reader is a view:
+// the same integers on the scale s / c (s x c), no kernel and no rounding.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -117,8 +121,11 @@ class Binary final : public Op {
 
   // The residual Add and the gating Mul read int8 inputs directly (see the
   // top of this file).
-  bool accepts_int8() const override { return kind_ == Kind::add || kind_ == Kind::mul; }
+  bool accepts_int8() const override {
+    return kind_ == Kind::add || kind_ == Kind::mul || kind_ == Kind::div;
+  }
   bool int8_passthrough_input(const std::vector<SrcInfo>& src, size_t i) const override {
+    if (kind_ == Kind::div) return i == 0;
     return kind_ != Kind::mul || numel(src[i].shape) >= numel(src[1 - i].shape);
   }
   // A product of two non-negative values (a sigmoid gate on a rectified
@@ -134,6 +141,7 @@ class Binary final : public Op {
         plain_md(out, DataType::f32).is_zero() || (ctx.src[0].constant && ctx.src[1].constant)) {
       return make_reference_kernel(*this, ctx);
     }
+    if (make_rescale_view(ctx)) return nullptr;
     // a: the input with the output's shape (oneDNN's src0); b: the other.
     size_t ia = 0, ib = 1;
     bool negate = false;
@@ -170,11 +178,12 @@ class Binary final : public Op {
       const QuantView& have = ctx.src[order[r]].have;
       scales[r] = have.is_int8() ? have.scale : 1.f;
     }
-    // Add: each source on its own scale; Mul: the product on the first.
+    // Add: each source on its own scale; Mul: the product on the first; Div:
+    // the quotient's scale on the dividend, the divisor on its own.
     if (kind_ == Kind::mul) {
       scales[0] *= scales[1];
       scales[1] = 1.f;
-    } else {
+    } else if (kind_ != Kind::div) {
       scales[1] /= dst_scale;
     }
     scales[0] /= dst_scale;
@@ -226,6 +235,26 @@ class Binary final : public Op {
   }
 
  private:
+  // The view described at the top of this file, when it applies.
+  bool make_rescale_view(KernelContext& ctx) const {
+    if ((kind_ != Kind::div && kind_ != Kind::mul) || !ctx.dst[0].int8.is_int8()) return false;
+    const size_t data = kind_ == Kind::mul && ctx.src[0].constant ? 1 : 0;
+    const KernelSrc& x = ctx.src[data];
+    const Tensor* c = ctx.src[1 - data].constant;
+    if (!c || c->numel() != 1 || c->dtype() != DataType::f32 || x.constant || !x.have.is_int8() ||
+        x.shape != ctx.dst[0].shape || x.md.is_zero()) {
+      return false;
+    }
+    const float v = c->data<float>()[0];
+    const float rescale = kind_ == Kind::div ? 1.f / v : v;
+    if (!std::isnormal(rescale) || rescale < 0.f) return false;
+    ctx.src[data].want = x.md;
+    ctx.dst[0].md = x.md;
+    ctx.dst[0].alias = static_cast<int>(data);
+    ctx.dst[0].rescale = rescale;
+    return true;
+  }
+
   template <class A, class B, class R, class F>
   static void loop(const Tensor& a, const Tensor& b, Tensor& y, F f) {
     const A* pa = static_cast<const A*>(a.raw());

@@ -7,7 +7,16 @@
 // oneDNN path: layer_normalization_forward with use_scale / use_shift on X
 // viewed as 2-D [outer, inner] (inner = product of the normalized dims), which
 // covers every axis, not only the last one.
+// int8 output: when every reader of Y reads it in int8 (ConvNeXt's Linear
+// after each LayerNorm), Y is written in int8 on the readers' scale by a
+// loop of its own, since oneDNN 2.6's layer normalization writes its source
+// data type only; one pass instead of an f32 tensor and a quantize step.
+// When some readers read Y in int8 and others in f32 (the Linear and the
+// residual of a post-norm Transformer or BERT), the loop writes both forms.
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
+#include <vector>
 
 #include "ops/dnnl_kernel.hpp"
 
@@ -19,6 +28,82 @@ Shape strip_leading_ones(Shape s) {
   while (i < s.size() && s[i] == 1) ++i;
   return Shape(s.begin() + static_cast<std::ptrdiff_t>(i), s.end());
 }
+
+// Y = (X - mean) / sqrt(var + eps) * scale + bias per row of `inner`, in
+// f32, written in int8 on `y_scale` (round to nearest even, saturated), in
+// f32, or both.
+template <class Q>
+class LayerNormLoopKernel final : public Kernel {
+ public:
+  LayerNormLoopKernel(int64_t outer, int64_t inner, float epsilon, const Tensor& scale,
+                      const Tensor* bias, bool f32, float y_scale)
+      : outer_(outer), inner_(inner), epsilon_(epsilon), f32_(f32), inv_y_(1.f / y_scale) {
+    gamma_.assign(scale.data<float>(), scale.data<float>() + inner);
+    beta_.assign(static_cast<size_t>(inner), 0.f);
+    if (bias) beta_.assign(bias->data<float>(), bias->data<float>() + inner);
+  }
+  void bind(const std::vector<const void*>& src, const std::vector<void*>& dst, void*) override {
+    src_ = static_cast<const float*>(src.at(0));
+    f32_dst_ = f32_ ? static_cast<float*>(dst.at(0)) : nullptr;
+    q_dst_ = static_cast<Q*>(dst.at(f32_ ? 1 : 0));
+  }
+  void execute(dnnl::stream&) override {
+    const int64_t n = inner_;
+    constexpr float lo = std::is_signed<Q>::value ? -128.f : 0.f;
+    constexpr float hi = std::is_signed<Q>::value ? 127.f : 255.f;
+    const float* g = gamma_.data();
+    const float* b = beta_.data();
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < outer_; ++o) {
+      const float* x = src_ + o * n;
+      float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t i = 0; i < n; ++i) sum += x[i];
+      const float mean = sum / static_cast<float>(n);
+      float var = 0.f;
+#pragma omp simd reduction(+ : var)
+      for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+      const float inv_std = 1.f / std::sqrt(var / static_cast<float>(n) + epsilon_);
+      Q* q = q_dst_ + o * n;
+      if (f32_dst_) {
+        float* y = f32_dst_ + o * n;
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) {
+          y[i] = (x[i] - mean) * inv_std * g[i] + b[i];
+          q[i] = quantize(y[i] * inv_y_, lo, hi);
+        }
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) {
+          const float y = (x[i] - mean) * inv_std * g[i] + b[i];
+          q[i] = quantize(y * inv_y_, lo, hi);
+        }
+      }
+    }
+  }
+  std::string name() const override {
+    return "loop";
+  }
+
+ private:
+  // Saturated, then rounded to nearest even by adding and removing 1.5 x 2^23
+  // (exact for |v| < 2^22): what std::nearbyint does, without a libm call in
+  // the loop on a build for baseline x86-64, so the loop vectorizes. NaN
+  // becomes `lo`.
+  static Q quantize(float v, float lo, float hi) {
+    const float c = std::min(hi, std::max(lo, v));
+    return static_cast<Q>((c + 12582912.f) - 12582912.f);
+  }
+
+  int64_t outer_, inner_;
+  float epsilon_;
+  bool f32_;
+  float inv_y_;
+  std::vector<float> gamma_, beta_;
+  const float* src_ = nullptr;
+  float* f32_dst_ = nullptr;
+  Q* q_dst_ = nullptr;
+};
 
 class LayerNorm final : public Op {
  public:
@@ -78,6 +163,8 @@ class LayerNorm final : public Op {
     }
   }
 
+  bool writes_int8() const override { return true; }
+
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     int64_t outer, inner;
     split(ctx.src[0].shape, outer, inner);
@@ -85,6 +172,33 @@ class LayerNorm final : public Op {
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
     const bool has_bias = ctx.src.size() > 2 && ctx.src[2].present;
+    // int8 for int8 readers only, or an int8 copy beside the f32 output.
+    KernelDst& dst = ctx.dst[0];
+    const bool copy = !dst.int8.is_int8() && dst.int8_copy.is_int8();
+    const QuantView y = copy ? dst.int8_copy : dst.int8;
+    if (y.is_int8() && ctx.src[1].constant && (!has_bias || ctx.src[2].constant)) {
+      const Tensor& scale = *ctx.src[1].constant;
+      const Tensor* bias = has_bias ? ctx.src[2].constant : nullptr;
+      const float eps = static_cast<float>(epsilon_);
+      std::unique_ptr<Kernel> kernel;
+      if (y.dtype == DataType::u8) {
+        kernel = std::make_unique<LayerNormLoopKernel<uint8_t>>(outer, inner, eps, scale, bias,
+                                                                copy, y.scale);
+      } else {
+        kernel = std::make_unique<LayerNormLoopKernel<int8_t>>(outer, inner, eps, scale, bias, copy,
+                                                               y.scale);
+      }
+      ctx.src[0].want = plain_md(ctx.src[0].shape, DataType::f32);
+      const dnnl::memory::desc q_md = plain_md(dst.shape, y.dtype);
+      if (copy) {
+        dst.md = plain_md(dst.shape, DataType::f32);
+        dst.int8_copy_md = q_md;
+      } else {
+        dst.md = q_md;
+        dst.scale = y.scale;
+      }
+      return kernel;
+    }
     const dnnl::memory::desc data_md({outer, inner}, dt::f32, tag::ab);
     const dnnl::memory::desc param_md({inner}, dt::f32, tag::a);
     dnnl::normalization_flags flags = dnnl::normalization_flags::use_scale;

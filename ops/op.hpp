@@ -99,9 +99,14 @@ struct KernelSrc : SrcInfo {
 struct KernelDst {
   Shape shape;  // from infer()
   DataType dtype = DataType::f32;
-  // The int8 form to write because a reader consumes int8; dtype f32 when
-  // every reader wants f32 (or the value has no range).
+  // The int8 form to write because a reader consumes int8 (for an op that
+  // writes_int8(): because every reader does); dtype f32 when every reader
+  // wants f32 (or the value has no range).
   QuantView int8;
+  // For an op that writes_int8(), when some readers read the value in int8
+  // and others in f32 (a LayerNorm's output that is also the residual): the
+  // int8 form it may write as well, in the same pass; f32 otherwise.
+  QuantView int8_copy;
 
   // --- filled by make_kernel ---
   // The layout written. Preset to plain row-major.
@@ -115,6 +120,14 @@ struct KernelDst {
   // The index of an input whose bytes the output reinterprets without a
   // kernel (Reshape and friends on a plain layout), or -1.
   int alias = -1;
+  // An int8 alias's scale over its input's: the same integers stand for the
+  // input times a positive constant (a Div or Mul by a scalar).
+  float rescale = 1.f;
+  // The layout of the `int8_copy` the kernel writes (its scale is
+  // int8_copy's), or a zero md when it writes none. Such copies are bound as
+  // extra destinations after the outputs, in output order, and int8 readers
+  // read them instead of a quantize step.
+  dnnl::memory::desc int8_copy_md;
   // Every reader of this output reads it as produced in any permutation of a
   // plain layout (Op::reads_strided), and it is no graph output: a Transpose
   // may then hand over a permuted view instead of copying.
@@ -190,6 +203,13 @@ class Op {
     (void)i;
     return false;
   }
+  // Whether the kernel can write its f32 result directly in int8, on the
+  // scale its readers take (a fused quantize: LayerNorm, Softmax). The session
+  // asks for it (KernelDst::int8) when every reader of the value reads it in
+  // int8, and for an int8 copy beside the f32 output (KernelDst::int8_copy)
+  // when only some do, so no reader loses precision that it had in f32. A
+  // blacklist entry for the node keeps its output f32 only.
+  virtual bool writes_int8() const { return false; }
   // For an op that accepts int8 without an int8 kernel, when its output is
   // worth int8: whether its f32 input `i` is worth quantizing too (so that
   // its producer writes int8). Default: every input; a Mul keeps its

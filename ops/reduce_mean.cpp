@@ -2,11 +2,14 @@
 // attribute (opset < 18) or as a constant second input (opset 18); keepdims
 // (default 1) keeps reduced dims as 1; no axes reduces everything unless
 // noop_with_empty_axes = 1, which makes the op an identity.
-// Reference kernel only (the importer fuses the ReduceMean patterns that matter,
-// LayerNorm, and ResNet uses GlobalAveragePool).
+// oneDNN path: the reduction primitive (reduction_mean) on the input as
+// produced, any layout. On int8 data (ShuffleNetV2's head, `x.mean([2, 3])`
+// between an int8 conv and an int8 Gemm) the mean of the integers is rounded
+// once onto the input's scale, as an average pool does, so no dequantize /
+// quantize pair sits around it.
 #include <algorithm>
 
-#include "ops/op.hpp"
+#include "ops/dnnl_kernel.hpp"
 
 namespace octet {
 namespace {
@@ -44,6 +47,44 @@ class ReduceMean final : public Op {
       }
     }
     ctx.set(0, out_shape(ctx.shape(0), reduced(ctx.shape(0).size(), axes)), DataType::f32);
+  }
+
+  bool accepts_int8() const override { return true; }
+  bool output_never_negative(const std::vector<bool>& src) const override {
+    return !src.empty() && src[0];
+  }
+
+  std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
+    const Shape& x = ctx.src[0].shape;
+    const std::vector<bool> red =
+        reduced(x.size(), ctx.src.size() > 1 ? ctx.src[1].constant : nullptr);
+    const bool any = std::find(red.begin(), red.end(), true) != red.end();
+    if (ctx.src[0].constant || numel(x) == 0 || !any || ctx.dst[0].shape.empty() ||
+        plain_md(x, DataType::f32).is_zero()) {
+      return make_reference_kernel(*this, ctx);
+    }
+    const QuantView have = ctx.src[0].have;
+    const DataType dtype = have.is_int8() ? have.dtype : DataType::f32;
+    dnnl::memory::desc src_md = ctx.src[0].md;
+    if (src_md.is_zero() || src_md.dims() != to_dnnl_dims(x)) src_md = plain_md(x, dtype);
+    // oneDNN keeps the reduced dims as 1; plain, that is also the bytes of
+    // the output without them (keepdims 0).
+    Shape kept = x;
+    for (size_t d = 0; d < x.size(); ++d) {
+      if (red[d]) kept[d] = 1;
+    }
+    const dnnl::memory::desc dst_md = plain_md(kept, dtype);
+    const dnnl::reduction::primitive_desc pd(
+        dnnl::reduction::desc(dnnl::algorithm::reduction_mean, src_md, dst_md, 0.f, 0.f),
+        default_attr(), ctx.engine);
+    auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::reduction(pd), impl_name(pd),
+                                                    pd.scratchpad_desc().get_size());
+    ctx.src[0].want = src_md;
+    ctx.dst[0].md = plain_md(ctx.dst[0].shape, dtype);
+    ctx.dst[0].scale = have.is_int8() ? have.scale : 1.f;
+    kernel->map_src(0, DNNL_ARG_SRC, src_md);
+    kernel->map_dst(0, DNNL_ARG_DST, dst_md);
+    return kernel;
   }
 
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {

@@ -8,7 +8,11 @@
 // Both are one kernel: softmax along the middle dim of [outer, len, inner],
 // with inner = 1 for the 2-D form.
 // oneDNN path: softmax_forward on plain layouts (the 2-D form on a 2-D view of
-// the same bytes).
+// the same bytes). When every reader of the output reads it in int8 (the
+// probabilities before an int8 attention matmul), softmax_v2 writes u8 on
+// the readers' scale itself instead of an f32 tensor and a quantize step;
+// where oneDNN has that only as a reference implementation (AVX2 in 2.6)
+// the f32 kernel and the quantize step are faster, and stay.
 #include <algorithm>
 #include <cmath>
 
@@ -71,16 +75,38 @@ class Softmax final : public Op {
     const SoftmaxDims d = dims(shape);
     const dnnl::memory::desc view = coerce_2d_ ? plain_md({d.outer, d.len}, DataType::f32) : md;
     const int axis = coerce_2d_ ? 1 : static_cast<int>(normalize_axis(node(), axis_, shape.size()));
+    ctx.src[0].want = md;
+    const QuantView y = ctx.dst[0].int8;
+    if (y.is_int8()) {
+      dnnl::primitive_attr attr = default_attr();
+      attr.set_output_scales(0, {1.f / y.scale});
+      const dnnl::memory::desc dst = with_dtype(view, y.dtype);
+      const dnnl::softmax_v2_forward::primitive_desc pd(
+          dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_inference,
+                                         dnnl::algorithm::softmax_accurate, view, dst, axis),
+          attr, ctx.engine);
+      if (impl_name(pd).rfind("ref", 0) != 0) {
+        auto kernel =
+            std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::softmax_v2_forward(pd),
+                                              impl_name(pd), pd.scratchpad_desc().get_size());
+        ctx.dst[0].md = with_dtype(md, y.dtype);
+        ctx.dst[0].scale = y.scale;
+        kernel->map_src(0, DNNL_ARG_SRC, view);
+        kernel->map_dst(0, DNNL_ARG_DST, dst);
+        return kernel;
+      }
+    }
     const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference, view, axis);
     const dnnl::softmax_forward::primitive_desc pd(desc, default_attr(), ctx.engine);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::softmax_forward(pd),
                                                     impl_name(pd), pd.scratchpad_desc().get_size());
-    ctx.src[0].want = md;
     ctx.dst[0].md = md;
     kernel->map_src(0, DNNL_ARG_SRC, view);
     kernel->map_dst(0, DNNL_ARG_DST, view);
     return kernel;
   }
+
+  bool writes_int8() const override { return true; }
 
  private:
   SoftmaxDims dims(const Shape& s) const {

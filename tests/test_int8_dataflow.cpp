@@ -545,3 +545,13 @@ TEST_CASE("int8 dataflow: Conv1d -> MaxPool 1-D -> Conv1d (Jasper) stays int8") 
       },
       conv1d, 16);
 }
+
+TEST_CASE("int8 dataflow: ReduceMean over H and W (ShuffleNetV2's head) averages the integers") {
+  const auto axes = AttrValue(std::vector<int64_t>{2, 3});
+  check_moves_int8(
+      "ReduceMean", kImage, 8, 8,
+      [&](TestGraph& tg, int in) {
+        return tg.node("ReduceMean", "op", {in}, {{"axes", axes}});
+      },
+      conv, 8);
+}

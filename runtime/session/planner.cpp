@@ -350,8 +350,11 @@ class Planner {
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       const int id = n.outputs[k];
       const std::optional<ActivationQuant>& q = g_.values[id].quant;
-      if (may_write_int8 && q && precision_.value_wants_int8[id]) {
+      if (q && ((may_write_int8 && precision_.value_wants_int8[id]) ||
+                (p.writes_int8 && precision_.value_only_int8[id]))) {
         ctx.dst[k].int8 = {q->dtype, q->scale()};
+      } else if (q && p.writes_int8 && precision_.value_wants_int8[id]) {
+        ctx.dst[k].int8_copy = {q->dtype, q->scale()};
       }
       ctx.dst[k].strided_ok = readers_take_strided(id);
     }
@@ -404,7 +407,8 @@ class Planner {
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       const KernelDst& d = ctx.dst[k];
       ValueState& vs = values_[n.outputs[k]];
-      const float scale = d.alias >= 0 ? plan_->buffers[step.src[d.alias].buffer].scale : d.scale;
+      const float scale =
+          d.alias >= 0 ? plan_->buffers[step.src[d.alias].buffer].scale * d.rescale : d.scale;
       vs.buffer = new_buffer(d.md, vs, scale);
       int8_out = int8_out || is_int8(dtype_of(d.md, vs.dtype));
       step.dst.push_back(vs.buffer);
@@ -414,10 +418,22 @@ class Planner {
             {plan_->steps.size(), k, static_cast<size_t>(d.accumulates)});
       }
     }
+    // The int8 copies some outputs' int8 readers take (KernelDst::int8_copy).
+    bool int8_copy = false;
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      const KernelDst& d = ctx.dst[k];
+      if (d.int8_copy_md.is_zero()) continue;
+      ValueState& vs = values_[n.outputs[k]];
+      const int b = new_buffer(d.int8_copy_md, vs, d.int8_copy.scale);
+      vs.layouts.push_back(b);
+      step.dst.push_back(b);
+      int8_copy = true;
+    }
     step.dtype = ctx.dst.empty() ? DataType::f32 : ctx.dst[0].dtype;
     step.int8 = ctx.int8 || int8_out || is_int8(step.dtype);
     const bool fp32 = !step.int8 && step.dtype == DataType::f32;
     step.reason = step_reason(*model_.ops[i], precision_.nodes[i], ctx.int8, int8_out, fp32);
+    if (int8_copy) step.reason = {PrecisionReason::writes_int8_output, ""};
     plan_->steps.push_back(std::move(step));
   }
 

@@ -25,6 +25,8 @@ std::string reason_text(const Reason& r) {
       return "the int8 kernel does not cover this case";
     case PrecisionReason::runs_on_int8_inputs:
       return "runs on int8 inputs";
+    case PrecisionReason::writes_int8_output:
+      return "computes in f32, writes int8 for its int8 readers";
     case PrecisionReason::no_int8_kernel:
       return "op has no int8 kernel";
     case PrecisionReason::int8_inputs_only:
@@ -59,9 +61,15 @@ NodePrecision decide(const ModelData& m, size_t i, const SessionOptions& options
                      const std::vector<SrcInfo>& src) {
   const Node& node = m.graph.nodes[i];
   const Op& op = *m.ops[i];
-  if (!op.accepts_int8()) return {};
+  if (!op.accepts_int8() && !op.writes_int8()) return {};
   const Reason listed = blacklisted(node, options, m.graph.quantization);
   const bool is_listed = listed.why != PrecisionReason::none;
+  if (!op.accepts_int8()) {
+    // An f32 op that writes int8 for its int8 readers; listed, it writes f32
+    // and the session quantizes for them, as for any other op.
+    if (is_listed) return {false, listed, false, false};
+    return {false, {}, false, options.precision != Precision::fp32};
+  }
   if (!op.has_int8_kernel()) {
     // An int8-transparent op (pooling, reshapes, Transpose, Concat, Add): a
     // blacklist makes it read f32 like any other fp32 layer.
@@ -100,23 +108,37 @@ PrecisionPlan plan_precision(const ModelData& m, const SessionOptions& options,
   // reshape, transpose, concat, add) whose own output is worth int8: then
   // each of its f32 activation inputs is. Readers follow writers in node
   // order, so one backward sweep settles it.
+  // Alongside, each value's readers that read it in int8 and those that read
+  // it in f32 (any other reader, and being a graph output): an op that
+  // writes_int8() writes int8 only where no reader is of the second kind.
   plan.value_wants_int8.assign(g.values.size(), false);
+  std::vector<bool> read_as_f32(g.values.size(), false);
+  for (int v : g.outputs) read_as_f32[v] = true;
   for (size_t i = g.nodes.size(); i-- > 0;) {
     if (folded[i]) continue;
     const Node& node = g.nodes[i];
     const Op& op = *m.ops[i];
+    std::vector<bool> int8_read(node.inputs.size(), false);
     if (plan.nodes[i].int8) {
-      for (int k : op.int8_inputs(src[i])) plan.value_wants_int8[node.inputs[k]] = true;
+      for (int k : op.int8_inputs(src[i])) int8_read[k] = true;
     } else if (plan.nodes[i].reads_int8 && !op.has_int8_kernel()) {
       const bool out_int8 = std::any_of(node.outputs.begin(), node.outputs.end(),
                                         [&](int v) { return plan.value_wants_int8[v]; });
       for (size_t k = 0; out_int8 && k < node.inputs.size(); ++k) {
         const SrcInfo& s = src[i][k];
-        if (s.present && !s.constant && s.dtype == DataType::f32 &&
-            op.int8_passthrough_input(src[i], k))
-          plan.value_wants_int8[node.inputs[k]] = true;
+        int8_read[k] = s.present && !s.constant && s.dtype == DataType::f32 &&
+                       op.int8_passthrough_input(src[i], k);
       }
     }
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      const SrcInfo& s = src[i][k];
+      if (!s.present || s.constant) continue;
+      (int8_read[k] ? plan.value_wants_int8 : read_as_f32)[node.inputs[k]] = true;
+    }
+  }
+  plan.value_only_int8.assign(g.values.size(), false);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    plan.value_only_int8[v] = plan.value_wants_int8[v] && !read_as_f32[v];
   }
   return plan;
 }
@@ -127,7 +149,10 @@ Reason step_reason(const Op& op, const NodePrecision& p, bool kernel_int8, bool 
                    bool fp32) {
   if (p.int8 && !kernel_int8) return {PrecisionReason::int8_kernel_declined, ""};
   if (p.reason.why != PrecisionReason::none) return p.reason;
-  if (!kernel_int8 && int8_out) return {PrecisionReason::runs_on_int8_inputs, ""};
+  if (!kernel_int8 && int8_out) {
+    if (op.writes_int8() && !p.reads_int8) return {PrecisionReason::writes_int8_output, ""};
+    return {PrecisionReason::runs_on_int8_inputs, ""};
+  }
   if (!fp32) return {};
   if (!op.accepts_int8()) return {PrecisionReason::no_int8_kernel, ""};
   if (!op.has_int8_kernel()) return {PrecisionReason::int8_inputs_only, ""};

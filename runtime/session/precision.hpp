@@ -21,6 +21,7 @@ enum class PrecisionReason {
   no_activation_range,   // detail: the input without a range
   int8_kernel_declined,  // the op's int8 kernel does not cover this case
   runs_on_int8_inputs,   // an int8-transparent op reading int8 data
+  writes_int8_output,    // an f32 op writing int8 (too) for its int8 readers (Op::writes_int8)
   no_int8_kernel,        // the op has no int8 path at all
   int8_inputs_only,      // an int8-transparent op whose inputs are fp32
 };
@@ -38,11 +39,14 @@ struct NodePrecision {
   // Whether the node reads int8 inputs as produced (Op::accepts_int8, unless
   // a blacklist sends an int8-transparent op to fp32); else it reads f32.
   bool reads_int8 = false;
+  // Whether an op that writes_int8() may (no blacklist entry keeps it to f32).
+  bool writes_int8 = false;
 };
 
 struct PrecisionPlan {
   std::vector<NodePrecision> nodes;    // per graph node
   std::vector<bool> value_wants_int8;  // per value: some reader consumes it in int8
+  std::vector<bool> value_only_int8;   // per value: every reader does (no graph output)
 };
 
 // `src` holds the prepared inputs of every node; `folded` marks nodes

@@ -89,7 +89,10 @@ DEFAULT_EXPECT = {"min_cosine": 0.99, "quantize": 1, "dequantize": 0, "fp32_reas
 SELECT_COSINE = 0.995  # above the floor: the blacklist is chosen on other images
 SELECT_SECONDS = 900
 NO_VNNI_MATMUL = "the CPU lacks VNNI"
-EXPECT = {}
+EXPECT = {
+    # Two graph inputs (source and target), each quantized once.
+    "transformer": {"quantize": 2},
+}
 
 
 def have_torch():
