@@ -13,6 +13,8 @@
 // data type only; one pass instead of an f32 tensor and a quantize step.
 // When some readers read Y in int8 and others in f32 (the Linear and the
 // residual of a post-norm Transformer or BERT), the loop writes both forms.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -49,35 +51,26 @@ class LayerNormLoopKernel final : public Kernel {
   }
   void execute(dnnl::stream&) override {
     const int64_t n = inner_;
-    constexpr float lo = std::is_signed<Q>::value ? -128.f : 0.f;
-    constexpr float hi = std::is_signed<Q>::value ? 127.f : 255.f;
     const float* g = gamma_.data();
     const float* b = beta_.data();
-#pragma omp parallel for schedule(static)
-    for (int64_t o = 0; o < outer_; ++o) {
-      const float* x = src_ + o * n;
-      float sum = 0.f;
+#pragma omp parallel
+    {
+      std::vector<float> row(f32_dst_ ? 0 : static_cast<size_t>(n));
+#pragma omp for schedule(static)
+      for (int64_t o = 0; o < outer_; ++o) {
+        const float* x = src_ + o * n;
+        float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
-      for (int64_t i = 0; i < n; ++i) sum += x[i];
-      const float mean = sum / static_cast<float>(n);
-      float var = 0.f;
+        for (int64_t i = 0; i < n; ++i) sum += x[i];
+        const float mean = sum / static_cast<float>(n);
+        float var = 0.f;
 #pragma omp simd reduction(+ : var)
-      for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
-      const float inv_std = 1.f / std::sqrt(var / static_cast<float>(n) + epsilon_);
-      Q* q = q_dst_ + o * n;
-      if (f32_dst_) {
-        float* y = f32_dst_ + o * n;
+        for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+        const float inv_std = 1.f / std::sqrt(var / static_cast<float>(n) + epsilon_);
+        float* y = f32_dst_ ? f32_dst_ + o * n : row.data();
 #pragma omp simd
-        for (int64_t i = 0; i < n; ++i) {
-          y[i] = (x[i] - mean) * inv_std * g[i] + b[i];
-          q[i] = quantize(y[i] * inv_y_, lo, hi);
-        }
-      } else {
-#pragma omp simd
-        for (int64_t i = 0; i < n; ++i) {
-          const float y = (x[i] - mean) * inv_std * g[i] + b[i];
-          q[i] = quantize(y * inv_y_, lo, hi);
-        }
+        for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * inv_std * g[i] + b[i];
+        quantize_row(y, q_dst_ + o * n, n);
       }
     }
   }
@@ -86,13 +79,30 @@ class LayerNormLoopKernel final : public Kernel {
   }
 
  private:
-  // Saturated, then rounded to nearest even by adding and removing 1.5 x 2^23
-  // (exact for |v| < 2^22): what std::nearbyint does, without a libm call in
-  // the loop on a build for baseline x86-64, so the loop vectorizes. NaN
-  // becomes `lo`.
-  static Q quantize(float v, float lo, float hi) {
-    const float c = std::min(hi, std::max(lo, v));
-    return static_cast<Q>((c + 12582912.f) - 12582912.f);
+  // q = saturate(round(v / y_scale)), rounding to nearest even as oneDNN's
+  // quantizing reorders do: cvtps2dq (the default MXCSR rounding) and
+  // saturating packs, 16 at a time, since the compiler does not vectorize
+  // std::nearbyint for baseline x86-64 (SSE2 has no roundps). The clamp
+  // first keeps large values and NaN (maxps returns its second operand,
+  // -128 or 0) out of cvtps2dq's overflow.
+  void quantize_row(const float* v, Q* q, int64_t n) const {
+    constexpr bool is_signed = std::is_signed<Q>::value;
+    const float lo = is_signed ? -128.f : 0.f, hi = is_signed ? 127.f : 255.f;
+    const __m128 s = _mm_set1_ps(inv_y_), vlo = _mm_set1_ps(lo), vhi = _mm_set1_ps(hi);
+    auto cvt = [&](const float* p) {
+      return _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(_mm_mul_ps(_mm_loadu_ps(p), s), vlo), vhi));
+    };
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      const __m128i ab = _mm_packs_epi32(cvt(v + i), cvt(v + i + 4));
+      const __m128i cd = _mm_packs_epi32(cvt(v + i + 8), cvt(v + i + 12));
+      const __m128i r = is_signed ? _mm_packs_epi16(ab, cd) : _mm_packus_epi16(ab, cd);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), r);
+    }
+    for (; i < n; ++i) {
+      const float c = std::min(hi, std::max(lo, v[i] * inv_y_));
+      q[i] = static_cast<Q>(std::nearbyint(c));
+    }
   }
 
   int64_t outer_, inner_;
