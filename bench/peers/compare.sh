@@ -7,7 +7,9 @@
 # Environment: THREADS (2), ROUNDS (2), CONFIGS ("resnet50:1 resnet50:32 bert-base:1 bert-base:8";
 #              MODEL:BATCH for bert-base or any model of tools/export/zoo_list.py, e.g.
 #              "mobilenet_v2:1 efficientnet_b0:1 inception_v3:1 convnext_tiny:1 vit_b_16:1
-#              deeplabv3_resnet50:1"; PyTorch is timed for resnet50 and bert-base only),
+#              deeplabv3_resnet50:1"; PyTorch is timed for resnet50 and bert-base only;
+#              bert-base@64:1 runs BERT at sequence length 64 instead of 128, ORT and
+#              octet only),
 #              ITER_SMALL (10, batch 1), ITER_LARGE (3, larger batches), TORCH_ENGINE (onednn:
 #              Debian's torch has no fbgemm/x86 engine, and qnnpack is ~7x slower; bench/README.md),
 #              SKIP ("": time everything; e.g. "pytorch:int8:resnet50:32" leaves that out),
@@ -42,7 +44,8 @@ if [ ! -d "$work/node/node_modules/onnxruntime-node" ]; then
     onnxruntime-node >/dev/null)
 fi
 export NODE_PATH=$work/node/node_modules
-models=$(for c in $configs; do echo "${c%%:*}"; done | sort -u)
+labels=$(for c in $configs; do echo "${c%%:*}"; done | sort -u)  # bert-base@64: another length
+models=$(for l in $labels; do echo "${l%%@*}"; done | sort -u)
 torch_models="resnet50 bert-base"  # what torch_bench.py rebuilds; the others skip PyTorch
 for c in $configs; do
   case " $torch_models " in *" ${c%%:*} "*) ;; *) skip="$skip pytorch:fp32:${c%%:*}:${c##*:} pytorch:int8:${c%%:*}:${c##*:}" ;; esac
@@ -89,7 +92,10 @@ for m in $models; do
 done
 for c in $configs; do
   m=${c%%:*} b=${c##*:}
-  [ -d "$work/in/$m-b$b" ] || $py "$peers/make_inputs.py" --model "$m" --batch "$b" --out "$work/in/$m-b$b"
+  seq=()
+  [ "$m" = "${m%%@*}" ] || seq=(--seq "${m#*@}")
+  [ -d "$work/in/$m-b$b" ] ||
+    $py "$peers/make_inputs.py" --model "${m%%@*}" --batch "$b" "${seq[@]}" --out "$work/in/$m-b$b"
 done
 
 # --- the timed runs: per round and model, every runtime in turn
@@ -104,7 +110,8 @@ start=$(date +%s)
 echo "compare.sh: $rounds rounds, $threads threads, configs: $configs;" \
   "OMP_WAIT_POLICY ${OMP_WAIT_POLICY:-unset}, PyTorch's $torch_wait" >&2
 for r in $(seq "$rounds"); do
-  for m in $models; do
+  for m in $labels; do
+    base=${m%%@*}
     dirs=()
     for c in $configs; do
       [ "${c%%:*}" = "$m" ] || continue
@@ -113,12 +120,12 @@ for r in $(seq "$rounds"); do
       loads=$(cd "$work/in/$m-b$b" && for f in *.npy; do printf '%s:%s,' "${f%.npy}" "$PWD/$f"; done)
       tag="\"model\": \"$m\", \"batch\": $b"
       echo "round $r: $m batch $b: octet" >&2
-      { "$octet" bench "$work/octet/$m" --compare --threads "$threads" --iterations "$n" \
+      { "$octet" bench "$work/octet/$base" --compare --threads "$threads" --iterations "$n" \
           --warmup 1 --loadInputs="${loads%,}" --json | tr -d '\n'; echo; } |
         record "$r" "$tag, \"runtime\": \"octet\""
       for p in fp32 int8; do
-        onnx=$work/onnx/$m.onnx
-        [ $p = int8 ] && onnx=$work/onnx/$m.int8.onnx
+        onnx=$work/onnx/$base.onnx
+        [ $p = int8 ] && onnx=$work/onnx/$base.int8.onnx
         echo "round $r: $m batch $b: onnxruntime $p" >&2
         node "$peers/ort_bench.js" "$onnx" "$work/in/$m-b$b" "$threads" "$n" 1 |
           record "$r" "$tag, \"runtime\": \"onnxruntime\", \"precision\": \"$p\""
@@ -133,9 +140,9 @@ for r in $(seq "$rounds"); do
       done
       [ ${#todo[@]} -gt 0 ] || continue
       OMP_WAIT_POLICY=$torch_wait OPENBLAS_NUM_THREADS=$threads \
-        $py "$peers/torch_bench.py" --model "$m" --precision "$p" --engine "$engine" \
+        $py "$peers/torch_bench.py" --model "$base" --precision "$p" --engine "$engine" \
           --inputs "${todo[@]}" --iterations "${counts[@]}" --threads "$threads" --warmup 1 \
-          --calib "$work/in/$m-calib1" "$work/in/$m-calib2" |
+          --calib "$work/in/$base-calib1" "$work/in/$base-calib2" |
         while read -r line; do
           b=$(echo "$line" | sed -n 's/.*"batch": \([0-9]*\).*/\1/p')
           echo "$line" | record "$r" "\"model\": \"$m\", \"batch\": $b, \"runtime\": \"pytorch\", \"precision\": \"$p\""

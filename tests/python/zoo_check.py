@@ -90,9 +90,41 @@ SELECT_COSINE = 0.995  # above the floor: the blacklist is chosen on other image
 SELECT_SECONDS = 900
 NO_VNNI_MATMUL = "the CPU lacks VNNI"
 EXPECT = {
-    # Two graph inputs (source and target), each quantized once.
-    "transformer": {"quantize": 2},
+    # Two graph inputs (source and target), each quantized once. Without
+    # VNNI the 36 attention matmuls of two activations have no int8 kernel
+    # (u8 x s8 pairs would saturate their 16-bit sums, ops/matmul.cpp): they
+    # run fp32, and each of the 18 context matmuls' outputs is quantized for
+    # the output projection after it.
+    "transformer": {"quantize": 2, "quantize_no_vnni": 20, "fp32_reasons": (NO_VNNI_MATMUL,)},
+    "vit_b_16": {"fp32_reasons": (NO_VNNI_MATMUL,)},
+    # Below the floor, as the issue allows when the cause is named: with
+    # seeded random weights (BatchNorm at its initial statistics) the int8
+    # error grows block by block, each MBConv's SiLU features and its
+    # squeeze-excitation product losing 0.5-1% of cosine, so neither the
+    # fully int8 model (0.947 on AVX512-VNNI, 0.957 on AVX2) nor a blacklist
+    # of a few layers (0.923 with 6) reaches 0.99; all 32 squeeze-excitation
+    # 1x1 convs in fp32 give 0.986 (docs/partial-quantization.md). This
+    # floor holds that state against regressions.
+    "efficientnet_b0": {"min_cosine": 0.93, "max_fp32_fraction": 0},
+    # Without VNNI, Conv weights have 63 levels, not 127 (docs/quantization.md):
+    # MobileNetV3's depthwise convs lose more to that, and the five most
+    # sensitive layers in fp32 give 0.9869 (0.9916 with VNNI, where it meets
+    # 0.99); its floor there is 0.98.
+    "mobilenet_v3_large": {"min_cosine_no_vnni": 0.98},
 }
+
+
+def expectations(model, octet):
+    """EXPECT for `model` over DEFAULT_EXPECT; where octet reports no VNNI
+    (`octet --version`), a key ending in `_no_vnni` replaces the key it
+    names."""
+    expect = {**DEFAULT_EXPECT, **EXPECT.get(model, {})}
+    overrides = {k[:-len("_no_vnni")]: v for k, v in expect.items() if k.endswith("_no_vnni")}
+    if overrides:
+        version = subprocess.run([octet, "--version"], stdout=subprocess.PIPE, text=True).stdout
+        if "(no VNNI)" in version:
+            expect.update(overrides)
+    return expect
 
 
 def have_torch():
@@ -281,10 +313,9 @@ def inspect_layers(octet, model, shapes):
     return layers
 
 
-def check_layers(model, layers, result):
+def check_layers(model, layers, result, expect):
     """The issue's int8 coverage: every quantizable layer int8 (or an accepted
     reason), and no more Quantize/Dequantize steps than expected."""
-    expect = {**DEFAULT_EXPECT, **EXPECT.get(model, {})}
     ok = True
     fp32_compute = [l for l in layers if l["op"] in ("Conv", "MatMul", "Gemm")
                     and l["precision"] != "int8"]
@@ -356,7 +387,7 @@ def int8(args, result):
             return 1
         cosines[method] = min(metrics(fp32[name], got[name])[0] for name in fp32)
     best = max(cosines, key=cosines.get)
-    expect = {**DEFAULT_EXPECT, **EXPECT.get(args.model, {})}
+    expect = expectations(args.model, args.octet)
     n = len(next(iter(fp32.values())))
     print("int8 against fp32 on " + str(n) + " held-out inputs, cosine per calibration method: " +
           ", ".join(f"{m} {c:.6f}" for m, c in cosines.items()))
@@ -372,7 +403,7 @@ def int8(args, result):
         print(f"FAIL: {e}")
         result["int8"] = "inspect fails"
         return 1
-    ok = check_layers(args.model, layers, result)
+    ok = check_layers(args.model, layers, result, expect)
     if cosines[best] >= expect["min_cosine"]:
         print(f"ok: every layer int8, {cosines[best]:.6f} >= {expect['min_cosine']}")
         result["partial"] = "-"
