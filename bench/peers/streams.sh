@@ -60,7 +60,7 @@ print('$r $m onnxruntime streams=$s', t)" >>"$out"
     echo "round $r: $m: batch 32" >&2
     "$octet" bench "$work/octet/$m" --int8 --threads "$threads" --iterations 3 --warmup 1 \
       --loadInputs="$(loads "$work/in/$m-b32")" --json |
-      python3 -c "import json,sys; d=json.load(sys.stdin); print('$r $m octet batch=32', 32000.0 / d['median_ms'])" >>"$out"
+      python3 -c "import json,sys; d=json.load(sys.stdin); print('$r $m octet batch=32', 32000.0 / d['latency_ms']['median'])" >>"$out"
     node "$peers/ort_bench.js" "$work/onnx/$m.int8.onnx" "$work/in/$m-b32" "$threads" 3 1 |
       python3 -c "import json,sys; d=json.load(sys.stdin); print('$r $m onnxruntime batch=32', 32000.0 / d['median_ms'])" >>"$out"
   done
