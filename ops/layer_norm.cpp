@@ -7,19 +7,15 @@
 // oneDNN path: layer_normalization_forward with use_scale / use_shift on X
 // viewed as 2-D [outer, inner] (inner = product of the normalized dims), which
 // covers every axis, not only the last one.
-// int8 output: when every reader of Y reads it in int8 (ConvNeXt's Linear
-// after each LayerNorm), Y is written in int8 on the readers' scale by a
-// loop of its own, since oneDNN 2.6's layer normalization writes its source
-// data type only; one pass instead of an f32 tensor and a quantize step.
-// When some readers read Y in int8 and others in f32 (the Linear and the
-// residual of a post-norm Transformer or BERT), oneDNN's kernel writes Y and
-// the same step quantizes it into an int8 copy for the int8 readers.
-#include <immintrin.h>
-
+// int8 output: oneDNN 2.6's layer normalization writes its source data
+// type only, so when the readers of Y read it in int8 the same step then
+// quantizes Y for them (a reorder on their scale): into an int8 output when
+// every reader reads int8 (ConvNeXt's Linear after each LayerNorm), into an
+// int8 copy beside the f32 output when some read f32 (the residual of BERT
+// and of a post-norm Transformer).
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
-#include <vector>
+#include <cstdint>
 
 #include "ops/dnnl_kernel.hpp"
 
@@ -32,121 +28,39 @@ Shape strip_leading_ones(Shape s) {
   return Shape(s.begin() + static_cast<std::ptrdiff_t>(i), s.end());
 }
 
-// q = saturate(round(v / y_scale)) for `n` values, `inv_scale` = 1 / y_scale,
-// rounding to nearest even as oneDNN's quantizing reorders do: cvtps2dq (the
-// default MXCSR rounding) and saturating packs, 16 at a time, since the
-// compiler does not vectorize std::nearbyint for baseline x86-64 (SSE2 has
-// no roundps). The clamp first keeps large values and NaN (maxps returns its
-// second operand, -128 or 0) out of cvtps2dq's overflow.
-template <class Q>
-void quantize_row(const float* v, Q* q, int64_t n, float inv_scale) {
-  constexpr bool is_signed = std::is_signed<Q>::value;
-  const float lo = is_signed ? -128.f : 0.f, hi = is_signed ? 127.f : 255.f;
-  const __m128 s = _mm_set1_ps(inv_scale), vlo = _mm_set1_ps(lo), vhi = _mm_set1_ps(hi);
-  auto cvt = [&](const float* p) {
-    return _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(_mm_mul_ps(_mm_loadu_ps(p), s), vlo), vhi));
-  };
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m128i ab = _mm_packs_epi32(cvt(v + i), cvt(v + i + 4));
-    const __m128i cd = _mm_packs_epi32(cvt(v + i + 8), cvt(v + i + 12));
-    const __m128i r = is_signed ? _mm_packs_epi16(ab, cd) : _mm_packus_epi16(ab, cd);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), r);
-  }
-  for (; i < n; ++i) {
-    const float c = std::min(hi, std::max(lo, v[i] * inv_scale));
-    q[i] = static_cast<Q>(std::nearbyint(c));
-  }
-}
-
-// Y = (X - mean) / sqrt(var + eps) * scale + bias per row of `inner`, in
-// f32, written in int8 only, on `y_scale`.
-template <class Q>
-class LayerNormInt8Kernel final : public Kernel {
+// oneDNN's f32 layer normalization, then a quantizing reorder of its
+// output: the session's quantize step, done inside this one, so the numbers
+// are those of the f32 kernel and that step exactly. The f32 rows go to the
+// f32 output when f32 readers want it (then the int8 form is a copy for the
+// int8 readers), else to scratch memory.
+class QuantizedLayerNormKernel final : public Kernel {
  public:
-  LayerNormInt8Kernel(int64_t outer, int64_t inner, float epsilon, const Tensor& scale,
-                      const Tensor* bias, float y_scale)
-      : outer_(outer), inner_(inner), epsilon_(epsilon), inv_y_(1.f / y_scale) {
-    gamma_.assign(scale.data<float>(), scale.data<float>() + inner);
-    beta_.assign(static_cast<size_t>(inner), 0.f);
-    if (bias) beta_.assign(bias->data<float>(), bias->data<float>() + inner);
-  }
-  void bind(const std::vector<const void*>& src, const std::vector<void*>& dst, void*) override {
-    src_ = static_cast<const float*>(src.at(0));
-    dst_ = static_cast<Q*>(dst.at(0));
-  }
-  void execute(dnnl::stream&) override {
-    const int64_t n = inner_;
-    const float* g = gamma_.data();
-    const float* b = beta_.data();
-#pragma omp parallel
-    {
-      std::vector<float> y(static_cast<size_t>(n));
-#pragma omp for schedule(static)
-      for (int64_t o = 0; o < outer_; ++o) {
-        const float* x = src_ + o * n;
-        float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t i = 0; i < n; ++i) sum += x[i];
-        const float mean = sum / static_cast<float>(n);
-        float var = 0.f;
-#pragma omp simd reduction(+ : var)
-        for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
-        const float inv_std = 1.f / std::sqrt(var / static_cast<float>(n) + epsilon_);
-#pragma omp simd
-        for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * inv_std * g[i] + b[i];
-        quantize_row(y.data(), dst_ + o * n, n, inv_y_);
-      }
-    }
-  }
-  std::string name() const override {
-    return "loop";
-  }
-
- private:
-  int64_t outer_, inner_;
-  float epsilon_, inv_y_;
-  std::vector<float> gamma_, beta_;
-  const float* src_ = nullptr;
-  Q* dst_ = nullptr;
-};
-
-// oneDNN's f32 layer normalization, then its output quantized into an int8
-// copy on `y_scale`: the numbers of the f32 kernel and a quantize step
-// exactly (a loop of its own computing both in one pass changed BERT-base's
-// f32 residual stream by an ulp here and there, which 12 layers of int8
-// amplify), in one step, while the rows are still in cache.
-template <class Q>
-class Int8CopyKernel final : public Kernel {
- public:
-  Int8CopyKernel(std::unique_ptr<Kernel> f32, int64_t outer, int64_t inner, float y_scale)
-      : f32_(std::move(f32)), outer_(outer), inner_(inner), inv_y_(1.f / y_scale) {}
+  QuantizedLayerNormKernel(std::unique_ptr<Kernel> norm, std::unique_ptr<Kernel> quantize,
+                           size_t scratch_f32_bytes)
+      : norm_(std::move(norm)),
+        quantize_(std::move(quantize)),
+        reserved_((scratch_f32_bytes + 63) / 64 * 64) {}
   void bind(const std::vector<const void*>& src, const std::vector<void*>& dst,
             void* scratchpad) override {
-    f32_->bind(src, {dst.at(0)}, scratchpad);
-    y_ = static_cast<const float*>(dst.at(0));
-    q_ = static_cast<Q*>(dst.at(1));
+    // The two primitives run one after the other: their scratch may overlap.
+    auto* inner = static_cast<uint8_t*>(scratchpad) + reserved_;
+    void* f32 = reserved_ ? scratchpad : dst.at(0);
+    void* q = reserved_ ? dst.at(0) : dst.at(1);
+    norm_->bind(src, {f32}, inner);
+    quantize_->bind({f32}, {q}, inner);
   }
   void execute(dnnl::stream& stream) override {
-    f32_->execute(stream);
-    stream.wait();
-    const int64_t n = inner_;
-#pragma omp parallel for schedule(static)
-    for (int64_t o = 0; o < outer_; ++o) quantize_row(y_ + o * n, q_ + o * n, n, inv_y_);
+    norm_->execute(stream);
+    quantize_->execute(stream);
   }
-  std::string name() const override {
-    return f32_->name() + " + int8 copy";
-  }
+  std::string name() const override { return norm_->name() + " + quantize"; }
   size_t scratchpad_bytes() const override {
-    return f32_->scratchpad_bytes();
+    return reserved_ + std::max(norm_->scratchpad_bytes(), quantize_->scratchpad_bytes());
   }
 
  private:
-  std::unique_ptr<Kernel> f32_;
-  int64_t outer_, inner_;
-  float inv_y_;
-  const float* y_ = nullptr;
-  Q* q_ = nullptr;
+  std::unique_ptr<Kernel> norm_, quantize_;
+  size_t reserved_;
 };
 
 class LayerNorm final : public Op {
@@ -216,25 +130,6 @@ class LayerNorm final : public Op {
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
     const bool has_bias = ctx.src.size() > 2 && ctx.src[2].present;
-    // int8 for int8 readers only: a loop of its own (see the top).
-    const QuantView y = ctx.dst[0].int8;
-    if (y.is_int8() && ctx.src[1].constant && (!has_bias || ctx.src[2].constant)) {
-      const Tensor& scale = *ctx.src[1].constant;
-      const Tensor* bias = has_bias ? ctx.src[2].constant : nullptr;
-      const float eps = static_cast<float>(epsilon_);
-      std::unique_ptr<Kernel> kernel;
-      if (y.dtype == DataType::u8) {
-        kernel =
-            std::make_unique<LayerNormInt8Kernel<uint8_t>>(outer, inner, eps, scale, bias, y.scale);
-      } else {
-        kernel =
-            std::make_unique<LayerNormInt8Kernel<int8_t>>(outer, inner, eps, scale, bias, y.scale);
-      }
-      ctx.src[0].want = plain_md(ctx.src[0].shape, DataType::f32);
-      ctx.dst[0].md = plain_md(ctx.dst[0].shape, y.dtype);
-      ctx.dst[0].scale = y.scale;
-      return kernel;
-    }
     const dnnl::memory::desc data_md({outer, inner}, dt::f32, tag::ab);
     const dnnl::memory::desc param_md({inner}, dt::f32, tag::a);
     dnnl::normalization_flags flags = dnnl::normalization_flags::use_scale;
@@ -258,14 +153,22 @@ class LayerNorm final : public Op {
         kernel->map_src(i, arg, param_md);
       }
     }
-    // f32 for the f32 readers, and an int8 copy for the int8 ones.
-    const QuantView copy = ctx.dst[0].int8_copy;
-    if (!copy.is_int8()) return kernel;
-    ctx.dst[0].int8_copy_md = plain_md(ctx.dst[0].shape, copy.dtype);
-    if (copy.dtype == DataType::u8) {
-      return std::make_unique<Int8CopyKernel<uint8_t>>(std::move(kernel), outer, inner, copy.scale);
+    // int8 for int8 readers only, or f32 and an int8 copy for both kinds.
+    KernelDst& dst = ctx.dst[0];
+    const bool copy = !dst.int8.is_int8() && dst.int8_copy.is_int8();
+    const QuantView y = copy ? dst.int8_copy : dst.int8;
+    if (!y.is_int8()) return kernel;
+    const dnnl::memory::desc f32_md = dst.md, q_md = plain_md(dst.shape, y.dtype);
+    auto quantize = make_reorder_kernel(ctx.engine, f32_md, q_md, 1.f / y.scale);
+    if (copy) {
+      dst.int8_copy_md = q_md;
+    } else {
+      dst.md = q_md;
+      dst.scale = y.scale;
     }
-    return std::make_unique<Int8CopyKernel<int8_t>>(std::move(kernel), outer, inner, copy.scale);
+    return std::make_unique<QuantizedLayerNormKernel>(
+        std::move(kernel), std::move(quantize),
+        copy ? 0 : static_cast<size_t>(outer * inner) * sizeof(float));
   }
 
  private:
