@@ -18,40 +18,23 @@
 #include "tests/expected_isa.hpp"
 #include "tests/fp32_amax.hpp"
 #include "tests/op_harness.hpp"
+#include "tests/seeded_layers.hpp"
 #include "tests/test_graph.hpp"
 
 using namespace octet;
+using test::conv;
 using test::count_layers;
 using test::layer_named;
+using test::linear;
 using test::TestGraph;
 
 namespace {
-
-// A MatMul with a constant [k, n] weight and a bias: a Linear layer.
-int linear(TestGraph& tg, const std::string& name, int in, int64_t k, int64_t n, uint32_t seed) {
-  const float bound = 1.f / std::sqrt(static_cast<float>(k));
-  const Tensor w = test::random_tensor(DataType::f32, {k, n}, seed, -bound, bound);
-  const Tensor b = test::random_tensor(DataType::f32, {n}, seed + 1, -0.1f, 0.1f);
-  return tg.node("MatMul", name, {in, tg.constant(name + ".w", w), tg.constant(name + ".b", b)});
-}
 
 int layer_norm(TestGraph& tg, const std::string& name, int in, int64_t n) {
   const Tensor g = test::random_tensor(DataType::f32, {n}, 61, 0.5f, 1.5f);
   const Tensor b = test::random_tensor(DataType::f32, {n}, 62, -0.2f, 0.2f);
   return tg.node("LayerNormalization", name,
                  {in, tg.constant(name + ".g", g), tg.constant(name + ".b", b)});
-}
-
-// A 3x3 convolution (pad 1) with seeded weights, `cin` -> `cout` channels.
-int conv(TestGraph& tg, const std::string& name, int in, int64_t cin, int64_t cout, bool relu,
-         uint32_t seed) {
-  const float bound = 1.f / std::sqrt(static_cast<float>(cin * 9));
-  const Tensor w = test::random_tensor(DataType::f32, {cout, cin, 3, 3}, seed, -bound, bound);
-  const Tensor b = test::random_tensor(DataType::f32, {cout}, seed + 1, -0.1f, 0.1f);
-  std::map<std::string, AttrValue> attrs{{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
-  if (relu) attrs["activation"] = std::string("relu");
-  return tg.node("Conv", name, {in, tg.constant(name + ".w", w), tg.constant(name + ".b", b)},
-                 attrs);
 }
 
 Tensor scalar(float v) {
