@@ -105,7 +105,7 @@ struct KernelDst {
   QuantView int8;
   // For an op that writes_int8(), when some readers read the value in int8
   // and others in f32 (a LayerNorm's output that is also the residual): the
-  // int8 form it may write as well, in the same pass; f32 otherwise.
+  // int8 form it may write as well, in the same step; f32 otherwise.
   QuantView int8_copy;
 
   // --- filled by make_kernel ---

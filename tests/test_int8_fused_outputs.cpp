@@ -75,20 +75,26 @@ void check_output(const Model& m, const Tensor& x, const Tensor& got, const std:
   CHECK(count_layers(f)["Quantize:int8"] == 2);  // the input, and the op's output
 }
 
+// x -> lin1 -> ln -> lin2 -> out, or with `residual` add(ln, lin2) -> out;
+// x and ln get the ranges an fp32 run on `in` gives.
+Model layer_norm_model(TestGraph& tg, const Tensor& in, bool residual) {
+  const int x = tg.input("x", in.shape());
+  const int ln = layer_norm(tg, "ln", linear(tg, "lin1", x, 64, 64, 51), 64);
+  const int lin2 = linear(tg, "lin2", ln, 64, residual ? 64 : 32, 53);
+  tg.output(residual ? tg.node("Add", "residual", {ln, lin2}) : lin2);
+  const auto amax = test::fp32_amax(tg, in, {"ln.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  tg.range(ln, amax.at("ln.out"), DataType::s8);
+  return tg.model();
+}
+
 }  // namespace
 
 TEST_CASE("int8 fused outputs: a LayerNorm read only by an int8 Linear writes int8 itself") {
   // x -> lin1 -> ln -> lin2 -> out (ConvNeXt's LayerNorm before its Linear).
   TestGraph tg;
-  const Shape shape{1, 16, 64};
-  const int x = tg.input("x", shape);
-  const int ln = layer_norm(tg, "ln", linear(tg, "lin1", x, 64, 64, 51), 64);
-  tg.output(linear(tg, "lin2", ln, 64, 32, 53));
-  const Tensor in = test::random_tensor(DataType::f32, shape, 55, -2.f, 2.f);
-  const auto amax = test::fp32_amax(tg, in, {"ln.out"});
-  tg.range(x, amax.at("x"), DataType::s8);
-  tg.range(ln, amax.at("ln.out"), DataType::s8);
-  const Model m = tg.model();
+  const Tensor in = test::random_tensor(DataType::f32, {1, 16, 64}, 55, -2.f, 2.f);
+  const Model m = layer_norm_model(tg, in, false);
 
   Session s(m);
   const Tensor got = run(m, in, &s);
@@ -105,17 +111,10 @@ TEST_CASE("int8 fused outputs: a LayerNorm read only by an int8 Linear writes in
 
 TEST_CASE("int8 fused outputs: a LayerNorm also read by a residual Add writes f32 and int8") {
   // x -> lin1 -> ln -> lin2 -> add(ln, lin2) -> out: the residual reads f32,
-  // lin2 int8, both from the one LayerNorm pass (BERT, post-norm Transformer).
+  // lin2 int8, both from the one LayerNorm step (BERT, post-norm Transformer).
   TestGraph tg;
-  const Shape shape{1, 16, 64};
-  const int x = tg.input("x", shape);
-  const int ln = layer_norm(tg, "ln", linear(tg, "lin1", x, 64, 64, 51), 64);
-  tg.output(tg.node("Add", "residual", {ln, linear(tg, "lin2", ln, 64, 64, 53)}));
-  const Tensor in = test::random_tensor(DataType::f32, shape, 55, -2.f, 2.f);
-  const auto amax = test::fp32_amax(tg, in, {"ln.out"});
-  tg.range(x, amax.at("x"), DataType::s8);
-  tg.range(ln, amax.at("ln.out"), DataType::s8);
-  const Model m = tg.model();
+  const Tensor in = test::random_tensor(DataType::f32, {1, 16, 64}, 55, -2.f, 2.f);
+  const Model m = layer_norm_model(tg, in, true);
 
   Session s(m);
   const Tensor got = run(m, in, &s);
@@ -224,4 +223,45 @@ TEST_CASE("int8 fused outputs: Div and Mul of int8 data by a positive scalar are
     CHECK(test::cosine(got, unfused) >= 0.99999);
     CHECK(test::max_abs_diff(got, unfused) <= 1e-3 * test::max_abs(unfused));
   }
+}
+
+TEST_CASE("int8 fused outputs: Div of int8 data by a per-channel divisor runs on the integers") {
+  // x -> c1 (relu, u8) -> Div(d[c]) -> c2 -> out; c1 -> side -> out2. Not a
+  // view (the divisor is no scalar): the binary primitive reads c1's
+  // integers on their scale and writes op.out's, one rounding as the fp32
+  // op and a quantize step after it would make.
+  TestGraph tg;
+  const Shape image{1, 8, 10, 12};
+  const int x = tg.input("x", image);
+  const int c1 = conv(tg, "c1", x, 8, 8, true, 81);
+  const Tensor d = test::random_tensor(DataType::f32, {1, 8, 1, 1}, 89, 0.5f, 4.f);
+  const int y = tg.node("Div", "op", {c1, tg.constant("d", d)});
+  tg.output(conv(tg, "c2", y, 8, 6, false, 83));
+  tg.output(conv(tg, "side", c1, 8, 4, false, 85));
+  const Tensor in = test::random_tensor(DataType::f32, image, 87, -2.f, 2.f);
+  const auto amax = test::fp32_amax(tg, in, {"c1.out", "op.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  tg.range(c1, amax.at("c1.out"), DataType::u8);
+  tg.range(y, amax.at("op.out"), DataType::u8);
+  const Model m = tg.model();
+
+  Session s(m);
+  const Tensor got = run(m, in, &s);
+  const LayerInfo l = layer_named(s, "op");
+  CAPTURE(l.kernel);
+  CHECK(l.precision == "int8");
+  CHECK(l.kernel != "view (no copy)");
+  CHECK(l.kernel.rfind("ref", 0) != 0);
+  std::map<std::string, int> n = count_layers(s);
+  CHECK(n["Quantize:int8"] == 1);
+  CHECK(n["Dequantize:fp32"] == 0);
+  CHECK(test::cosine(got, run(m, in, nullptr, Precision::fp32)) >= 0.999);
+  SessionOptions forced;
+  forced.threads = 2;
+  forced.fp32_ops = {"Div"};
+  Session f(m, forced);
+  const Tensor unfused = f.run({in})[0].clone();
+  CHECK(layer_named(f, "op").precision == "fp32");
+  CHECK(test::cosine(got, unfused) >= 0.9999);
+  CHECK(test::max_abs_diff(got, unfused) <= 0.01 * test::max_abs(unfused));
 }

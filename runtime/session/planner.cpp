@@ -432,8 +432,8 @@ class Planner {
     step.dtype = ctx.dst.empty() ? DataType::f32 : ctx.dst[0].dtype;
     step.int8 = ctx.int8 || int8_out || is_int8(step.dtype);
     const bool fp32 = !step.int8 && step.dtype == DataType::f32;
-    step.reason = step_reason(*model_.ops[i], precision_.nodes[i], ctx.int8, int8_out, fp32);
-    if (int8_copy) step.reason = {PrecisionReason::writes_int8_output, ""};
+    step.reason =
+        step_reason(*model_.ops[i], precision_.nodes[i], ctx.int8, int8_out || int8_copy, fp32);
     plan_->steps.push_back(std::move(step));
   }
 

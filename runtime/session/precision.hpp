@@ -57,7 +57,8 @@ PrecisionPlan plan_precision(const ModelData& model, const SessionOptions& optio
 
 // Why node `i`, which the plan gave `p`, runs as its kernel decided: int8
 // when `kernel_int8` (the kernel kept the plan's int8) or it writes int8
-// (`int8_out`), else fp32 (`fp32`), else on integers.
+// (`int8_out`: an int8 output, or an int8 copy beside an f32 one), else fp32
+// (`fp32`), else on integers.
 Reason step_reason(const Op& op, const NodePrecision& p, bool kernel_int8, bool int8_out,
                    bool fp32);
 
