@@ -1,8 +1,11 @@
 // MatMul: numpy matmul (ranks >= 1, batch dims broadcast), extended by the
 // importer's fusions:
 //   inputs  A [..., M, K], B [..., K, N], optional bias [N] (added along the last dim),
-//   attributes activation and activation_params (ops/activation.hpp), applied after the bias;
-//   Y = act(A @ B + bias).
+//   attributes alpha (a scalar Mul or Div that followed the MatMul, such as
+//   attention's 1/sqrt(d)), activation and activation_params (ops/activation.hpp);
+//   Y = act(alpha * (A @ B) + bias).
+// alpha costs nothing where oneDNN takes it as an output scale (int8, and the
+// fp32 matmul primitive) and one eltwise post-op on the fp32 inner product.
 // oneDNN paths:
 //   - B a constant 2-D [K,N] (Linear layers): inner_product on A viewed as [M,K]
 //     (M = product of the leading dims), weights reordered once at prepare.
@@ -39,6 +42,10 @@ class MatMul final : public Op {
       node.fail(ErrorCode::invalid_model, "expects 2 or 3 inputs (A, B, [bias]) and 1 output");
     }
     act_ = FusedActivation::of(node);
+    alpha_ = node.attr_float("alpha", 1.0);
+    if (!std::isnormal(static_cast<float>(alpha_))) {
+      node.fail(ErrorCode::invalid_model, "alpha must be a finite, non-zero, normal float");
+    }
   }
 
   void infer(InferContext& ctx) const override {
@@ -75,7 +82,7 @@ class MatMul final : public Op {
       for (size_t i = 0; i + 2 < rank; ++i) a_off += index[i] * a_stride[i];
       for (size_t i = 0; i + 2 < rank; ++i) b_off += index[i] * b_stride[i];
       for (int64_t i = 0; i < g.m; ++i) {
-        for (int64_t j = 0; j < g.n; ++j) acc[j] = bias ? bias[j] : 0.0;
+        std::fill(acc.begin(), acc.end(), 0.0);
         // i-k-j order walks B row by row (cache friendly) and accumulates in double.
         for (int64_t kk = 0; kk < g.k; ++kk) {
           const double av = a[a_off + i * g.k + kk];
@@ -83,7 +90,9 @@ class MatMul final : public Op {
           for (int64_t j = 0; j < g.n; ++j) acc[j] += av * brow[j];
         }
         float* yrow = y + (bi * g.m + i) * g.n;
-        for (int64_t j = 0; j < g.n; ++j) yrow[j] = static_cast<float>(act_.apply(acc[j]));
+        for (int64_t j = 0; j < g.n; ++j) {
+          yrow[j] = static_cast<float>(act_.apply(alpha_ * acc[j] + (bias ? bias[j] : 0.0)));
+        }
       }
       for (size_t i = rank - 2; i-- > 0;) {  // next batch index, last dim fastest
         if (++index[i] < g.dst[i]) break;
@@ -130,14 +139,19 @@ class MatMul final : public Op {
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
     const bool has_bias = ctx.src.size() > 2 && ctx.src[2].present;
+    // oneDNN scales the bias with the product (alpha * (A.B + bias')): a
+    // constant bias is divided by alpha once, a computed one cannot be.
+    if (alpha_ != 1.0 && has_bias && !ctx.src[2].constant) return make_reference_kernel(*this, ctx);
 
     dnnl::primitive_attr attr = default_attr();
     dnnl::post_ops ops;
-    act_.append(ops, 1.f);
-    attr.set_post_ops(ops);
     ctx.dst[0].md = plain_md(g.out, DataType::f32);
 
-    if (ctx.src[1].constant && ctx.src[1].shape.size() == 2 && !ctx.src[0].constant) {
+    if (linear) {
+      // The f32 inner product takes no output scale in oneDNN 2.6.
+      if (alpha_ != 1.0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, alpha_, 0.f);
+      act_.append(ops, 1.f);
+      attr.set_post_ops(ops);
       // Linear layer: inner product computes dst[M,N] = src[M,K] . W[N,K]^T.
       const int64_t m = numel(ctx.src[0].shape) / g.k;
       const dnnl::memory::desc src_md({m, g.k}, dt::f32, tag::ab);
@@ -158,10 +172,13 @@ class MatMul final : public Op {
       kernel->set_const(DNNL_ARG_WEIGHTS,
                         reorder_f32_weights(ctx, *ctx.src[1].constant, ctx.src[1].weight_quant,
                                             b_as_oi, pd.weights_desc()));
-      if (has_bias) bind_input(*kernel, ctx, 2, DNNL_ARG_BIAS, bias_md);
+      if (has_bias) bind_bias(*kernel, ctx, bias_md);
       kernel->map_dst(0, DNNL_ARG_DST, dst_md);
       return kernel;
     }
+    if (alpha_ != 1.0) attr.set_output_scales(0, {static_cast<float>(alpha_)});
+    act_.append(ops, 1.f);
+    attr.set_post_ops(ops);
 
     // General case: the matmul primitive, on the operands as produced when
     // they are permuted plain layouts (a Transpose's view: oneDNN's gemm takes
@@ -191,7 +208,7 @@ class MatMul final : public Op {
                                                     pd.scratchpad_desc().get_size());
     bind_operand(*kernel, ctx, 0, DNNL_ARG_SRC, a_md);
     bind_operand(*kernel, ctx, 1, DNNL_ARG_WEIGHTS, b_md);
-    if (has_bias) bind_input(*kernel, ctx, 2, DNNL_ARG_BIAS, bias_md);
+    if (has_bias) bind_bias(*kernel, ctx, bias_md);
     kernel->map_dst(0, DNNL_ARG_DST, dst_md);
     return kernel;
   }
@@ -212,6 +229,7 @@ class MatMul final : public Op {
       const Tensor& b = *ctx.src[2].constant;
       spec.bias.assign(b.data<float>(), b.data<float>() + b.numel());
     }
+    spec.alpha = static_cast<float>(alpha_);
     spec.activation = act_;
     return make_int8_linear(ctx, spec);
   }
@@ -228,7 +246,8 @@ class MatMul final : public Op {
     // the destination scale sees real values, and the post-op divides after it.
     const float dst_scale = y.is_int8() ? y.scale : 1.f;
     dnnl::primitive_attr attr = default_attr();
-    attr.set_output_scales(0, {a.scale * sb / act_.scale_before(dst_scale)});
+    attr.set_output_scales(
+        0, {static_cast<float>(alpha_) * a.scale * sb / act_.scale_before(dst_scale)});
     dnnl::post_ops ops;
     act_.append(ops, dst_scale);
     attr.set_post_ops(ops);
@@ -258,6 +277,17 @@ class MatMul final : public Op {
       ctx.src[i].want = plain_md(ctx.src[i].shape, ctx.src[i].dtype);
       kernel.map_src(i, arg, md);
     }
+  }
+
+  // The bias, divided by alpha when there is one (the bias is constant then).
+  void bind_bias(PrimitiveKernel& kernel, KernelContext& ctx, const dnnl::memory::desc& md) const {
+    if (alpha_ == 1.0) return bind_input(kernel, ctx, 2, DNNL_ARG_BIAS, md);
+    const Tensor& b = *ctx.src[2].constant;
+    dnnl::memory scaled(md, ctx.engine);  // plain: the tensor's element order
+    float* dst = static_cast<float*>(scaled.get_data_handle());
+    for (int64_t i = 0; i < b.numel(); ++i)
+      dst[i] = static_cast<float>(b.data<float>()[i] / alpha_);
+    kernel.set_const(DNNL_ARG_BIAS, scaled);
   }
 
   // A dynamic f32 operand written in a permuted plain layout (dense, no
@@ -317,6 +347,7 @@ class MatMul final : public Op {
   }
 
   FusedActivation act_;
+  double alpha_ = 1;
 };
 
 }  // namespace

@@ -54,6 +54,7 @@ struct Case {
   DataType a_type;          // u8 for softmax probabilities, s8 for queries
   bool b_from_relu_linear;  // B written in u8 by a Linear with ReLU, else an s8 input
   DataType dst;             // f32, or the int8 type a Linear reads it in
+  double alpha = 1;         // the MatMul's alpha (a fused / sqrt(d)): in the output scale
 };
 
 void check_attention(const Case& c, uint32_t seed) {
@@ -102,9 +103,12 @@ void check_attention(const Case& c, uint32_t seed) {
     sb = sh * 255.f / 127.f;  // the s8 scale of the same range, as the session computes it
     qb = test::requantize_ref(test::quantize_ref(h, sh, DataType::u8), sh, sb, DataType::s8);
   }
-  const Tensor y_real = test::batched_matmul_int8_ref(qa, sa, qb, sb);
+  Tensor y_real = test::batched_matmul_int8_ref(qa, sa, qb, sb);
+  for (int64_t i = 0; i < y_real.numel(); ++i) {
+    y_real.data<float>()[i] = static_cast<float>(c.alpha * y_real.data<float>()[i]);
+  }
 
-  const int y = tg.node("MatMul", "mm", {a_in, b_value});
+  const int y = tg.node("MatMul", "mm", {a_in, b_value}, {{"alpha", c.alpha}});
   const bool int8_dst = c.dst != DataType::f32;
   float sy = 1;
   if (int8_dst) {
@@ -155,6 +159,26 @@ TEST_CASE("int8 attention: int8 destinations (s8, u8) against the integer refere
                    false,
                    DataType::s8},
                   20);
+}
+
+TEST_CASE("int8 attention: alpha (scores / sqrt(d)) in the output scale, f32 and s8") {
+  ForceInt8Attention force;
+  check_attention({"Q.K^T / 8, s8 x s8 -> f32",
+                   {1, 12, 128, 64},
+                   {1, 12, 64, 128},
+                   DataType::s8,
+                   false,
+                   DataType::f32,
+                   0.125},
+                  60);
+  check_attention({"Q.K^T / 8, s8 x s8 -> s8",
+                   {1, 12, 128, 64},
+                   {1, 12, 64, 128},
+                   DataType::s8,
+                   false,
+                   DataType::s8,
+                   0.125},
+                  70);
 }
 
 TEST_CASE("int8 attention: a u8 B re-quantized to s8, f32 and int8 destinations") {

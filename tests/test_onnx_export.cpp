@@ -239,6 +239,49 @@ TEST_CASE("QDQ export: 7-bit weights on 63 levels") {
   CHECK(weights == 3);
 }
 
+TEST_CASE("QDQ export: a MatMul's alpha is written as a Mul, and comes back as alpha") {
+  test::OnnxBuilder b;
+  b.input("q", {1, 2, 4, 3});
+  b.input("kt", {1, 2, 3, 4});
+  b.scalar("eight", 8.f);
+  b.node("MatMul", {"q", "kt"}, {"s"}, "scores");
+  b.node("Div", {"s", "eight"}, {"y"}, "scale");
+  b.output("y");
+  ImportResult r = b.import();
+  const Model model(detail::build_model(std::move(r.graph), "attention.onnx"));
+  const Graph& g = model_data(model).graph;
+  REQUIRE(g.nodes.size() == 1);
+  REQUIRE(g.nodes[0].attr_float("alpha") == 0.125);
+
+  const QdqExport e = export_qdq_onnx(g, QdqExportOptions{});
+  onnx::ModelProto m;
+  REQUIRE(m.ParseFromString(e.bytes));
+  CHECK(count(m, "MatMul") == 1);
+  const onnx::NodeProto* mul = producer(m, "y");
+  REQUIRE(mul);
+  CHECK(mul->op_type() == "Mul");
+  CHECK(producer(m, mul->input(0))->op_type() == "MatMul");
+  for (const onnx::TensorProto& t : m.graph().initializer()) {
+    if (t.name() != mul->input(1)) continue;
+    float alpha = 0;
+    REQUIRE(t.raw_data().size() == 4);
+    std::memcpy(&alpha, t.raw_data().data(), 4);
+    CHECK(alpha == 0.125f);
+  }
+  for (const onnx::AttributeProto& a : producer(m, mul->input(0))->attribute()) {
+    CHECK(a.name() != "alpha");  // no such attribute in ONNX's MatMul
+  }
+
+  const Model back = reimport(e);
+  const Graph& gb = model_data(back).graph;
+  REQUIRE(gb.nodes.size() == 1);
+  CHECK(gb.nodes[0].attr_float("alpha") == 0.125);
+  const std::vector<Tensor> in{test::random_tensor(DataType::f32, {1, 2, 4, 3}, 1),
+                               test::random_tensor(DataType::f32, {1, 2, 3, 4}, 2)};
+  Session s1(model), s2(back);
+  CHECK(test::max_abs_diff(s1.run(in)[0], s2.run(in)[0]) == 0);
+}
+
 TEST_CASE("QDQ export: what it cannot write is an Error naming the node") {
   test::OnnxBuilder b(11);
   b.input("x", {2, 5});

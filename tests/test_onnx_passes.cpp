@@ -443,6 +443,73 @@ TEST_CASE("onnx passes: MatMul + Relu, and bias adds that are not fused") {
   }
 }
 
+TEST_CASE("onnx passes: a scalar Div or Mul after a MatMul becomes its alpha") {
+  SUBCASE("attention: Q.K^T / 8, then the mask Add stays") {
+    OnnxBuilder b;
+    b.input("q", {1, 2, 4, 3});
+    b.input("kt", {1, 2, 3, 4});
+    b.input("mask", {1, 1, 1, 4});
+    b.scalar("eight", 8.f);
+    b.node("MatMul", {"q", "kt"}, {"s"}, "scores");
+    b.node("Div", {"s", "eight"}, {"d"}, "scale");
+    b.node("Add", {"d", "mask"}, {"y"}, "mask_add");
+    b.output("y");
+    const ImportResult r = b.import();
+    const Graph& g = r.graph;
+    REQUIRE(g.nodes.size() == 2);
+    const Node& mm = g.nodes[0];
+    CHECK(mm.op == "MatMul");
+    CHECK(mm.attr_float("alpha") == 0.125);
+    CHECK(value_name(g, mm.outputs[0]) == "d");
+    CHECK(g.nodes[1].op == "Add");
+    CHECK(has_line(r, "fused MatMul 'scores' + Div 'scale'"));
+  }
+  SUBCASE("Mul(c, y) by a [1] weight, then the bias: alpha x (A.B) + bias") {
+    OnnxBuilder b;
+    b.input("x", {2, 4});
+    b.weight("B", {4, 3}, std::vector<float>(12, 0.5f));
+    b.weight("c", {1}, {-0.5f});
+    b.weight("bias", {3}, {0.1f, 0.2f, 0.3f});
+    b.node("MatMul", {"x", "B"}, {"m"}, "fc");
+    b.node("Mul", {"c", "m"}, {"mc"}, "fc_scale");
+    b.node("Add", {"mc", "bias"}, {"y"}, "fc_bias");
+    b.output("y");
+    const ImportResult r = b.import();
+    REQUIRE(r.graph.nodes.size() == 1);
+    const Node& mm = r.graph.nodes[0];
+    CHECK(mm.attr_float("alpha") == -0.5);
+    CHECK(input_names(r.graph, mm) == std::vector<std::string>{"x", "B", "bias"});
+    CHECK(has_line(r, "fused MatMul 'fc' + Mul 'fc_scale' + Add 'fc_bias'"));
+  }
+  // Each of these keeps its two nodes.
+  const auto two_nodes = [](const char* op, bool divisor_first, std::vector<int64_t> c_shape,
+                            float c, bool b_weight, bool m_is_output) {
+    OnnxBuilder b;
+    b.input("x", {2, 4});
+    if (b_weight) {
+      b.weight("B", {4, 3}, std::vector<float>(12, 1));
+    } else {
+      b.input("B", {4, 3});
+    }
+    b.weight("c", c_shape, std::vector<float>(c_shape.empty() ? 1 : c_shape[0], c));
+    b.node("MatMul", {"x", "B"}, {"m"}, "fc");
+    b.node(op,
+           divisor_first ? std::vector<std::string>{"c", "m"} : std::vector<std::string>{"m", "c"},
+           {"y"}, "scale");
+    if (m_is_output) b.output("m");
+    b.output("y");
+    const Graph g = b.import().graph;
+    CHECK(g.nodes.size() == 2);
+    for (const Node& n : g.nodes) CHECK_FALSE(n.has_attr("alpha"));
+  };
+  two_nodes("Div", true, {}, 8.f, true, false);      // c / y is no scale
+  two_nodes("Mul", false, {2}, 8.f, true, false);    // not one element
+  two_nodes("Mul", false, {1}, 8.f, false, false);   // [1] may widen an unknown-rank product
+  two_nodes("Div", false, {}, 0.f, true, false);     // 1 / 0
+  two_nodes("Mul", false, {}, 1e-40f, true, false);  // subnormal alpha
+  two_nodes("Mul", false, {}, 8.f, true, true);      // the product is a graph output
+}
+
 // ---------------------------------------------------------------- constant folding
 
 TEST_CASE("onnx passes: constant subgraphs fold at import, bounded in size") {

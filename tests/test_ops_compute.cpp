@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "ops/registry.hpp"
 #include "tests/op_harness.hpp"
@@ -125,6 +126,30 @@ TEST_CASE("MatMul: hand-computed cases") {
   check_both(make("MatMul", {ab, bb}), {2, 2, 1, 1}, {3, -1, 7, -1});
 }
 
+TEST_CASE("MatMul: alpha scales the product, not the bias") {
+  const Tensor a = f32({2, 3}, {1, 2, 3, 4, 5, 6}), b = f32({3, 2}, {1, 0, 0, 1, 1, -1});
+  const Tensor bias = f32({2}, {-5, 1});
+  const AttrValue relu = std::string("relu");
+  // Linear (inner product with an eltwise post-op) and matmul primitive (output scale).
+  check_both(make("MatMul", {a, b}, {false, true}, {{"alpha", 0.5}}), {2, 2}, {2, -0.5, 5, -0.5});
+  check_both(make("MatMul", {a, b}, {}, {{"alpha", -0.25}}), {2, 2}, {-1, 0.25, -2.5, 0.25});
+  // 2 x [4,-1,10,-1] + [-5,1], then relu.
+  check_both(
+      make("MatMul", {a, b, bias}, {false, true, true}, {{"alpha", 2.0}, {"activation", relu}}),
+      {2, 2}, {3, 0, 15, 0});
+  check_both(make("MatMul", {a, b, bias}, {false, false, true}, {{"alpha", 2.0}}), {2, 2},
+             {3, -1, 15, -1});
+  // A computed bias cannot be divided by alpha once: the reference kernel runs.
+  const OpCase dynamic_bias = make("MatMul", {a, b, bias}, {false, true, false}, {{"alpha", 2.0}});
+  check_both(dynamic_bias, {2, 2}, {3, -1, 15, -1});
+  CHECK(kernel_of(dynamic_bias) == "ref");
+  for (double bad : {0.0, 1e-40, std::numeric_limits<double>::infinity()}) {
+    CAPTURE(bad);
+    CHECK_ERROR(make("MatMul", {a, b}, {}, {{"alpha", bad}}), ErrorCode::invalid_model,
+                "alpha must be a finite, non-zero, normal float");
+  }
+}
+
 TEST_CASE("MatMul: shape and attribute errors") {
   const Tensor a = rnd({2, 3}, 1);
   CHECK_ERROR(make("MatMul", {a, rnd({4, 2}, 2)}), ErrorCode::invalid_argument,
@@ -144,6 +169,7 @@ TEST_CASE("MatMul: oneDNN matches the reference on BERT-base shapes") {
     Shape a, b;
     bool b_const, bias;
     const char* act;
+    double alpha = 1;
   };
   const Case cases[] = {
       {"FFN up [1,128,768]x[768,3072]+bias+gelu", {1, 128, 768}, {768, 3072}, true, true, "gelu"},
@@ -151,6 +177,8 @@ TEST_CASE("MatMul: oneDNN matches the reference on BERT-base shapes") {
       {"QKV [2,128,768]x[768,768]+bias", {2, 128, 768}, {768, 768}, true, true, "none"},
       {"pooler [768]x[768,768]+relu", {768}, {768, 768}, true, false, "relu"},
       {"attention Q.K^T", {1, 12, 128, 64}, {1, 12, 64, 128}, false, false, "none"},
+      {"attention Q.K^T / 8", {1, 12, 128, 64}, {1, 12, 64, 128}, false, false, "none", 0.125},
+      {"QKV x 0.5 + bias", {1, 128, 768}, {768, 768}, true, true, "none", 0.5},
       {"attention P.V", {1, 12, 128, 128}, {1, 12, 128, 64}, false, false, "none"},
       {"broadcast batch", {2, 1, 5, 4}, {3, 4, 6}, false, true, "gelu"},
       {"constant 3-D B", {4, 5, 8}, {4, 8, 3}, true, false, "none"},
@@ -161,7 +189,7 @@ TEST_CASE("MatMul: oneDNN matches the reference on BERT-base shapes") {
     const int64_t n = k.b.back(), kdim = k.a.back();
     const float bound = 1.f / std::sqrt(static_cast<float>(kdim));
     OpCase c = make("MatMul", {rnd(k.a, ++seed), rnd(k.b, ++seed, -bound, bound)},
-                    {false, k.b_const}, {{"activation", std::string(k.act)}});
+                    {false, k.b_const}, {{"activation", std::string(k.act)}, {"alpha", k.alpha}});
     if (k.bias) {
       c.inputs.push_back(rnd({n}, ++seed));
       c.constant.push_back(true);

@@ -45,7 +45,7 @@ class BertBuilder {
     const int64_t head_dim = c_.hidden / c_.heads;
     split_heads_ = b_.ints("attention.split_heads_shape", {0, 0, c_.heads, head_dim});
     merge_heads_ = b_.ints("attention.merge_heads_shape", {0, 0, c_.hidden});
-    scale_ = b_.scalar_f32("attention.sqrt_head_dim", std::sqrt(static_cast<float>(head_dim)));
+    alpha_ = static_cast<float>(1.0 / std::sqrt(static_cast<float>(head_dim)));
     for (int64_t i = 0; i < c_.layers; ++i) {
       h = layer("encoder.layer." + std::to_string(i) + ".", h, additive);
     }
@@ -108,8 +108,8 @@ class BertBuilder {
     // K goes straight to [batch, heads, head_dim, sequence]: torch fuses
     // permute(0,2,1,3) and transpose(-1,-2) into one perm.
     const int kt = b_.node("Transpose", a + "transpose_key", {kr}, {{"perm", Ints{0, 2, 3, 1}}});
-    int s = b_.node("MatMul", a + "scores", {qt, kt});
-    s = b_.node("Div", a + "scale", {s, scale_});
+    // scores / sqrt(head_dim) as the importer fuses the Div: the MatMul's alpha.
+    int s = b_.node("MatMul", a + "scores", {qt, kt}, {{"alpha", alpha_}});
     s = b_.node("Add", a + "add_mask", {s, additive});
     s = b_.node("Softmax", a + "softmax", {s}, {{"axis", int64_t{-1}}});
     int ctx = b_.node("MatMul", a + "context", {s, vt});
@@ -163,7 +163,8 @@ class BertBuilder {
   const BertConfig& c_;
   GraphBuilder b_;
   int zero_ = kNoValue;  // s64 scalar 0: Range start, the pooler's token index
-  int split_heads_ = kNoValue, merge_heads_ = kNoValue, scale_ = kNoValue;
+  int split_heads_ = kNoValue, merge_heads_ = kNoValue;
+  double alpha_ = 1;
 };
 
 }  // namespace

@@ -67,6 +67,7 @@ Activation activation_of(const Node& n) {
 // Attributes octet adds to ONNX ops (onnx_import.hpp), not written back as such.
 bool octet_attribute(const Node& n, const std::string& key) {
   if (key == "activation" || key == "activation_params") return true;
+  if (n.op == "MatMul" && key == "alpha") return true;  // written as a Mul
   if (n.op == "Softmax" && key == "coerce_2d") return true;
   if (n.op == "Gelu" && key == "approximate") return true;
   return n.op == "ConstantOfShape" && (key == "value" || key == "dtype");
@@ -394,7 +395,8 @@ class Writer {
       residual = in.back();
       in.pop_back();
     }
-    const bool tail = act.name != "none" || !residual.empty();
+    const double alpha = n.op == "MatMul" ? n.attr_float("alpha", 1.0) : 1.0;
+    const bool tail = act.name != "none" || !residual.empty() || alpha != 1.0;
     std::string dst = tail ? fresh(out.at(0) + "_" + n.op) : out.at(0);
     std::vector<std::string> outs = out;
     outs[0] = dst;
@@ -403,6 +405,14 @@ class Writer {
       if (!octet_attribute(n, key)) copy_attribute(p, key, value);
     }
     if (n.op == "ConstantOfShape") write_constant_value(n, p);
+    if (alpha != 1.0) {
+      const bool last = residual.empty() && act.name == "none";
+      const std::string scaled = last ? out.at(0) : fresh(out.at(0) + "_Mul");
+      node("Mul", {dst, scalar(n.name + "_alpha", DataType::f32, alpha)}, {scaled},
+           fresh(n.name + "_Mul"));
+      out_.log.push_back("un-fused " + n.where() + ": " + n.op + " then Mul");
+      dst = scaled;
+    }
     if (!residual.empty()) {
       const std::string sum = act.name == "none" ? out.at(0) : fresh(out.at(0) + "_Add");
       node("Add", {dst, residual}, {sum}, fresh(n.name + "_Add"));

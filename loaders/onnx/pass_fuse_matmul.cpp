@@ -1,7 +1,11 @@
-// Pass 6: MatMul [+ Add(bias)] [+ activation] -> one MatMul computing
-// act(A x B + bias): bias as input 2, the activation as attributes
-// (loaders/onnx/match_activation.cpp); and Gemm [+ activation]. oneDNN takes
-// the bias and the eltwise post-ops natively.
+// Pass 6: MatMul [+ Mul/Div(scalar)] [+ Add(bias)] [+ activation] -> one
+// MatMul computing act(alpha x (A x B) + bias): the scalar as attribute alpha
+// (attention's scores / sqrt(d): a pass over every score saved), bias as input
+// 2, the activation as attributes (loaders/onnx/match_activation.cpp); and
+// Gemm [+ activation]. oneDNN takes alpha as an output scale, the bias and the
+// eltwise post-ops natively.
+#include <cmath>
+
 #include "loaders/onnx/onnx_import.hpp"
 #include "loaders/onnx/onnx_passes.hpp"
 
@@ -27,6 +31,32 @@ bool fuse_bias(GraphEditor& editor, Node& matmul, std::string& line) {
   return true;
 }
 
+// Fuses Mul(y, c), Mul(c, y) or Div(y, c) when c is a one-element f32
+// initializer with 1/c or c a normal float. c must not widen y's shape: a
+// scalar never does, a [1] only when the product has rank >= 1 (B a 2-D weight).
+bool fuse_scale(GraphEditor& editor, Node& matmul, std::string& line) {
+  if (matmul.inputs.size() != 2 || matmul.has_attr("alpha")) return false;
+  const int y = matmul.outputs[0];
+  const int s = editor.sole_consumer(y);
+  const bool div = editor.is_op(s, "Div");
+  if ((!div && !editor.is_op(s, "Mul")) || editor.only_output(s) == kNoValue) return false;
+  const Node& scale = editor.node(s);
+  if (div && scale.inputs.at(0) != y) return false;  // c / y is no scale
+  const int c = other_input(scale, y);
+  const Tensor* t = editor.constant(c);
+  if (c == y || !t || t->dtype() != DataType::f32 || t->numel() != 1) return false;
+  const Tensor* b = editor.constant(matmul.inputs[1]);
+  if (t->rank() > 1 || (t->rank() == 1 && !(b && b->rank() == 2))) return false;
+  const double v = t->data<float>()[0];
+  const float alpha = static_cast<float>(div ? 1.0 / v : v);
+  if (!std::isnormal(alpha)) return false;
+  matmul.attrs["alpha"] = static_cast<double>(alpha);
+  matmul.outputs[0] = editor.only_output(s);
+  line += " + " + scale.op + " '" + scale.name + "'";
+  editor.remove(s);
+  return true;
+}
+
 bool fuse_activation(GraphEditor& editor, Node& node, std::string& line) {
   const std::optional<ActivationMatch> m = match_activation(editor, node.outputs[0]);
   if (!m) return false;
@@ -39,9 +69,10 @@ void try_fuse(GraphEditor& editor, int m, std::vector<std::string>& log) {
   if (editor.only_output(m) == kNoValue || editor.node(m).has_attr("activation")) return;
   Node matmul = editor.node(m);
   std::string line = "fused " + matmul.op + " '" + matmul.name + "'";
+  const bool scaled = matmul.op == "MatMul" && fuse_scale(editor, matmul, line);
   const bool biased = matmul.op == "MatMul" && fuse_bias(editor, matmul, line);
   const bool activated = fuse_activation(editor, matmul, line);
-  if (!biased && !activated) return;
+  if (!scaled && !biased && !activated) return;
   editor.rewrite(m, std::move(matmul));
   log.push_back(line);
 }
