@@ -64,7 +64,7 @@ std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& s
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
   const QuantView x = ctx.src[0].int8;
-  const QuantView y = ctx.dst[0].int8;
+  const QuantView y = spec.residual ? QuantView{} : ctx.dst[0].int8;
   const bool shift = x.dtype == DataType::s8 && !cpu_has_vnni();
   const int levels = linear_weight_levels();
   const std::vector<float> w_amax =
@@ -81,6 +81,7 @@ std::unique_ptr<Kernel> make_int8_linear(KernelContext& ctx, const Int8Linear& s
   dnnl::primitive_attr attr = default_attr();
   attr.set_output_scales(scales.size() > 1 ? 1 << 1 : 0, scales);
   dnnl::post_ops ops;
+  if (spec.residual) ops.append_sum(1.f);
   spec.activation.append(ops, dst_scale);
   attr.set_post_ops(ops);
   const dnnl::memory::desc src_md({spec.m, spec.k}, shift ? dt::u8 : to_dnnl(x.dtype), tag::ab);

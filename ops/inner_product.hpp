@@ -20,6 +20,9 @@ struct Int8Linear {
   float alpha = 1.f;                 // dst = alpha * (src . W^T) + bias
   std::vector<float> bias;           // empty or length N
   FusedActivation activation;
+  // dst += Z before the activation (a sum post-op; the caller makes the
+  // destination hold an f32 Z), and the destination is then f32.
+  bool residual = false;
 };
 
 // Builds the kernel for node input 0 (the source, read plain in ctx.src[0].int8's

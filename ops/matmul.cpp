@@ -1,11 +1,15 @@
 // MatMul: numpy matmul (ranks >= 1, batch dims broadcast), extended by the
 // importer's fusions:
 //   inputs  A [..., M, K], B [..., K, N], optional bias [N] (added along the last dim),
+//   optional Z (a residual: a fused Add of a computed value, broadcast numpy-style),
 //   attributes alpha (a scalar Mul or Div that followed the MatMul, such as
 //   attention's 1/sqrt(d)), activation and activation_params (ops/activation.hpp);
-//   Y = act(alpha * (A @ B) + bias).
+//   Y = act(alpha * (A @ B) + bias + Z).
 // alpha costs nothing where oneDNN takes it as an output scale (int8, and the
 // fp32 matmul primitive) and one eltwise post-op on the fp32 inner product.
+// Z of the product's shape on a Linear layer is a sum post-op: the session
+// makes Y's buffer hold Z first (in place when Z dies here, as BERT's residual
+// does), which saves the Add's pass; other Z shapes use the reference kernel.
 // oneDNN paths:
 //   - B a constant 2-D [K,N] (Linear layers): inner_product on A viewed as [M,K]
 //     (M = product of the leading dims), weights reordered once at prepare.
@@ -20,6 +24,7 @@
 #include <cmath>
 
 #include "ops/activation.hpp"
+#include "ops/broadcast.hpp"
 #include "ops/dnnl_kernel.hpp"
 #include "ops/inner_product.hpp"
 #include "ops/quantize.hpp"
@@ -38,8 +43,10 @@ struct MatMulGeometry {
 class MatMul final : public Op {
  public:
   explicit MatMul(const Node& node) : Op(node) {
-    if (node.inputs.size() < 2 || node.inputs.size() > 3 || node.outputs.size() != 1) {
-      node.fail(ErrorCode::invalid_model, "expects 2 or 3 inputs (A, B, [bias]) and 1 output");
+    if (node.inputs.size() < 2 || node.inputs.size() > 4 || !node.has_input(0) ||
+        !node.has_input(1) || node.outputs.size() != 1) {
+      node.fail(ErrorCode::invalid_model,
+                "expects 2 to 4 inputs (A, B, [bias], [residual]) and 1 output");
     }
     act_ = FusedActivation::of(node);
     alpha_ = node.attr_float("alpha", 1.0);
@@ -57,7 +64,12 @@ class MatMul final : public Op {
       ctx.fail("bias has shape " + to_string(ctx.shape(2)) + ", expected f32 of length " +
                std::to_string(g.n));
     }
-    ctx.set(0, g.out, DataType::f32);
+    Shape out = g.out;
+    if (ctx.has(3)) {
+      if (ctx.dtype(3) != DataType::f32) ctx.fail("expects an f32 residual (input 3)");
+      out = broadcast_shapes(node(), out, ctx.shape(3));
+    }
+    ctx.set(0, out, DataType::f32);
   }
 
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
@@ -65,7 +77,9 @@ class MatMul final : public Op {
     const float* a = src[0]->data<float>();
     const float* b = src[1]->data<float>();
     const float* bias = src.size() > 2 && src[2] ? src[2]->data<float>() : nullptr;
-    float* y = dst[0].data<float>();
+    const Tensor* z = src.size() > 3 ? src[3] : nullptr;
+    // alpha * (A.B) + bias in double; then Z (broadcast) and the activation.
+    std::vector<double> y(static_cast<size_t>(numel(g.dst)));
     const size_t rank = g.dst.size();
     // Element strides of each batch dim; 0 where the operand broadcasts.
     Shape a_stride(rank, 0), b_stride(rank, 0), index(rank, 0);
@@ -89,16 +103,25 @@ class MatMul final : public Op {
           const float* brow = b + b_off + kk * g.n;
           for (int64_t j = 0; j < g.n; ++j) acc[j] += av * brow[j];
         }
-        float* yrow = y + (bi * g.m + i) * g.n;
-        for (int64_t j = 0; j < g.n; ++j) {
-          yrow[j] = static_cast<float>(act_.apply(alpha_ * acc[j] + (bias ? bias[j] : 0.0)));
-        }
+        double* yrow = y.data() + (bi * g.m + i) * g.n;
+        for (int64_t j = 0; j < g.n; ++j) yrow[j] = alpha_ * acc[j] + (bias ? bias[j] : 0.0);
       }
       for (size_t i = rank - 2; i-- > 0;) {  // next batch index, last dim fastest
         if (++index[i] < g.dst[i]) break;
         index[i] = 0;
       }
     }
+    const Shape& out = dst[0].shape();
+    float* o = dst[0].data<float>();
+    const float* zv = z ? z->data<float>() : nullptr;
+    for_each_strided<2>(
+        out,
+        {broadcast_strides(g.out, out.size()),
+         z ? broadcast_strides(z->shape(), out.size()) : std::vector<int64_t>(out.size(), 0)},
+        {0, 0}, [&](int64_t i, const std::array<int64_t, 2>& at) {
+          const double v = y[static_cast<size_t>(at[0])] + (zv ? zv[at[1]] : 0.0);
+          o[i] = static_cast<float>(act_.apply(v));
+        });
   }
 
   bool has_int8_kernel() const override { return true; }
@@ -131,6 +154,12 @@ class MatMul final : public Op {
     }
     const bool linear = ctx.src[1].constant && ctx.src[1].shape.size() == 2 && !ctx.src[0].constant;
     const bool bias_constant = ctx.src.size() < 3 || !ctx.src[2].present || ctx.src[2].constant;
+    const bool has_residual = ctx.src.size() > 3 && ctx.src[3].present;
+    // A residual is a sum post-op only where it has the product's shape, on a Linear layer.
+    if (has_residual && (!linear || ctx.src[3].shape != g.out || ctx.dst[0].shape != g.out)) {
+      ctx.int8 = false;
+      return make_reference_kernel(*this, ctx);
+    }
     if (ctx.int8 && linear && bias_constant) return make_int8_linear_kernel(ctx, g);
     if (ctx.int8 && !ctx.src[1].constant && !(ctx.src.size() > 2 && ctx.src[2].present)) {
       return make_int8_matmul_kernel(ctx, g);
@@ -150,6 +179,7 @@ class MatMul final : public Op {
     if (linear) {
       // The f32 inner product takes no output scale in oneDNN 2.6.
       if (alpha_ != 1.0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, alpha_, 0.f);
+      if (has_residual) ops.append_sum(1.f);
       act_.append(ops, 1.f);
       attr.set_post_ops(ops);
       // Linear layer: inner product computes dst[M,N] = src[M,K] . W[N,K]^T.
@@ -174,6 +204,7 @@ class MatMul final : public Op {
                                             b_as_oi, pd.weights_desc()));
       if (has_bias) bind_bias(*kernel, ctx, bias_md);
       kernel->map_dst(0, DNNL_ARG_DST, dst_md);
+      if (has_residual) accumulate_residual(ctx);
       return kernel;
     }
     if (alpha_ != 1.0) attr.set_output_scales(0, {static_cast<float>(alpha_)});
@@ -231,7 +262,16 @@ class MatMul final : public Op {
     }
     spec.alpha = static_cast<float>(alpha_);
     spec.activation = act_;
-    return make_int8_linear(ctx, spec);
+    spec.residual = ctx.src.size() > 3 && ctx.src[3].present;
+    std::unique_ptr<Kernel> kernel = make_int8_linear(ctx, spec);
+    if (spec.residual) accumulate_residual(ctx);
+    return kernel;
+  }
+
+  // Y's buffer holds the f32 residual Z (input 3) before the kernel adds to it.
+  static void accumulate_residual(KernelContext& ctx) {
+    ctx.src[3].want = plain_md(ctx.src[3].shape, DataType::f32);
+    ctx.dst[0].accumulates = 3;
   }
 
   // Both operands dynamic (attention): u8/s8 A x s8 B -> s32, one output

@@ -226,6 +226,56 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("int8 matmul: a fused residual (BERT's dense + the layer input) is added in f32") {
+  // Y = (x . W + b) + Z: the int8 product as the integer reference computes
+  // it, Z added in f32 by oneDNN's sum post-op. Z is a graph input (the
+  // session copies it into Y's buffer) or a Relu output read by nothing else
+  // (Y's buffer is Z's). A residual makes the destination f32 even when the
+  // reader reads int8: then a quantize step follows.
+  const int64_t m = 128, k = 768, n = 768;
+  const Tensor x = test::random_tensor(DataType::f32, {1, m, k}, 81, -2.f, 2.f);
+  const float bound = 1.f / std::sqrt(static_cast<float>(k));
+  const Tensor w = test::random_tensor(DataType::f32, {k, n}, 82, -bound, bound);
+  const Tensor b = test::random_tensor(DataType::f32, {n}, 83, -0.1f, 0.1f);
+  const Tensor z = test::random_tensor(DataType::f32, {1, m, n}, 84, -3.f, 3.f);
+  const float sx = amax_of(x) / 127.f;
+  const test::EffectiveWeights ew =
+      test::effective_weights_ref(w, DataType::s8, test::Kernel::linear, 1);
+  const Tensor product =
+      test::matmul_int8_ref(test::quantize_ref(x, sx, DataType::s8), sx, ew.q, ew.scales, &b);
+  for (bool computed : {false, true}) {
+    for (bool int8_reader : {false, true}) {
+      CAPTURE(computed);
+      CAPTURE(int8_reader);
+      TestGraph tg;
+      const int in = tg.input("x", {1, m, k});
+      tg.range(in, amax_of(x), DataType::s8);
+      const int z_in = tg.input("z", {1, m, n});
+      const int residual = computed ? tg.node("Relu", "z_relu", {z_in}) : z_in;
+      const int y =
+          tg.node("MatMul", "dense", {in, tg.constant("w", w), tg.constant("b", b), residual});
+      tg.output(y);
+      if (int8_reader) {
+        tg.range(y, 8.f, DataType::s8);
+        const Tensor w2 = test::random_tensor(DataType::f32, {n, 4}, 85, -0.1f, 0.1f);
+        tg.output(tg.node("MatMul", "next", {y, tg.constant("w2", w2)}));
+      }
+      Session s(tg.model());
+      const Tensor got = s.run({x, z})[0].clone();
+      const LayerInfo dense = layer_named(s, "dense");
+      CHECK(dense.precision == "int8");
+      CHECK(dense.kernel != "ref");
+      if (int8_reader) CHECK(layer_named(s, "quantize:dense.out").op == "Quantize");
+      Tensor ref = product.clone();
+      for (int64_t i = 0; i < ref.numel(); ++i) {
+        const float zi = z.data<float>()[i];
+        ref.data<float>()[i] += computed ? std::max(zi, 0.f) : zi;
+      }
+      CHECK(test::max_abs_diff(got, ref) <= 1e-5 * test::max_abs(ref) + 1e-6);
+    }
+  }
+}
+
 TEST_CASE("int8 matmul: an s8 source with a bias gives the s8 x s8 result to the bit (BERT-base)") {
   // The shift must come out of the s32 accumulator. Taken out in the f32 bias
   // instead (b - 128 x the weight sum), oneDNN adds it after the s32 to f32

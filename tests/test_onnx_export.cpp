@@ -282,6 +282,42 @@ TEST_CASE("QDQ export: a MatMul's alpha is written as a Mul, and comes back as a
   CHECK(test::max_abs_diff(s1.run(in)[0], s2.run(in)[0]) == 0);
 }
 
+TEST_CASE("QDQ export: a MatMul's bias and residual are written as two Adds, and come back") {
+  test::OnnxBuilder b;
+  b.input("x", {2, 4});
+  b.input("h", {2, 3});
+  b.weight("B", {4, 3}, values(12, 8, 0.5f));
+  b.weight("bias", {3}, values(3, 9, 0.5f));
+  b.node("MatMul", {"x", "B"}, {"m"}, "dense");
+  b.node("Add", {"m", "bias"}, {"mb"}, "dense_bias");
+  b.node("Add", {"mb", "h"}, {"y"}, "residual");
+  b.output("y");
+  ImportResult r = b.import();
+  const Model model(detail::build_model(std::move(r.graph), "dense.onnx"));
+  REQUIRE(model_data(model).graph.nodes.size() == 1);
+
+  const QdqExport e = export_qdq_onnx(model_data(model).graph, QdqExportOptions{});
+  onnx::ModelProto m;
+  REQUIRE(m.ParseFromString(e.bytes));
+  CHECK(count(m, "Add") == 2);
+  const onnx::NodeProto* last = producer(m, "y");
+  REQUIRE(last);
+  CHECK(last->op_type() == "Add");
+  CHECK(last->input(1) == "h");
+  const onnx::NodeProto* mm = producer(m, producer(m, last->input(0))->input(0));
+  REQUIRE(mm);
+  CHECK(mm->op_type() == "MatMul");
+  CHECK(mm->input_size() == 2);
+
+  const Model back = reimport(e);
+  REQUIRE(model_data(back).graph.nodes.size() == 1);
+  CHECK(model_data(back).graph.nodes[0].inputs.size() == 4);
+  const std::vector<Tensor> in{test::random_tensor(DataType::f32, {2, 4}, 3),
+                               test::random_tensor(DataType::f32, {2, 3}, 4)};
+  Session s1(model), s2(back);
+  CHECK(test::max_abs_diff(s1.run(in)[0], s2.run(in)[0]) == 0);
+}
+
 TEST_CASE("QDQ export: what it cannot write is an Error naming the node") {
   test::OnnxBuilder b(11);
   b.input("x", {2, 5});

@@ -510,6 +510,62 @@ TEST_CASE("onnx passes: a scalar Div or Mul after a MatMul becomes its alpha") {
   two_nodes("Mul", false, {}, 8.f, true, true);      // the product is a graph output
 }
 
+TEST_CASE("onnx passes: a Linear's residual Add becomes its input 3") {
+  SUBCASE("BERT: dense + bias + the layer input") {
+    OnnxBuilder b;
+    b.input("x", {"batch", 4});
+    b.input("h", {"batch", 3});
+    b.weight("B", {4, 3}, std::vector<float>(12, 0.5f));
+    b.weight("bias", {3}, {0.1f, 0.2f, 0.3f});
+    b.node("Relu", {"h"}, {"hr"}, "h_relu");
+    b.node("MatMul", {"x", "B"}, {"m"}, "dense");
+    b.node("Add", {"m", "bias"}, {"mb"}, "dense_bias");
+    b.node("Add", {"hr", "mb"}, {"y"}, "residual");
+    b.output("y");
+    const ImportResult r = b.import();
+    const Graph& g = r.graph;
+    REQUIRE(g.nodes.size() == 2);
+    const Node* mm = find_node(g, "MatMul");
+    REQUIRE(mm != nullptr);
+    CHECK(input_names(g, *mm) == std::vector<std::string>{"x", "B", "bias", "hr"});
+    CHECK(value_name(g, mm->outputs[0]) == "y");
+    CHECK(has_line(r, "fused MatMul 'dense' + Add 'dense_bias' + Add 'residual' (residual)"));
+  }
+  SUBCASE("no bias: zeros as input 2") {
+    OnnxBuilder b;
+    b.input("x", {2, 4});
+    b.input("h", {2, 3});
+    b.weight("B", {4, 3}, std::vector<float>(12, 0.5f));
+    b.node("MatMul", {"x", "B"}, {"m"}, "dense");
+    b.node("Add", {"m", "h"}, {"y"}, "residual");
+    b.output("y");
+    const Graph g = b.import().graph;
+    REQUIRE(g.nodes.size() == 1);
+    REQUIRE(g.nodes[0].inputs.size() == 4);
+    CHECK(floats_of(g.values[g.nodes[0].inputs[2]].data) == std::vector<float>{0, 0, 0});
+    CHECK(value_name(g, g.nodes[0].inputs[3]) == "h");
+  }
+  SUBCASE("not fused: two activations, a graph-output product, y + y") {
+    for (int variant = 0; variant < 3; ++variant) {
+      CAPTURE(variant);
+      OnnxBuilder b;
+      b.input("x", {2, 4});
+      b.input("h", {2, 3});
+      if (variant == 0) {
+        b.input("B", {4, 3});
+      } else {
+        b.weight("B", {4, 3}, std::vector<float>(12, 1));
+      }
+      b.node("MatMul", {"x", "B"}, {"m"}, "dense");
+      b.node("Add", {"m", variant == 2 ? "m" : "h"}, {"y"}, "residual");
+      if (variant == 1) b.output("m");
+      b.output("y");
+      const Graph g = b.import().graph;
+      CHECK(g.nodes.size() == 2);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- constant folding
 
 TEST_CASE("onnx passes: constant subgraphs fold at import, bounded in size") {

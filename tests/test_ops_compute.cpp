@@ -160,7 +160,33 @@ TEST_CASE("MatMul: shape and attribute errors") {
               "bias has shape 3");
   CHECK_ERROR(make("MatMul", {a, rnd({3, 2}, 2)}, {}, {{"activation", std::string("tanh")}}),
               ErrorCode::unsupported, "activation 'tanh'");
-  CHECK_ERROR(make("MatMul", {a}), ErrorCode::invalid_model, "expects 2 or 3 inputs");
+  CHECK_ERROR(make("MatMul", {a}), ErrorCode::invalid_model, "expects 2 to 4 inputs");
+}
+
+TEST_CASE("MatMul: a residual Z is added before the activation, broadcast as by Add") {
+  const Tensor a = f32({2, 3}, {1, 2, 3, 4, 5, 6}), b = f32({3, 2}, {1, 0, 0, 1, 1, -1});
+  const Tensor bias = f32({2}, {-5, 1});
+  const AttrValue relu = std::string("relu");
+  // 2 x [4,-1,10,-1] + [-5,1] + Z, then relu: a Linear, Z of its shape: the sum post-op.
+  const OpCase linear = make("MatMul", {a, b, bias, f32({2, 2}, {1, 2, 3, 4})},
+                             {false, true, true, false}, {{"alpha", 2.0}, {"activation", relu}});
+  check_both(linear, {2, 2}, {4, 1, 18, 3});
+  CHECK(kernel_of(linear) != "ref");
+  // Z broadcast along rows, and Z widening the result: the reference kernel.
+  const OpCase rows = make("MatMul", {a, b, bias, f32({2}, {10, 20})}, {false, true, true, false});
+  check_both(rows, {2, 2}, {9, 20, 15, 20});
+  CHECK(kernel_of(rows) == "ref");
+  check_both(make("MatMul", {a, b, bias, f32({3, 1, 1}, {0, 1, 2})}, {false, true, true, false}),
+             {3, 2, 2}, {-1, 0, 5, 0, 0, 1, 6, 1, 1, 2, 7, 2});
+  // Two activations (no Linear): the reference kernel; no bias at all.
+  const Tensor z = f32({2, 2}, {1, 2, 3, 4});
+  const OpCase dynamic = make("MatMul", {a, b, bias, z}, {false, false, true, false});
+  check_both(dynamic, {2, 2}, {0, 2, 8, 4});
+  CHECK(kernel_of(dynamic) == "ref");
+  check_both(make("MatMul", {a, b, Tensor(), z}, {false, true, false, false}), {2, 2},
+             {5, 1, 13, 3});
+  CHECK_ERROR(make("MatMul", {a, b, bias, f32({3}, {1, 2, 3})}, {false, true, true, false}),
+              ErrorCode::invalid_argument, "cannot broadcast");
 }
 
 TEST_CASE("MatMul: oneDNN matches the reference on BERT-base shapes") {
@@ -170,6 +196,7 @@ TEST_CASE("MatMul: oneDNN matches the reference on BERT-base shapes") {
     bool b_const, bias;
     const char* act;
     double alpha = 1;
+    bool residual = false;  // Z of the output's shape, computed
   };
   const Case cases[] = {
       {"FFN up [1,128,768]x[768,3072]+bias+gelu", {1, 128, 768}, {768, 3072}, true, true, "gelu"},
@@ -179,6 +206,8 @@ TEST_CASE("MatMul: oneDNN matches the reference on BERT-base shapes") {
       {"attention Q.K^T", {1, 12, 128, 64}, {1, 12, 64, 128}, false, false, "none"},
       {"attention Q.K^T / 8", {1, 12, 128, 64}, {1, 12, 64, 128}, false, false, "none", 0.125},
       {"QKV x 0.5 + bias", {1, 128, 768}, {768, 768}, true, true, "none", 0.5},
+      {"FFN down + bias + residual", {2, 128, 3072}, {3072, 768}, true, true, "none", 1, true},
+      {"dense + residual + gelu", {2, 16, 64}, {64, 64}, true, true, "gelu", 0.5, true},
       {"attention P.V", {1, 12, 128, 128}, {1, 12, 128, 64}, false, false, "none"},
       {"broadcast batch", {2, 1, 5, 4}, {3, 4, 6}, false, true, "gelu"},
       {"constant 3-D B", {4, 5, 8}, {4, 8, 3}, true, false, "none"},
@@ -193,6 +222,12 @@ TEST_CASE("MatMul: oneDNN matches the reference on BERT-base shapes") {
     if (k.bias) {
       c.inputs.push_back(rnd({n}, ++seed));
       c.constant.push_back(true);
+    }
+    if (k.residual) {
+      Shape out = k.a;
+      out.back() = n;
+      c.inputs.push_back(rnd(out, ++seed));
+      c.constant.push_back(false);
     }
     check_session(c, true);
   }

@@ -117,13 +117,12 @@ class BertBuilder {
     ctx = b_.node("Reshape", a + "reshape_context", {ctx, merge_heads_});
 
     const std::string o = p + "attention.output.";
-    int x = linear(o + "dense", ctx, c_.hidden, c_.hidden);
-    x = b_.node("Add", o + "add", {x, h});
+    // The residual Adds as the importer fuses them: the Linear's input 3.
+    int x = linear(o + "dense", ctx, c_.hidden, c_.hidden, "", h);
     const int attn = layer_norm(o + "LayerNorm", x);
 
     x = linear(p + "intermediate.dense", attn, c_.hidden, c_.intermediate, "gelu");
-    x = linear(p + "output.dense", x, c_.intermediate, c_.hidden);
-    x = b_.node("Add", p + "output.add", {x, attn});
+    x = linear(p + "output.dense", x, c_.intermediate, c_.hidden, "", attn);
     return layer_norm(p + "output.LayerNorm", x);
   }
 
@@ -137,12 +136,14 @@ class BertBuilder {
 
   // nn.Linear on a 3-D tensor: MatMul(x, W^T [in, out], bias) as fused by the importer.
   int linear(const std::string& name, int x, int64_t in, int64_t out,
-             const std::string& activation = "") {
+             const std::string& activation = "", int residual = kNoValue) {
     const int w = b_.normal(name + ".weight_t", {in, out}, 0, c_.init_std);
     const int bias = b_.normal(name + ".bias", {out}, 0, 0.02f);
     std::map<std::string, AttrValue> attrs;
     if (!activation.empty()) attrs["activation"] = activation;
-    return b_.node("MatMul", name, {x, w, bias}, std::move(attrs));
+    std::vector<int> inputs{x, w, bias};
+    if (residual != kNoValue) inputs.push_back(residual);
+    return b_.node("MatMul", name, inputs, std::move(attrs));
   }
 
   // nn.Linear on a 2-D tensor: Gemm with the weight as torch stores it, [out, in].

@@ -390,13 +390,16 @@ class Writer {
     const bool fusable =
         n.op == "Conv" || n.op == "MatMul" || n.op == "Gemm" || n.op == "BatchNormalization";
     const Activation act = fusable ? activation_of(n) : Activation{};
-    std::string residual;  // Conv's input 3, MatMul's input 2: added after the op
-    if ((n.op == "Conv" && in.size() > 3) || (n.op == "MatMul" && in.size() > 2)) {
-      residual = in.back();
-      in.pop_back();
+    // Added after the op, in order: Conv's residual (input 3); MatMul's bias
+    // (input 2) and residual (input 3).
+    std::vector<std::string> adds;
+    const size_t own = n.op == "Conv" ? 3 : n.op == "MatMul" ? 2 : in.size();
+    for (size_t i = own; i < in.size(); ++i) {
+      if (!in[i].empty()) adds.push_back(in[i]);
     }
+    in.resize(std::min(own, in.size()));
     const double alpha = n.op == "MatMul" ? n.attr_float("alpha", 1.0) : 1.0;
-    const bool tail = act.name != "none" || !residual.empty() || alpha != 1.0;
+    const bool tail = act.name != "none" || !adds.empty() || alpha != 1.0;
     std::string dst = tail ? fresh(out.at(0) + "_" + n.op) : out.at(0);
     std::vector<std::string> outs = out;
     outs[0] = dst;
@@ -406,16 +409,17 @@ class Writer {
     }
     if (n.op == "ConstantOfShape") write_constant_value(n, p);
     if (alpha != 1.0) {
-      const bool last = residual.empty() && act.name == "none";
+      const bool last = adds.empty() && act.name == "none";
       const std::string scaled = last ? out.at(0) : fresh(out.at(0) + "_Mul");
       node("Mul", {dst, scalar(n.name + "_alpha", DataType::f32, alpha)}, {scaled},
            fresh(n.name + "_Mul"));
       out_.log.push_back("un-fused " + n.where() + ": " + n.op + " then Mul");
       dst = scaled;
     }
-    if (!residual.empty()) {
-      const std::string sum = act.name == "none" ? out.at(0) : fresh(out.at(0) + "_Add");
-      node("Add", {dst, residual}, {sum}, fresh(n.name + "_Add"));
+    for (size_t i = 0; i < adds.size(); ++i) {
+      const bool last = i + 1 == adds.size() && act.name == "none";
+      const std::string sum = last ? out.at(0) : fresh(out.at(0) + "_Add");
+      node("Add", {dst, adds[i]}, {sum}, fresh(n.name + "_Add"));
       out_.log.push_back("un-fused " + n.where() + ": " + n.op + " then Add");
       dst = sum;
     }

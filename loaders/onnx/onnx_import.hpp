@@ -16,12 +16,15 @@
 //                       too (zeros of length W.dim(0) if the model had none).
 //                       Z's shape equals the conv output's; the op re-checks.
 //                       Folded BatchNormalization leaves no trace but new W/B.
-//   MatMul              inputs (A, B, [bias]); attributes `alpha` (float, a
-//                       fused Mul or Div by a one-element constant; absent = 1),
-//                       `activation` and `activation_params` as for Conv.
-//                       dst = act(alpha x (A x B) + bias). bias is fused only
-//                       when B is a rank-2 initializer [K, N] and bias a 1-D
-//                       initializer [N].
+//   MatMul              inputs (A, B, [bias], [Z]); attributes `alpha` (float,
+//                       a fused Mul or Div by a one-element constant; absent =
+//                       1), `activation` and `activation_params` as for Conv.
+//                       dst = act(alpha x (A x B) + bias + Z). bias is fused
+//                       only when B is a rank-2 initializer [K, N] and bias a
+//                       1-D initializer [N]; Z (a residual, from a fused Add of
+//                       a computed value) only when B is such an initializer,
+//                       and then bias is present (zeros if the model had none).
+//                       Z broadcasts with the product as the Add did.
 //   Gemm,               attributes `activation` and `activation_params` as for
 //   BatchNormalization  Conv, applied to the op's ONNX result.
 //   AveragePool         may come with the pads of a fused Pad and

@@ -1,9 +1,11 @@
-// Pass 6: MatMul [+ Mul/Div(scalar)] [+ Add(bias)] [+ activation] -> one
-// MatMul computing act(alpha x (A x B) + bias): the scalar as attribute alpha
-// (attention's scores / sqrt(d): a pass over every score saved), bias as input
-// 2, the activation as attributes (loaders/onnx/match_activation.cpp); and
-// Gemm [+ activation]. oneDNN takes alpha as an output scale, the bias and the
-// eltwise post-ops natively.
+// Pass 6: MatMul [+ Mul/Div(scalar)] [+ Add(bias)] [+ Add(residual)]
+// [+ activation] -> one MatMul computing act(alpha x (A x B) + bias + Z): the
+// scalar as attribute alpha (attention's scores / sqrt(d): a pass over every
+// score saved), bias as input 2, a residual as input 3 (a transformer's
+// dense output + the layer's input: the Add's pass saved), the activation as
+// attributes (loaders/onnx/match_activation.cpp); and Gemm [+ activation].
+// oneDNN takes alpha as an output scale, the residual as a sum post-op, the
+// bias and the eltwise post-ops natively.
 #include <cmath>
 
 #include "loaders/onnx/onnx_import.hpp"
@@ -57,6 +59,30 @@ bool fuse_scale(GraphEditor& editor, Node& matmul, std::string& line) {
   return true;
 }
 
+// Fuses Add(y, z) when z is a computed value and B a rank-2 weight (a Linear
+// layer), after the bias: z becomes input 3 (the bias, zeros if the model had
+// none, input 2). Shapes are not known here: the op broadcasts z as the Add did.
+bool fuse_residual(GraphEditor& editor, int m, Node& matmul, std::string& line) {
+  const Tensor* b = editor.constant(matmul.inputs[1]);
+  if (matmul.inputs.size() > 3 || !b || b->rank() != 2 || editor.constant(matmul.inputs[0])) {
+    return false;
+  }
+  const int y = matmul.outputs[0];
+  const int a = editor.sole_consumer(y);
+  if (!editor.is_op(a, "Add") || editor.only_output(a) == kNoValue) return false;
+  const int z = other_input(editor.node(a), y);
+  if (z == kNoValue || z == y || editor.constant(z) || editor.producer(z) == m) return false;
+  if (matmul.inputs.size() == 2) {
+    matmul.inputs.push_back(
+        editor.add_initializer(matmul.name + "_zero_bias", Tensor(DataType::f32, {b->dim(1)})));
+  }
+  matmul.inputs.push_back(z);
+  matmul.outputs[0] = editor.only_output(a);
+  line += " + Add '" + editor.node(a).name + "' (residual)";
+  editor.remove(a);
+  return true;
+}
+
 bool fuse_activation(GraphEditor& editor, Node& node, std::string& line) {
   const std::optional<ActivationMatch> m = match_activation(editor, node.outputs[0]);
   if (!m) return false;
@@ -71,8 +97,9 @@ void try_fuse(GraphEditor& editor, int m, std::vector<std::string>& log) {
   std::string line = "fused " + matmul.op + " '" + matmul.name + "'";
   const bool scaled = matmul.op == "MatMul" && fuse_scale(editor, matmul, line);
   const bool biased = matmul.op == "MatMul" && fuse_bias(editor, matmul, line);
+  const bool added = matmul.op == "MatMul" && fuse_residual(editor, m, matmul, line);
   const bool activated = fuse_activation(editor, matmul, line);
-  if (!scaled && !biased && !activated) return;
+  if (!scaled && !biased && !added && !activated) return;
   editor.rewrite(m, std::move(matmul));
   log.push_back(line);
 }
