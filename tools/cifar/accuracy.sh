@@ -6,16 +6,9 @@
 #
 #   tools/cifar/accuracy.sh [BUILD_DIR (default: build)] [WORK_DIR (default: build/cifar)]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-build="${1:-build}"
-work="${2:-$build/cifar}"
-octet="$build/apps/octet"
-shared="${OCTET_SHARED:-../shared}"
-data="$shared/data/cifar10/test-a"
-py=/usr/bin/python3
-[ -x "$octet" ] || { echo "accuracy.sh: $octet is missing: build octet first" >&2; exit 2; }
-[ -d "$data" ] || { echo "accuracy.sh: $data is missing" >&2; exit 2; }
-mkdir -p "$work"
+# shellcheck source=tools/cifar/common.sh
+source "$(dirname "$0")/common.sh"
+cifar_setup accuracy.sh "${1:-}" "${2:-}"
 
 methods="max entropy percentile=99.9 percentile=99.99 percentile=99.999 percentile=99.9999 mse"
 field() {  # field FILE KEY... : a number from eval's JSON

@@ -14,19 +14,13 @@
 #              MIN_AGREEMENT, MAX_DIFF. Needs ../shared, torch, node and npm
 #              (onnxruntime-node is installed into BUILD_DIR/peers/node once).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-build=$(cd "${1:-build}" && pwd)
-work="${2:-$build/cifar}"
-octet="$build/apps/octet"
-shared="${OCTET_SHARED:-../shared}"
-data="$shared/data/cifar10/test-a"
+# shellcheck source=tools/cifar/common.sh
+source "$(dirname "$0")/common.sh"
+cifar_setup qdq_accuracy.sh "${1:-}" "${2:-}"
 samples="${SAMPLES:-400}"
 method="${METHOD:-mse}"
 min_agreement="${MIN_AGREEMENT:-98}"
 max_diff="${MAX_DIFF:-0.3}"
-py=/usr/bin/python3
-[ -x "$octet" ] || { echo "qdq_accuracy.sh: $octet is missing: build octet first" >&2; exit 2; }
-[ -d "$data" ] || { echo "qdq_accuracy.sh: $data is missing" >&2; exit 2; }
 mkdir -p "$work/qdq" "$build/peers/node"
 if [ ! -d "$build/peers/node/node_modules/onnxruntime-node" ]; then
   # The install script would otherwise try to download GPU binaries.
@@ -44,15 +38,7 @@ status=0
 echo "| model | weights | ONNX Runtime graph optimization | octet int8 top-1 | ORT top-1 on the export | difference | agreement |"
 echo "|---|---|---|---|---|---|---|"
 for model in ${MODELS:-resnet20 resnet56}; do
-  if [ ! -f "$work/$model.octet.json" ]; then
-    checkpoint=$(ls "$shared"/models/cifar10-resnet/"$model"-*.th)
-    "$py" tools/cifar/export.py --model "$model" --checkpoint "$checkpoint" -o "$work/$model.onnx" \
-      --check-batch 0 >&2
-    "$octet" convert "$work/$model.onnx" -o "$work/$model" >&2
-  fi
-  [ -f "$work/$model.table.json" ] ||
-    "$octet" calibrate "$work/$model" --data "$data" --per-class-samples "${CALIB_SAMPLES:-100}" --method all \
-      --quiet -o "$work/$model.table.json" >&2
+  cifar_model "$model"
   "$octet" quantize "$work/$model" --table "$work/$model.table.json" --method "$method" \
     -o "$work/qdq/$model-int8" >&2
   "$octet" run "$work/qdq/$model-int8" -i input="$split/images.npy" -o "$work/qdq/$model-octet" \

@@ -17,17 +17,11 @@
 #
 #   tools/cifar/seven_bit.sh [BUILD_DIR (default: build)] [WORK_DIR (default: build/cifar)]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-build="${1:-build}"
-work="${2:-$build/cifar}"
-octet="$build/apps/octet"
-shared="${OCTET_SHARED:-../shared}"
-data="$shared/data/cifar10/test-a"
-py=/usr/bin/python3
-[ -x "$octet" ] || { echo "seven_bit.sh: $octet is missing: build octet first" >&2; exit 2; }
-[ -d "$data" ] || { echo "seven_bit.sh: $data is missing" >&2; exit 2; }
-mkdir -p "$work/seven-bit"
+# shellcheck source=tools/cifar/common.sh
+source "$(dirname "$0")/common.sh"
+cifar_setup seven_bit.sh "${1:-}" "${2:-}"
 out="$work/seven-bit"
+mkdir -p "$out"
 
 methods="max entropy percentile=99.9 percentile=99.99 percentile=99.999 percentile=99.9999 mse"
 vnni=0
@@ -41,14 +35,7 @@ print("%.2f (%.2f)" % (100 * d["int8"]["top1"], 100 * d["agreement_top1"]))' "$1
 
 for model in resnet20 resnet56; do
   [ -n "${TABLE_ONLY:-}" ] && break
-  if [ ! -f "$work/$model.table.json" ]; then
-    checkpoint=$(ls "$shared"/models/cifar10-resnet/"$model"-*.th)
-    "$py" tools/cifar/export.py --model "$model" --checkpoint "$checkpoint" -o "$work/$model.onnx" \
-      --check-batch 0 >&2
-    "$octet" convert "$work/$model.onnx" -o "$work/$model" >&2
-    "$octet" calibrate "$work/$model" --data "$data" --per-class-samples 100 --method all \
-      --quiet -o "$work/$model.table.json" >&2
-  fi
+  cifar_model "$model"
   cp "$work/$model.table.json" "$out/$model.u8.table.json"
   "$py" -c 'import json,sys; t=json.load(open(sys.argv[1]))
 for v in t["tensors"].values(): v["dtype"]="s8"; v["scale"]=v["amax"]/127
