@@ -88,6 +88,22 @@ Model layer_norm_model(TestGraph& tg, const Tensor& in, bool residual) {
   return tg.model();
 }
 
+// x -> c1 (relu, u8) -> op(c1, k) -> c2 -> out; c1 -> side -> out2, with
+// the ranges an fp32 run on `in` gives (op's output u8).
+Model scaled_branch_model(const std::string& op, const Tensor& k, const Tensor& in) {
+  TestGraph tg;
+  const int x = tg.input("x", in.shape());
+  const int c1 = conv(tg, "c1", x, 8, 8, true, 81);
+  const int y = tg.node(op, "op", {c1, tg.constant("k", k)});
+  tg.output(conv(tg, "c2", y, 8, 6, false, 83));
+  tg.output(conv(tg, "side", c1, 8, 4, false, 85));
+  const auto amax = test::fp32_amax(tg, in, {"c1.out", "op.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  tg.range(c1, amax.at("c1.out"), DataType::u8);
+  tg.range(y, amax.at("op.out"), DataType::u8);
+  return tg.model();
+}
+
 }  // namespace
 
 TEST_CASE("int8 fused outputs: a LayerNorm read only by an int8 Linear writes int8 itself") {
@@ -185,20 +201,8 @@ TEST_CASE("int8 fused outputs: Div and Mul of int8 data by a positive scalar are
   for (const char* op : {"Div", "Mul"}) {
     CAPTURE(op);
     const float c = std::string(op) == "Div" ? 8.f : 0.25f;
-    // x -> c1 (relu, u8) -> op(c) -> c2 -> out; c1 -> side -> out2.
-    TestGraph tg;
-    const Shape image{1, 8, 10, 12};
-    const int x = tg.input("x", image);
-    const int c1 = conv(tg, "c1", x, 8, 8, true, 81);
-    const int y = tg.node(op, "op", {c1, tg.constant("c", scalar(c))});
-    tg.output(conv(tg, "c2", y, 8, 6, false, 83));
-    tg.output(conv(tg, "side", c1, 8, 4, false, 85));
-    const Tensor in = test::random_tensor(DataType::f32, image, 87, -2.f, 2.f);
-    const auto amax = test::fp32_amax(tg, in, {"c1.out", "op.out"});
-    tg.range(x, amax.at("x"), DataType::s8);
-    tg.range(c1, amax.at("c1.out"), DataType::u8);
-    tg.range(y, amax.at("op.out"), DataType::u8);
-    const Model m = tg.model();
+    const Tensor in = test::random_tensor(DataType::f32, {1, 8, 10, 12}, 87, -2.f, 2.f);
+    const Model m = scaled_branch_model(op, scalar(c), in);
 
     Session s(m);
     const Tensor got = run(m, in, &s);
@@ -230,20 +234,9 @@ TEST_CASE("int8 fused outputs: Div of int8 data by a per-channel divisor runs on
   // view (the divisor is no scalar): the binary primitive reads c1's
   // integers on their scale and writes op.out's, one rounding as the fp32
   // op and a quantize step after it would make.
-  TestGraph tg;
-  const Shape image{1, 8, 10, 12};
-  const int x = tg.input("x", image);
-  const int c1 = conv(tg, "c1", x, 8, 8, true, 81);
   const Tensor d = test::random_tensor(DataType::f32, {1, 8, 1, 1}, 89, 0.5f, 4.f);
-  const int y = tg.node("Div", "op", {c1, tg.constant("d", d)});
-  tg.output(conv(tg, "c2", y, 8, 6, false, 83));
-  tg.output(conv(tg, "side", c1, 8, 4, false, 85));
-  const Tensor in = test::random_tensor(DataType::f32, image, 87, -2.f, 2.f);
-  const auto amax = test::fp32_amax(tg, in, {"c1.out", "op.out"});
-  tg.range(x, amax.at("x"), DataType::s8);
-  tg.range(c1, amax.at("c1.out"), DataType::u8);
-  tg.range(y, amax.at("op.out"), DataType::u8);
-  const Model m = tg.model();
+  const Tensor in = test::random_tensor(DataType::f32, {1, 8, 10, 12}, 87, -2.f, 2.f);
+  const Model m = scaled_branch_model("Div", d, in);
 
   Session s(m);
   const Tensor got = run(m, in, &s);
