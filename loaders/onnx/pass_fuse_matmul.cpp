@@ -43,10 +43,10 @@ bool fuse_scale(GraphEditor& editor, Node& matmul, std::string& line) {
   const bool div = editor.is_op(s, "Div");
   if ((!div && !editor.is_op(s, "Mul")) || editor.only_output(s) == kNoValue) return false;
   const Node& scale = editor.node(s);
-  if (div && scale.inputs.at(0) != y) return false;  // c / y is no scale
-  const int c = other_input(scale, y);
+  const int c = other_input(scale, y);  // kNoValue unless two inputs
+  if (c == kNoValue || c == y || (div && scale.inputs[0] != y)) return false;  // c / y: no scale
   const Tensor* t = editor.constant(c);
-  if (c == y || !t || t->dtype() != DataType::f32 || t->numel() != 1) return false;
+  if (!t || t->dtype() != DataType::f32 || t->numel() != 1) return false;
   const Tensor* b = editor.constant(matmul.inputs[1]);
   if (t->rank() > 1 || (t->rank() == 1 && !(b && b->rank() == 2))) return false;
   const double v = t->data<float>()[0];
@@ -63,10 +63,9 @@ bool fuse_scale(GraphEditor& editor, Node& matmul, std::string& line) {
 // layer), after the bias: z becomes input 3 (the bias, zeros if the model had
 // none, input 2). Shapes are not known here: the op broadcasts z as the Add did.
 bool fuse_residual(GraphEditor& editor, int m, Node& matmul, std::string& line) {
+  if (matmul.inputs.size() < 2 || matmul.inputs.size() > 3) return false;  // the op says why
   const Tensor* b = editor.constant(matmul.inputs[1]);
-  if (matmul.inputs.size() > 3 || !b || b->rank() != 2 || editor.constant(matmul.inputs[0])) {
-    return false;
-  }
+  if (!b || b->rank() != 2 || editor.constant(matmul.inputs[0])) return false;
   const int y = matmul.outputs[0];
   const int a = editor.sole_consumer(y);
   if (!editor.is_op(a, "Add") || editor.only_output(a) == kNoValue) return false;
