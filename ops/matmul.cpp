@@ -154,9 +154,9 @@ class MatMul final : public Op {
     }
     const bool linear = ctx.src[1].constant && ctx.src[1].shape.size() == 2 && !ctx.src[0].constant;
     const bool bias_constant = ctx.src.size() < 3 || !ctx.src[2].present || ctx.src[2].constant;
-    const bool has_residual = ctx.src.size() > 3 && ctx.src[3].present;
+    const bool has_residual = residual_of(ctx);
     // A residual is a sum post-op only where it has the product's shape, on a Linear layer.
-    if (has_residual && (!linear || ctx.src[3].shape != g.out || ctx.dst[0].shape != g.out)) {
+    if (has_residual && (!linear || ctx.src[3].shape != g.out)) {
       ctx.int8 = false;
       return make_reference_kernel(*this, ctx);
     }
@@ -262,10 +262,14 @@ class MatMul final : public Op {
     }
     spec.alpha = static_cast<float>(alpha_);
     spec.activation = act_;
-    spec.residual = ctx.src.size() > 3 && ctx.src[3].present;
+    spec.residual = residual_of(ctx);
     std::unique_ptr<Kernel> kernel = make_int8_linear(ctx, spec);
     if (spec.residual) accumulate_residual(ctx);
     return kernel;
+  }
+
+  static bool residual_of(const KernelContext& ctx) {
+    return ctx.src.size() > 3 && ctx.src[3].present;
   }
 
   // Y's buffer holds the f32 residual Z (input 3) before the kernel adds to it.

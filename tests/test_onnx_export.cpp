@@ -107,6 +107,18 @@ const onnx::NodeProto* producer(const onnx::ModelProto& m, const std::string& va
   return nullptr;
 }
 
+// The builder's ONNX model imported (its fusions applied), as `octet convert` makes it.
+Model imported(const test::OnnxBuilder& b, const std::string& name) {
+  ImportResult r = b.import();
+  return Model(detail::build_model(std::move(r.graph), name));
+}
+
+// Both models give the same bits on `in` (fp32 sessions).
+void check_same_outputs(const Model& a, const Model& b, const std::vector<Tensor>& in) {
+  Session sa(a), sb(b);
+  CHECK(test::max_abs_diff(sa.run(in)[0], sb.run(in)[0]) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("QDQ export: standard ops, per-channel int8 weights, octet's activation scales") {
@@ -247,8 +259,7 @@ TEST_CASE("QDQ export: a MatMul's alpha is written as a Mul, and comes back as a
   b.node("MatMul", {"q", "kt"}, {"s"}, "scores");
   b.node("Div", {"s", "eight"}, {"y"}, "scale");
   b.output("y");
-  ImportResult r = b.import();
-  const Model model(detail::build_model(std::move(r.graph), "attention.onnx"));
+  const Model model = imported(b, "attention.onnx");
   const Graph& g = model_data(model).graph;
   REQUIRE(g.nodes.size() == 1);
   REQUIRE(g.nodes[0].attr_float("alpha") == 0.125);
@@ -260,7 +271,9 @@ TEST_CASE("QDQ export: a MatMul's alpha is written as a Mul, and comes back as a
   const onnx::NodeProto* mul = producer(m, "y");
   REQUIRE(mul);
   CHECK(mul->op_type() == "Mul");
-  CHECK(producer(m, mul->input(0))->op_type() == "MatMul");
+  const onnx::NodeProto* mm = producer(m, mul->input(0));
+  REQUIRE(mm);
+  CHECK(mm->op_type() == "MatMul");
   for (const onnx::TensorProto& t : m.graph().initializer()) {
     if (t.name() != mul->input(1)) continue;
     float alpha = 0;
@@ -268,7 +281,7 @@ TEST_CASE("QDQ export: a MatMul's alpha is written as a Mul, and comes back as a
     std::memcpy(&alpha, t.raw_data().data(), 4);
     CHECK(alpha == 0.125f);
   }
-  for (const onnx::AttributeProto& a : producer(m, mul->input(0))->attribute()) {
+  for (const onnx::AttributeProto& a : mm->attribute()) {
     CHECK(a.name() != "alpha");  // no such attribute in ONNX's MatMul
   }
 
@@ -276,10 +289,9 @@ TEST_CASE("QDQ export: a MatMul's alpha is written as a Mul, and comes back as a
   const Graph& gb = model_data(back).graph;
   REQUIRE(gb.nodes.size() == 1);
   CHECK(gb.nodes[0].attr_float("alpha") == 0.125);
-  const std::vector<Tensor> in{test::random_tensor(DataType::f32, {1, 2, 4, 3}, 1),
-                               test::random_tensor(DataType::f32, {1, 2, 3, 4}, 2)};
-  Session s1(model), s2(back);
-  CHECK(test::max_abs_diff(s1.run(in)[0], s2.run(in)[0]) == 0);
+  check_same_outputs(model, back,
+                     {test::random_tensor(DataType::f32, {1, 2, 4, 3}, 1),
+                      test::random_tensor(DataType::f32, {1, 2, 3, 4}, 2)});
 }
 
 TEST_CASE("QDQ export: a MatMul's bias and residual are written as two Adds, and come back") {
@@ -292,8 +304,7 @@ TEST_CASE("QDQ export: a MatMul's bias and residual are written as two Adds, and
   b.node("Add", {"m", "bias"}, {"mb"}, "dense_bias");
   b.node("Add", {"mb", "h"}, {"y"}, "residual");
   b.output("y");
-  ImportResult r = b.import();
-  const Model model(detail::build_model(std::move(r.graph), "dense.onnx"));
+  const Model model = imported(b, "dense.onnx");
   REQUIRE(model_data(model).graph.nodes.size() == 1);
 
   const QdqExport e = export_qdq_onnx(model_data(model).graph, QdqExportOptions{});
@@ -304,7 +315,9 @@ TEST_CASE("QDQ export: a MatMul's bias and residual are written as two Adds, and
   REQUIRE(last);
   CHECK(last->op_type() == "Add");
   CHECK(last->input(1) == "h");
-  const onnx::NodeProto* mm = producer(m, producer(m, last->input(0))->input(0));
+  const onnx::NodeProto* bias_add = producer(m, last->input(0));
+  REQUIRE(bias_add);
+  const onnx::NodeProto* mm = producer(m, bias_add->input(0));
   REQUIRE(mm);
   CHECK(mm->op_type() == "MatMul");
   CHECK(mm->input_size() == 2);
@@ -312,10 +325,9 @@ TEST_CASE("QDQ export: a MatMul's bias and residual are written as two Adds, and
   const Model back = reimport(e);
   REQUIRE(model_data(back).graph.nodes.size() == 1);
   CHECK(model_data(back).graph.nodes[0].inputs.size() == 4);
-  const std::vector<Tensor> in{test::random_tensor(DataType::f32, {2, 4}, 3),
-                               test::random_tensor(DataType::f32, {2, 3}, 4)};
-  Session s1(model), s2(back);
-  CHECK(test::max_abs_diff(s1.run(in)[0], s2.run(in)[0]) == 0);
+  check_same_outputs(model, back,
+                     {test::random_tensor(DataType::f32, {2, 4}, 3),
+                      test::random_tensor(DataType::f32, {2, 3}, 4)});
 }
 
 TEST_CASE("QDQ export: what it cannot write is an Error naming the node") {
