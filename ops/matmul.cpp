@@ -161,7 +161,8 @@ class MatMul final : public Op {
       return make_reference_kernel(*this, ctx);
     }
     if (ctx.int8 && linear && bias_constant) return make_int8_linear_kernel(ctx, g);
-    if (ctx.int8 && !ctx.src[1].constant && !(ctx.src.size() > 2 && ctx.src[2].present)) {
+    if (ctx.int8 && !ctx.src[0].constant && !ctx.src[1].constant &&
+        !(ctx.src.size() > 2 && ctx.src[2].present)) {
       return make_int8_matmul_kernel(ctx, g);
     }
     ctx.int8 = false;
@@ -218,27 +219,13 @@ class MatMul final : public Op {
     Shape bias_shape(g.dst.size(), 1);
     bias_shape.back() = g.n;
     const dnnl::memory::desc bias_md = plain_md(bias_shape, DataType::f32);
-    const bool a_strided = is_dense_strided(ctx.src[0], g.a);
-    const bool b_strided = is_dense_strided(ctx.src[1], g.b);
-    dnnl::memory::desc a_md = a_strided ? ctx.src[0].md : plain_md(g.a, DataType::f32);
-    dnnl::memory::desc b_md = b_strided ? ctx.src[1].md : plain_md(g.b, DataType::f32);
-    dnnl::matmul::primitive_desc pd;
-    try {
-      pd = dnnl::matmul::primitive_desc(
-          dnnl::matmul::desc(a_md, b_md, has_bias ? bias_md : dnnl::memory::desc(), dst_md), attr,
-          ctx.engine);
-    } catch (const dnnl::error&) {
-      if (!a_strided && !b_strided) throw;
-      a_md = plain_md(g.a, DataType::f32);  // the session reorders to plain
-      b_md = plain_md(g.b, DataType::f32);
-      pd = dnnl::matmul::primitive_desc(
-          dnnl::matmul::desc(a_md, b_md, has_bias ? bias_md : dnnl::memory::desc(), dst_md), attr,
-          ctx.engine);
-    }
+    const dnnl::matmul::primitive_desc pd =
+        operand_pd(ctx, g, DataType::f32, DataType::f32, has_bias ? bias_md : dnnl::memory::desc(),
+                   dst_md, attr);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::matmul(pd), impl_name(pd),
                                                     pd.scratchpad_desc().get_size());
-    bind_operand(*kernel, ctx, 0, DNNL_ARG_SRC, a_md);
-    bind_operand(*kernel, ctx, 1, DNNL_ARG_WEIGHTS, b_md);
+    bind_operand(*kernel, ctx, 0, DNNL_ARG_SRC, pd.src_desc(), DataType::f32);
+    bind_operand(*kernel, ctx, 1, DNNL_ARG_WEIGHTS, pd.weights_desc(), DataType::f32);
     if (has_bias) bind_bias(*kernel, ctx, bias_md);
     kernel->map_dst(0, DNNL_ARG_DST, dst_md);
     return kernel;
@@ -295,16 +282,15 @@ class MatMul final : public Op {
     dnnl::post_ops ops;
     act_.append(ops, dst_scale);
     attr.set_post_ops(ops);
-    const dnnl::memory::desc a_md = plain_md(g.a, a.dtype);
-    const dnnl::memory::desc b_md = plain_md(g.b, DataType::s8);
+    // Q, K^T and V arrive as Transpose views of the Linear outputs: read in
+    // place, they save BERT-base 3 reorders per layer (bench/README.md).
     const dnnl::memory::desc dst_md = plain_md(g.dst, dst_type);
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, dst_md), attr, ctx.engine);
+    const dnnl::matmul::primitive_desc pd =
+        operand_pd(ctx, g, a.dtype, DataType::s8, dnnl::memory::desc(), dst_md, attr);
     auto kernel = std::make_unique<PrimitiveKernel>(ctx.engine, dnnl::matmul(pd), impl_name(pd),
                                                     pd.scratchpad_desc().get_size());
-    ctx.src[0].want = plain_md(ctx.src[0].shape, a.dtype);
-    ctx.src[1].want = plain_md(ctx.src[1].shape, DataType::s8);
-    kernel->map_src(0, DNNL_ARG_SRC, a_md);
-    kernel->map_src(1, DNNL_ARG_WEIGHTS, b_md);
+    bind_operand(*kernel, ctx, 0, DNNL_ARG_SRC, pd.src_desc(), a.dtype);
+    bind_operand(*kernel, ctx, 1, DNNL_ARG_WEIGHTS, pd.weights_desc(), DataType::s8);
     ctx.dst[0].md = plain_md(g.out, dst_type);
     ctx.dst[0].scale = y.is_int8() ? y.scale : 1.f;
     kernel->map_dst(0, DNNL_ARG_DST, dst_md);
@@ -334,33 +320,56 @@ class MatMul final : public Op {
     kernel.set_const(DNNL_ARG_BIAS, scaled);
   }
 
-  // A dynamic f32 operand written in a permuted plain layout (dense, no
-  // blocking) of the operand's own rank, as a Transpose view hands it over.
-  static bool is_dense_strided(const KernelSrc& src, const Shape& extended) {
+  // A dynamic operand of type `dtype` written in a permuted plain layout
+  // (dense, no blocking) of the operand's own rank, as a Transpose view hands
+  // it over.
+  static bool is_dense_strided(const KernelSrc& src, const Shape& extended, DataType dtype) {
     if (src.constant || src.md.is_zero() ||
         src.md.data.ndims != static_cast<int>(extended.size()) ||
-        src.md.data_type() != dnnl::memory::data_type::f32 ||
-        src.md.data.format_kind != dnnl_blocked ||
+        src.md.data_type() != to_dnnl(dtype) || src.md.data.format_kind != dnnl_blocked ||
         src.md.data.format_desc.blocking.inner_nblks != 0) {
       return false;
     }
     for (size_t i = 0; i < extended.size(); ++i) {
       if (src.md.data.dims[i] != extended[i]) return false;
     }
-    return src.md.get_size() == static_cast<size_t>(numel(extended)) * sizeof(float) &&
-           src.md != plain_md(extended, DataType::f32);
+    return src.md.get_size() == static_cast<size_t>(numel(extended)) * size_of(dtype) &&
+           src.md != plain_md(extended, dtype);
   }
 
-  // Operand `i` read as `md`: as produced when md is its own layout, else
-  // plain (bind_input).
-  static void bind_operand(PrimitiveKernel& kernel, KernelContext& ctx, size_t i, int arg,
-                           const dnnl::memory::desc& md) {
-    if (!ctx.src[i].constant && md == ctx.src[i].md) {
-      ctx.src[i].want = md;
-      kernel.map_src(i, arg, md);
-      return;
+  // The matmul primitive on A and B as produced when they are permuted plain
+  // layouts (oneDNN takes the strides), else plain: bind them with
+  // bind_operand(pd.src_desc() / pd.weights_desc()).
+  static dnnl::matmul::primitive_desc operand_pd(const KernelContext& ctx, const MatMulGeometry& g,
+                                                 DataType a_type, DataType b_type,
+                                                 const dnnl::memory::desc& bias_md,
+                                                 const dnnl::memory::desc& dst_md,
+                                                 const dnnl::primitive_attr& attr) {
+    const bool a_strided = is_dense_strided(ctx.src[0], g.a, a_type);
+    const bool b_strided = is_dense_strided(ctx.src[1], g.b, b_type);
+    const dnnl::memory::desc a_plain = plain_md(g.a, a_type), b_plain = plain_md(g.b, b_type);
+    if (a_strided || b_strided) {
+      try {
+        return dnnl::matmul::primitive_desc(
+            dnnl::matmul::desc(a_strided ? ctx.src[0].md : a_plain,
+                               b_strided ? ctx.src[1].md : b_plain, bias_md, dst_md),
+            attr, ctx.engine);
+      } catch (const dnnl::error&) {  // this CPU's matmul wants them plain: reorders do it
+      }
     }
-    bind_input(kernel, ctx, i, arg, md);
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_plain, b_plain, bias_md, dst_md), attr,
+                                        ctx.engine);
+  }
+
+  // Operand `i` read as `md` of type `type`: as produced when md is its own
+  // layout, else in plain rows (the session reorders, quantizes or
+  // dequantizes it into them).
+  static void bind_operand(PrimitiveKernel& kernel, KernelContext& ctx, size_t i, int arg,
+                           const dnnl::memory::desc& md, DataType type) {
+    KernelSrc& src = ctx.src[i];
+    if (src.constant) return bind_input(kernel, ctx, i, arg, md);
+    src.want = md == src.md ? md : plain_md(src.shape, type);
+    kernel.map_src(i, arg, md);
   }
 
   MatMulGeometry geometry(const Shape& a, const Shape& b) const {

@@ -4,7 +4,8 @@
 // operands: int8 destinations (s8 and u8, read by a Linear in int8, as BERT's
 // P.V is by the attention output), and a B operand that its producer writes
 // in u8 and the session re-quantizes to s8 for oneDNN's int8 matmul, which
-// takes s8 weights only.
+// takes s8 weights only. And BERT's head split: Q, K^T and V as Transpose
+// views of the Linear outputs, read in place (no reorder).
 //
 // Without VNNI octet keeps these matmuls in fp32; here the kernel is forced
 // on every CPU (ops/quantize.hpp), so that it is checked everywhere. oneDNN's
@@ -18,8 +19,10 @@
 #include <string>
 
 #include "ops/quantize.hpp"
+#include "tests/fp32_amax.hpp"
 #include "tests/int8_reference.hpp"
 #include "tests/op_harness.hpp"
+#include "tests/seeded_layers.hpp"
 #include "tests/test_graph.hpp"
 
 using namespace octet;
@@ -204,4 +207,75 @@ TEST_CASE("int8 attention: a u8 B re-quantized to s8, f32 and int8 destinations"
                    true,
                    DataType::s8},
                   50);
+}
+
+TEST_CASE(
+    "int8 attention: BERT-base's head split is read through the Transpose views, no reorder") {
+  // x [1,128,768] -> q, k, v Linears (s8) -> Reshape [1,128,12,64] ->
+  // Transpose: Q [1,12,128,64], K^T [1,12,64,128], V [1,12,128,64];
+  // Q.K^T / 8 -> Softmax (u8) -> P.V. oneDNN's int8 matmul takes the views'
+  // strides (brg with VNNI, gemm:jit with AVX2), so no step copies them; the
+  // integers must be those of the same session with the Transposes in fp32,
+  // which hands the matmuls plain copies.
+  ForceInt8Attention force;
+  const int64_t seq = 128, heads = 12, head = 64, hidden = heads * head;
+  auto shape = [](const std::vector<int64_t>& dims) {
+    Tensor t(DataType::s64, {static_cast<int64_t>(dims.size())});
+    for (size_t i = 0; i < dims.size(); ++i) t.data<int64_t>()[i] = dims[i];
+    return t;
+  };
+  TestGraph tg;
+  const int x = tg.input("x", {1, seq, hidden});
+  const int split = tg.constant("split", shape({1, seq, heads, head}));
+  std::map<std::string, int> views;
+  for (const auto& [name, perm] : std::map<std::string, std::vector<int64_t>>{
+           {"q", {0, 2, 1, 3}}, {"k", {0, 2, 3, 1}}, {"v", {0, 2, 1, 3}}}) {
+    const int proj = test::linear(tg, name, x, hidden, hidden, 60 + name[0]);
+    const int r = tg.node("Reshape", name + "_split", {proj, split});
+    views[name] = tg.node("Transpose", name + "_heads", {r}, {{"perm", perm}});
+  }
+  const int scores = tg.node("MatMul", "qk", {views["q"], views["k"]}, {{"alpha", 0.125}});
+  const int p = tg.node("Softmax", "softmax", {scores}, {{"axis", int64_t{-1}}});
+  tg.output(tg.node("MatMul", "pv", {p, views["v"]}));
+  tg.output(scores);
+  const Tensor in = test::random_tensor(DataType::f32, {1, seq, hidden}, 67, -2.f, 2.f);
+  const auto amax = test::fp32_amax(tg, in, {"q.out", "k.out", "v.out"});
+  tg.range(x, amax.at("x"), DataType::s8);
+  for (const char* name : {"q", "k", "v"}) {
+    // K and V are B operands: half of their range at most (see the top).
+    const float range = (name[0] == 'q' ? 1.f : kHalfRange) * amax.at(std::string(name) + ".out");
+    for (const std::string value : {".out", "_split.out", "_heads.out"})
+      tg.range(tg.g.find_value(name + value), range, DataType::s8);
+  }
+  tg.range(p, 1.f, DataType::u8);
+  const Model m = tg.model();
+
+  Session s(m);
+  const std::vector<Tensor> got = s.run({in});
+  for (const char* name : {"q", "k", "v", "qk", "pv"})
+    CHECK(layer_named(s, name).precision == "int8");
+  for (const LayerInfo& l : s.layers()) {
+    INFO(l.name << ": " << l.op << " " << l.kernel);
+    CHECK(l.op != "Reorder");
+    // The graph input, and without VNNI the softmax (oneDNN 2.6's AVX2
+    // softmax writes f32 only): no operand of the matmuls.
+    if (l.op == "Quantize") CHECK((l.name == "quantize:x" || l.name == "quantize:softmax.out"));
+    if (l.op == "Transpose") CHECK(l.kernel == "view (no copy)");
+  }
+
+  SessionOptions plain;
+  plain.fp32_ops = {"Transpose"};
+  Session copied(m, plain);
+  const std::vector<Tensor> want = copied.run({in});
+  CHECK(layer_named(copied, "q_heads").precision == "fp32");
+  CHECK(test::max_abs_diff(got[0], want[0]) == 0);
+  CHECK(test::max_abs_diff(got[1], want[1]) == 0);
+
+  // And the quantization error against fp32, as a sanity bound.
+  SessionOptions fp32;
+  fp32.precision = Precision::fp32;
+  Session f(m, fp32);
+  const std::vector<Tensor> ref = f.run({in});
+  CHECK(test::cosine(got[0], ref[0]) >= 0.99);
+  CHECK(test::cosine(got[1], ref[1]) >= 0.999);
 }
