@@ -229,7 +229,7 @@ class Conv final : public Op {
     // nChw16c to save them sent ResNeXt's grouped convolutions and
     // EfficientNet's squeeze-excitation Muls to oneDNN's reference kernels.
     dnnl::convolution_forward::primitive_desc pd;
-    if (winograd_candidate(g) && winograd_available(ctx.engine)) {
+    if (ctx.winograd && winograd_candidate(g) && winograd_available(ctx.engine)) {
       try {
         pd = make_pd(dnnl::algorithm::convolution_winograd);
       } catch (const dnnl::error&) {

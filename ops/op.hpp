@@ -156,6 +156,8 @@ struct KernelContext {
   // Whether this node computes in int8 (decided by the session's precision
   // plan, only for ops with has_int8_kernel()).
   bool int8 = false;
+  // SessionOptions::winograd: an fp32 Conv may take oneDNN's Winograd.
+  bool winograd = true;
   std::vector<KernelSrc> src;
   std::vector<KernelDst> dst;
 };

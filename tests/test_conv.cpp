@@ -191,6 +191,28 @@ TEST_CASE("conv: Winograd for 3x3 stride 1 exactly where the CPU has AVX512") {
   CHECK(convs == 1);
 }
 
+TEST_CASE("conv: SessionOptions::winograd = false keeps every convolution direct") {
+  // Where the CPU has Winograd the same case takes it by default (above); a
+  // user short of memory turns it off and gets the direct kernel, with the
+  // same bound against the plain reference.
+  const bool avx512 = test::expected_isa().name.rfind("avx512_core", 0) == 0;
+  CAPTURE(test::expected_isa().why);
+  const OpCase c =
+      conv_case({"layer1 3x3", {1, 64, 56, 56}, {64, 64, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+                true, false, true, 700);
+  SessionOptions direct;
+  direct.winograd = false;
+  const std::string by_default = test::kernel_of(c), without = test::kernel_of(c, direct);
+  CAPTURE(by_default);
+  CAPTURE(without);
+  CHECK((by_default.find("wino") != std::string::npos) == avx512);
+  CHECK(without.find("wino") == std::string::npos);
+  CHECK(without != "ref");
+  const Tensor ref = test::run_reference(c)[0];
+  const Tensor got = test::run_session(c, direct)[0];
+  CHECK(test::max_abs_diff(got, ref) <= 1e-5 * test::max_abs(ref) + 1e-6);
+}
+
 TEST_CASE("conv: bad attributes and shapes name the node") {
   OpCase c = conv_case({"k", {1, 4, 8, 8}, {4, 4, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1}, true,
                        false, false, 500);

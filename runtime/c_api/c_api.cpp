@@ -392,6 +392,13 @@ octet_status octet_session_options_set_kept_plans(octet_session_options* options
   });
 }
 
+octet_status octet_session_options_set_winograd(octet_session_options* options,
+                                                int enabled) noexcept {
+  return guarded(__func__, [&](const Call& call) {
+    call.need(options, "options").options.winograd = enabled != 0;
+  });
+}
+
 // ---------------------------------------------------------------- session
 
 octet_status octet_session_create(const octet_model* model, const octet_session_options* options,

@@ -327,6 +327,7 @@ class Planner {
     KernelContext ctx(n, cpu_engine(), &state_.constants, src_infos(n), dst_shape, dst_dtype);
     const NodePrecision& p = precision_.nodes[i];
     ctx.int8 = p.int8;
+    ctx.winograd = state_.options.winograd;
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       KernelSrc& s = ctx.src[k];
       if (s.present && s.constant) {

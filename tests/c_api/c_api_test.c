@@ -282,6 +282,7 @@ static void test_input_errors(const octet_model* model) {
   if (!OK(octet_session_options_create(&options))) return;
   OK(octet_session_options_set_memory_limit(options, 1));
   OK(octet_session_options_set_kept_plans(options, 0));
+  OK(octet_session_options_set_winograd(options, 0));
   FAILS(octet_session_options_set_kept_plans(options, -1), OCTET_ERROR_INVALID_ARGUMENT,
         "kept_plans must be >= 0", "-1");
   FAILS(octet_session_options_set_threads(options, -2), OCTET_ERROR_INVALID_ARGUMENT,
@@ -322,6 +323,8 @@ static void test_null_arguments(const octet_model* model) {
   FAILS(octet_session_options_create(NULL), OCTET_ERROR_INVALID_ARGUMENT, "options is NULL");
   FAILS(octet_session_options_set_threads(NULL, 1), OCTET_ERROR_INVALID_ARGUMENT,
         "octet_session_options_set_threads: options is NULL");
+  FAILS(octet_session_options_set_winograd(NULL, 1), OCTET_ERROR_INVALID_ARGUMENT,
+        "octet_session_options_set_winograd: options is NULL");
   FAILS(octet_session_run(NULL), OCTET_ERROR_INVALID_ARGUMENT,
         "octet_session_run: session is NULL");
   if (!OK(octet_session_create(model, NULL, &session))) return;

@@ -17,6 +17,9 @@ void add_session_flags(CLI::App& app, SessionFlags& flags, const std::string& ve
       ->delimiter(',');
   app.add_option("--fp32-ops", flags.fp32_ops, "Comma-separated op types to keep in fp32")
       ->delimiter(',');
+  app.add_flag("--no-winograd", flags.no_winograd,
+               "fp32 3x3 convolutions without oneDNN's Winograd (less memory, slower on AVX512 "
+               "CPUs; other CPUs have none)");
   add_verbose_flag(app, flags.verbose, verbose_help);
 }
 
@@ -25,6 +28,7 @@ SessionOptions session_options(const SessionFlags& flags) {
   options.threads = flags.threads;
   options.fp32_layers = flags.fp32_layers;
   options.fp32_ops = flags.fp32_ops;
+  options.winograd = !flags.no_winograd;
   return options;
 }
 

@@ -13,13 +13,14 @@
 
 namespace octet::cli {
 
-// --threads, --fp32-layers, --fp32-ops and --verbose, common to run, bench,
+// --threads, --fp32-layers, --fp32-ops, --no-winograd and --verbose, common to run, bench,
 // eval and inspect. `verbose_help` describes --verbose where a command prints
 // more than the precision report with it.
 struct SessionFlags {
   int threads = 0;
   std::vector<std::string> fp32_layers;
   std::vector<std::string> fp32_ops;
+  bool no_winograd = false;
   bool verbose = false;
 };
 void add_session_flags(CLI::App& app, SessionFlags& flags, const std::string& verbose_help = "");

@@ -277,6 +277,11 @@ struct SessionOptions {
   // its activation memory; with a memory_limit, kept plans are dropped
   // (least recently used first) to stay within it. 0: keep none.
   int kept_plans = 3;
+  // fp32 3x3 stride-1 convolutions may take oneDNN's Winograd where the CPU
+  // has it (oneDNN 2.6: AVX512 only): ResNet-50 fp32 1.16x faster on a
+  // Zen 4, for more memory (peak RSS 220 -> 258 MiB at batch 1) and a
+  // longer prepare. false: direct convolutions only (bench/README.md).
+  bool winograd = true;
 };
 
 // One executed step of a prepared session, for inspection and profiles.

@@ -164,6 +164,10 @@ OCTET_C_API octet_status octet_session_options_set_memory_limit(octet_session_op
  * one, to swap back in when those shapes come again (default 3; 0: none). */
 OCTET_C_API octet_status octet_session_options_set_kept_plans(octet_session_options* options,
                                                               int plans) OCTET_C_NOEXCEPT;
+/* Whether fp32 3x3 convolutions may take oneDNN's Winograd where the CPU has
+ * it (AVX512): faster, more memory. Default 1; 0: direct convolutions only. */
+OCTET_C_API octet_status octet_session_options_set_winograd(octet_session_options* options,
+                                                            int enabled) OCTET_C_NOEXCEPT;
 
 /* ------------------------------------------------------------- session */
 
