@@ -230,8 +230,9 @@ TEST_CASE("cli precision: inspect an int8 bert-tiny: why Softmax, LayerNorm and 
   CHECK(rows_of(rows, "Softmax").size() == 2);
   CHECK(rows_of(rows, "LayerNormalization").size() == 5);
   // A LayerNorm's output is the residual (f32) and the next Linear's input
-  // (int8): the LayerNorm writes both, but for the last one, read by the
-  // pooler's Gather only. The Softmax writes its probabilities in u8 itself
+  // (int8): the LayerNorm writes both; the last one is read by the pooler's
+  // Gather only, which picks the first token in int8: it writes int8 only.
+  // The Softmax writes its probabilities in u8 itself
   // where its one reader, the context matmul, is int8 (a CPU with VNNI:
   // tests/expected_isa.hpp).
   INFO(test::expected_isa().why);
@@ -241,11 +242,11 @@ TEST_CASE("cli precision: inspect an int8 bert-tiny: why Softmax, LayerNorm and 
     CHECK(!rows_of(rows, op).empty());
     for (const ReportRow& row : rows_of(rows, op)) {
       CAPTURE(row.name);
-      const bool softmax_int8 = vnni && std::string(op) == "Softmax";
-      const bool ln_copy =
-          std::string(op) == "LayerNormalization" && row.name != "encoder.layer.1.output.LayerNorm";
-      CHECK(row.precision == (softmax_int8 ? "int8" : "fp32"));
-      CHECK(row.reason == (softmax_int8 || ln_copy ? writes : "op has no int8 kernel"));
+      const bool ln = std::string(op) == "LayerNormalization";
+      const bool int8_only = (vnni && std::string(op) == "Softmax") ||
+                             (ln && row.name == "encoder.layer.1.output.LayerNorm");
+      CHECK(row.precision == (int8_only ? "int8" : "fp32"));
+      CHECK(row.reason == (int8_only || ln ? writes : "op has no int8 kernel"));
     }
   }
   // The Linear layers (MatMul with weights) and the pooler and classifier in int8.

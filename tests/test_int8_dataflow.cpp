@@ -203,6 +203,45 @@ TEST_CASE("int8 dataflow: Transpose after an int8 Linear (BERT's head split) sta
   CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
 }
 
+TEST_CASE("int8 dataflow: Gather of int8 rows (ViT's class token) moves the integers as they are") {
+  // x [2,8,16] -> fc1 (s8) -> Gather(axis 1, indices) -> fc2 -> out;  fc1 -> side -> out2.
+  // A scalar index (ViT's x[:, 0]: [2,16]) and two rows, one counted from the end ([2,2,16]).
+  for (const std::vector<int64_t>& rows : {std::vector<int64_t>{0}, std::vector<int64_t>{3, -1}}) {
+    CAPTURE(rows.size());
+    TestGraph tg;
+    const int x = tg.input("x", {2, 8, 16});
+    const int h = linear(tg, "fc1", x, 16, 16, 41);
+    Tensor idx(DataType::s64, rows.size() == 1 ? Shape{} : Shape{2});
+    for (size_t i = 0; i < rows.size(); ++i) idx.data<int64_t>()[i] = rows[i];
+    const int picked =
+        tg.node("Gather", "gather", {h, tg.constant("rows", idx)}, {{"axis", int64_t{1}}});
+    tg.output(linear(tg, "fc2", picked, 16, 12, 43));
+    tg.output(linear(tg, "side", h, 16, 4, 45));
+    const Tensor in = test::random_tensor(DataType::f32, {2, 8, 16}, 47, -2.f, 2.f);
+    const auto amax = fp32_amax(tg, in, {"fc1.out"});
+    tg.range(x, amax.at("x"), DataType::s8);
+    // One scale for the rows and their pick (int8 keeps the input's scale).
+    for (int v : {h, picked}) tg.range(v, amax.at("fc1.out"), DataType::s8);
+    const Model m = tg.model();
+
+    Session s(m);
+    const std::vector<Tensor> got = run(m, in, {}, &s);
+    check_int8_around(s, "gather", "Gather");
+    CHECK(count_layers(s)["MatMul:int8"] == 3);
+    check_against_fp32(m, in, got);
+
+    // The Gather in fp32 dequantizes fc1's integers and fc2 quantizes the
+    // picked rows again on fc1's scale: the same integers.
+    SessionOptions fp32_gather;
+    fp32_gather.fp32_ops = {"Gather"};
+    Session f(m);
+    const std::vector<Tensor> forced = run(m, in, fp32_gather, &f);
+    CHECK(layer_named(f, "gather").precision == "fp32");
+    CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
+    CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+  }
+}
+
 TEST_CASE("int8 dataflow: Concat of int8 inputs on one scale joins the integers as they are") {
   // x -> a (relu), x -> b (relu), Concat(a, b) on channels -> c -> out; a, b -> sides.
   TestGraph tg;

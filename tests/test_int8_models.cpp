@@ -120,9 +120,14 @@ TEST_CASE("int8 models: bert-tiny's Linear layers and attention matmuls run int8
   CHECK(n["MatMul:fp32"] == 4 - attention);
   CHECK(n.at("Gemm:int8") == 2);  // pooler and classifier
   // Each Softmax writes u8 itself when its reader, the context matmul, is
-  // int8; each LayerNorm's output is also the residual, read in f32.
+  // int8; each LayerNorm's output is also the residual, read in f32, but for
+  // the last one's: the pooler's Gather picks the first token in int8 for
+  // its int8 Gemm.
   CHECK(n.at(attention ? "Softmax:int8" : "Softmax:fp32") == 2);
-  CHECK(n.at("LayerNormalization:fp32") == 5);
+  CHECK(n.at("LayerNormalization:fp32") == 4);
+  CHECK(n.at("LayerNormalization:int8") == 1);
+  CHECK(n.at("Gather:int8") == 1);
+  CHECK(n["Quantize:int8"] == 1);  // the pooler's Tanh output, for the classifier
 }
 
 TEST_CASE("int8 models: blacklisting every quantizable layer gives the fp32 result") {
