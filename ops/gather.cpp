@@ -9,42 +9,10 @@
 // quantize step follows the Gather.
 #include <cstring>
 
-#include "ops/dnnl_kernel.hpp"
+#include "ops/op.hpp"
 
 namespace octet {
 namespace {
-
-class Gather;
-
-// The reference gather on the int8 integers: data and output in the
-// producer's int8 type.
-class Int8GatherKernel final : public Kernel {
- public:
-  Int8GatherKernel(const Gather& op, const KernelContext& ctx)
-      : op_(op),
-        dtype_(ctx.src[0].have.dtype),
-        data_shape_(ctx.src[0].shape),
-        index_dtype_(ctx.src[1].dtype),
-        index_shape_(ctx.src[1].shape),
-        dst_shape_(ctx.dst[0].shape) {}
-
-  void bind(const std::vector<const void*>& src, const std::vector<void*>& dst, void*) override {
-    data_ = Tensor::wrap(dtype_, data_shape_, const_cast<void*>(src[0]));
-    indices_ = Tensor::wrap(index_dtype_, index_shape_, const_cast<void*>(src[1]));
-    dst_ = {Tensor::wrap(dtype_, dst_shape_, dst[0])};
-  }
-  void execute(dnnl::stream&) override;
-  std::string name() const override { return "copy (int8)"; }
-
- private:
-  const Gather& op_;
-  DataType dtype_;
-  Shape data_shape_;
-  DataType index_dtype_;
-  Shape index_shape_, dst_shape_;
-  Tensor data_, indices_;
-  std::vector<Tensor> dst_;
-};
 
 class Gather final : public Op {
  public:
@@ -80,13 +48,8 @@ class Gather final : public Op {
   }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
-    const QuantView have = ctx.src[0].have;
-    if (!have.is_int8() || ctx.src[0].constant) return make_reference_kernel(*this, ctx);
-    ctx.src[0].want = plain_md(ctx.src[0].shape, have.dtype);
-    if (!ctx.src[1].constant) ctx.src[1].want = plain_md(ctx.src[1].shape, ctx.src[1].dtype);
-    ctx.dst[0].md = plain_md(ctx.dst[0].shape, have.dtype);
-    ctx.dst[0].scale = have.scale;
-    return std::make_unique<Int8GatherKernel>(*this, ctx);
+    if (!ctx.src[0].have.is_int8() || ctx.src[0].constant) return make_reference_kernel(*this, ctx);
+    return make_int8_moving_kernel(*this, ctx);
   }
 
   void reference(const std::vector<const Tensor*>& src, std::vector<Tensor>& dst) const override {
@@ -127,10 +90,6 @@ class Gather final : public Op {
 
   int64_t axis_;
 };
-
-void Int8GatherKernel::execute(dnnl::stream&) {
-  op_.reference({&data_, &indices_}, dst_);
-}
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "ops/op.hpp"
 
+#include <cassert>
+
 #include "ops/quantize.hpp"
 
 namespace octet {
@@ -102,7 +104,10 @@ namespace {
 
 class ReferenceKernel final : public Kernel {
  public:
-  ReferenceKernel(const Op& op, const KernelContext& ctx) : op_(op) {
+  // `moved`: s8/u8 when input 0 and output 0 are int8 integers the op only
+  // moves (make_int8_moving_kernel), else f32.
+  ReferenceKernel(const Op& op, const KernelContext& ctx, DataType moved = DataType::f32)
+      : op_(op), moved_(moved) {
     src_info_.assign(ctx.src.begin(), ctx.src.end());
     // A weight stored as s8 (WeightQuant::stored_s8) is read dequantized.
     dequantized_.resize(ctx.src.size());
@@ -116,6 +121,7 @@ class ReferenceKernel final : public Kernel {
       dst_shape_.push_back(d.shape);
       dst_dtype_.push_back(d.dtype);
     }
+    if (moved != DataType::f32) src_info_[0].dtype = dst_dtype_[0] = moved;
   }
 
   void bind(const std::vector<const void*>& src, const std::vector<void*>& dst, void*) override {
@@ -141,10 +147,11 @@ class ReferenceKernel final : public Kernel {
   }
 
   void execute(dnnl::stream&) override { op_.reference(src_ptr_, dst_); }
-  std::string name() const override { return "ref"; }
+  std::string name() const override { return moved_ == DataType::f32 ? "ref" : "ref:int8"; }
 
  private:
   const Op& op_;
+  DataType moved_;
   std::vector<SrcInfo> src_info_;
   std::vector<Shape> dst_shape_;
   std::vector<DataType> dst_dtype_;
@@ -154,14 +161,29 @@ class ReferenceKernel final : public Kernel {
   std::vector<Tensor> dst_;
 };
 
-}  // namespace
-
-std::unique_ptr<Kernel> make_reference_kernel(const Op& op, KernelContext& ctx) {
+// Every input read, and every output written, in plain rows of its own type.
+void want_plain(KernelContext& ctx) {
   for (KernelSrc& s : ctx.src) {
     if (s.present && !s.constant) s.want = plain_md(s.shape, s.dtype);
   }
   for (KernelDst& d : ctx.dst) d.md = plain_md(d.shape, d.dtype);
+}
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_reference_kernel(const Op& op, KernelContext& ctx) {
+  want_plain(ctx);
   return std::make_unique<ReferenceKernel>(op, ctx);
+}
+
+std::unique_ptr<Kernel> make_int8_moving_kernel(const Op& op, KernelContext& ctx) {
+  const QuantView have = ctx.src[0].have;
+  assert(have.is_int8() && !ctx.src[0].constant);
+  want_plain(ctx);
+  ctx.src[0].want = plain_md(ctx.src[0].shape, have.dtype);
+  ctx.dst[0].md = plain_md(ctx.dst[0].shape, have.dtype);
+  ctx.dst[0].scale = have.scale;
+  return std::make_unique<ReferenceKernel>(op, ctx, have.dtype);
 }
 
 std::unique_ptr<Kernel> Op::make_kernel(KernelContext& ctx) const {

@@ -253,6 +253,11 @@ dnnl::memory::desc with_dtype(const dnnl::memory::desc& md, DataType dtype);
 
 // The reference kernel as a Kernel: requires plain layouts everywhere.
 std::unique_ptr<Kernel> make_reference_kernel(const Op& op, KernelContext& ctx);
+// The reference kernel of an op that only moves input 0's values (whose
+// reference() works on any dtype, as Gather's): on the producer's int8
+// integers (ctx.src[0].have) as they are, output 0 in the same type and on
+// the same scale.
+std::unique_ptr<Kernel> make_int8_moving_kernel(const Op& op, KernelContext& ctx);
 
 // Normalizes a possibly negative axis for a tensor of `rank`, or fails on `node`.
 int64_t normalize_axis(const Node& node, int64_t axis, size_t rank);
