@@ -163,18 +163,7 @@ Tensor f32_weights(const Tensor& w, const WeightQuant* quant) {
                                          to_string(w.dtype()) +
                                          " where f32 or a stored s8 weight was expected");
   }
-  const std::vector<float> scales = weight_scales(quant->amax, 127);
-  Tensor out(DataType::f32, w.shape());
-  const int64_t channels = w.dim(static_cast<size_t>(quant->axis));
-  int64_t inner = 1;
-  for (size_t d = static_cast<size_t>(quant->axis) + 1; d < w.rank(); ++d) inner *= w.dim(d);
-  const int8_t* src = w.data<int8_t>();
-  float* dst = out.data<float>();
-  const int64_t n = w.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    dst[i] = static_cast<float>(src[i]) * scales[static_cast<size_t>((i / inner) % channels)];
-  }
-  return out;
+  return stored_weight_values(w, *quant);
 }
 
 dnnl::memory reorder_f32_weights(const KernelContext& ctx, const Tensor& w,

@@ -209,9 +209,9 @@ class Writer {
       const Value& val = g_.values[v];
       if (!val.is_initializer() || !plain[v]) continue;
       if (val.data.dtype() != val.dtype) {  // a weight stored as s8, read in fp32 here
-        const std::vector<float> w = dequantized(val);
-        fill_tensor(gp_->add_initializer(), val.name, DataType::f32, val.data.shape(), w.data(),
-                    w.size() * sizeof(float));
+        const Tensor w = stored_weight_values(val.data, *val.weight_quant);
+        fill_tensor(gp_->add_initializer(), val.name, DataType::f32, w.shape(), w.raw(),
+                    w.nbytes());
         continue;
       }
       fill_tensor(gp_->add_initializer(), val.name, val.dtype, val.data.shape(), val.data.raw(),
@@ -221,22 +221,6 @@ class Writer {
       dq_[v] = plain[v] ? fresh(g_.values[v].name + "_dequantized") : g_.values[v].name;
       write_int8_weight(v, use.axis, static_cast<float>(use.levels));
     }
-  }
-
-  // A weight stored as s8 (WeightQuant::stored_s8): q x amax_c / 127.
-  static std::vector<float> dequantized(const Value& w) {
-    const WeightQuant& wq = *w.weight_quant;
-    const Shape& shape = w.data.shape();
-    const int64_t channels = shape[static_cast<size_t>(wq.axis)];
-    int64_t inner = 1;
-    for (size_t d = static_cast<size_t>(wq.axis) + 1; d < shape.size(); ++d) inner *= shape[d];
-    std::vector<float> out(static_cast<size_t>(w.data.numel()));
-    const int8_t* q = w.data.data<int8_t>();
-    for (size_t i = 0; i < out.size(); ++i) {
-      const float a = wq.amax[static_cast<size_t>((static_cast<int64_t>(i) / inner) % channels)];
-      out[i] = static_cast<float>(q[i]) * (a > 0 ? a / 127.f : 1.f);
-    }
-    return out;
   }
 
   // The integers octet's kernels multiply with (ops/quantize.cpp,

@@ -1,6 +1,7 @@
 #include "runtime/ir/graph.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <set>
 
 namespace octet {
@@ -240,6 +241,21 @@ void Graph::remove_dead() {
   }
   fix(inputs);
   fix(outputs);
+}
+
+Tensor stored_weight_values(const Tensor& q, const WeightQuant& quant) {
+  assert(q.dtype() == DataType::s8);
+  Tensor out(DataType::f32, q.shape());
+  const int64_t channels = q.dim(static_cast<size_t>(quant.axis));
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(quant.axis) + 1; d < q.rank(); ++d) inner *= q.dim(d);
+  const int8_t* src = q.data<int8_t>();
+  float* dst = out.data<float>();
+  for (int64_t i = 0; i < q.numel(); ++i) {
+    const float a = quant.amax[static_cast<size_t>((i / inner) % channels)];
+    dst[i] = static_cast<float>(src[i]) * (a > 0 ? a / 127.f : 1.f);
+  }
+  return out;
 }
 
 }  // namespace octet

@@ -40,6 +40,10 @@ struct WeightQuant {
   bool stored_s8 = false;
 };
 
+// The f32 values a stored s8 weight stands for: q x amax_c / 127 along
+// `quant.axis` (1 x q for an all-zero channel).
+Tensor stored_weight_values(const Tensor& q, const WeightQuant& quant);
+
 struct Value {
   std::string name;
   DataType dtype = DataType::f32;
