@@ -17,6 +17,10 @@
 //   OMP_NUM_THREADS=2 /tmp/linear_bench [M (128)] [ROUNDS (7)] [RUNS PER ROUND (5)] [K N]
 //   (K N: that one shape instead of BERT-base's three)
 //   ONEDNN_MAX_CPU_ISA=AVX2 ... on a VNNI machine gives the AVX2 figures.
+//   POSTOPS=1 ... adds the u8 matmul with what octet's Linear layers add to
+//   it: the source zero point 128 of the AVX2 path (ops/inner_product.cpp),
+//   an s8 destination, BERT's GELU (erf; tanh for comparison) and the
+//   residual's sum post-op.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -40,7 +44,10 @@ dnnl::stream strm(eng);
 struct Variant {
   std::string name;
   bool matmul;
-  dt src;  // f32, s8 or u8; weights are s8 unless f32
+  dt src;                                         // f32, s8 or u8; weights are s8 unless f32
+  int zero_point = 0;                             // of the source, given at run time
+  dnnl::algorithm post = dnnl::algorithm::undef;  // an eltwise post-op, or sum
+  dt dst = dt::f32;
 };
 
 struct Built {
@@ -65,8 +72,15 @@ Built build(const Variant& v, int64_t m, int64_t k, int64_t n, float scale) {
   const dt wdt = int8 ? dt::s8 : dt::f32;
   dnnl::primitive_attr attr;
   if (int8) attr.set_output_scales(1 << 1, std::vector<float>(n, scale));
+  if (v.zero_point) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+  dnnl::post_ops ops;
+  if (v.post == dnnl::algorithm::binary_add)
+    ops.append_sum(1.f);  // binary_add marks the sum
+  else if (v.post != dnnl::algorithm::undef)
+    ops.append_eltwise(1.f, v.post, 0.f, 0.f);
+  attr.set_post_ops(ops);
   Built b;
-  const dnnl::memory::desc src_md({m, k}, v.src, tag::ab), dst_md({m, n}, dt::f32, tag::ab);
+  const dnnl::memory::desc src_md({m, k}, v.src, tag::ab), dst_md({m, n}, v.dst, tag::ab);
   dnnl::memory::desc wei_want;
   if (v.matmul) {
     const dnnl::memory::desc bias_md({1, n}, dt::f32, tag::ab);
@@ -96,6 +110,11 @@ Built build(const Variant& v, int64_t m, int64_t k, int64_t n, float scale) {
   b.args[DNNL_ARG_SRC] = dnnl::memory(src_md, eng);
   b.args[DNNL_ARG_WEIGHTS] = b.wei;
   b.args[DNNL_ARG_DST] = dnnl::memory(dst_md, eng);
+  if (v.zero_point) {
+    dnnl::memory zp({{1}, dt::s32, tag::x}, eng);
+    *static_cast<int32_t*>(zp.get_data_handle()) = v.zero_point;
+    b.args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = zp;
+  }
   std::fill_n(static_cast<float*>(b.args[DNNL_ARG_BIAS].get_data_handle()), n, 0.f);
   return b;
 }
@@ -159,10 +178,24 @@ int main(int argc, char** argv) {
   std::printf("oneDNN %d.%d.%d, ISA %d, M=%lld, %d rounds x %d runs\n", ver->major, ver->minor,
               ver->patch, static_cast<int>(dnnl::get_effective_cpu_isa()),
               static_cast<long long>(m), rounds, runs);
-  const std::vector<Variant> variants = {
+  std::vector<Variant> variants = {
       {"ip f32", false, dt::f32},    {"ip s8s8", false, dt::s8},    {"ip u8s8", false, dt::u8},
       {"matmul f32", true, dt::f32}, {"matmul s8s8", true, dt::s8}, {"matmul u8s8", true, dt::u8},
   };
+  if (std::getenv("POSTOPS")) {
+    using alg = dnnl::algorithm;
+    const std::vector<Variant> more = {
+        {"matmul u8 zp128", true, dt::u8, 128},
+        {"matmul u8 s8dst", true, dt::u8, 0, alg::undef, dt::s8},
+        {"matmul u8 zp128 s8dst", true, dt::u8, 128, alg::undef, dt::s8},
+        {"matmul u8 gelu_erf", true, dt::u8, 0, alg::eltwise_gelu_erf},
+        {"matmul u8 zp128 gelu_erf", true, dt::u8, 128, alg::eltwise_gelu_erf},
+        {"matmul u8 zp128 gelu_tanh", true, dt::u8, 128, alg::eltwise_gelu_tanh},
+        {"matmul u8 sum", true, dt::u8, 0, alg::binary_add},
+        {"matmul u8 zp128 sum", true, dt::u8, 128, alg::binary_add},
+    };
+    variants.insert(variants.end(), more.begin(), more.end());
+  }
   struct Shape {
     int64_t k, n;
     int count;  // per BERT-base (12 layers)
@@ -173,7 +206,8 @@ int main(int argc, char** argv) {
 
   std::printf("\nexactness (max |dst - exact int32 sum|, M=32):\n");
   for (const Variant& v : variants) {
-    if (v.src == dt::f32) continue;
+    if (v.src == dt::f32 || v.zero_point || v.post != dnnl::algorithm::undef || v.dst != dt::f32)
+      continue;
     std::printf("  %-12s", v.name.c_str());
     for (const Shape& s : shapes) {
       std::printf("  K=%lld: w127 %-8.0f w63 %-8.0f", static_cast<long long>(s.k),
@@ -210,14 +244,14 @@ int main(int argc, char** argv) {
       total[i] += med * s.count;
       const double lo = *std::min_element(built[i].ms.begin(), built[i].ms.end());
       total_min[i] += lo * s.count;
-      std::printf("  %-12s %8.3f ms (min %8.3f)  %6.1f GOPS  f32-ip/this %.2fx (min %.2fx)  [%s]\n",
+      std::printf("  %-26s %8.3f ms (min %8.3f)  %6.1f GOPS  f32-ip/this %.2fx (min %.2fx)  [%s]\n",
                   variants[i].name.c_str(), med, lo, 2e-6 * m * s.k * s.n / med, base / med,
                   base_min / lo, built[i].impl.c_str());
     }
   }
   std::printf("\nsum of medians x count:\n");
   for (size_t i = 0; i < variants.size(); ++i) {
-    std::printf("  %-12s %8.2f ms  f32-ip/this %.2fx;  minima %8.2f ms  %.2fx\n",
+    std::printf("  %-26s %8.2f ms  f32-ip/this %.2fx;  minima %8.2f ms  %.2fx\n",
                 variants[i].name.c_str(), total[i], total[0] / total[i], total_min[i],
                 total_min[0] / total_min[i]);
   }
