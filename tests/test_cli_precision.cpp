@@ -148,6 +148,21 @@ TEST_CASE("cli precision: inspect, --fp32-layers/--fp32-ops and --verbose on an 
   CHECK(rows_of(rows, "Gemm")[0].precision == "fp32");
   CHECK(rows_of(rows, "Gemm")[0].reason == "blacklisted: fp32 op type Gemm");
 
+  // The fp32 3x3 stride-1 convs of layer1 take oneDNN's Winograd where the
+  // CPU has AVX512 (tests/test_conv.cpp), and none with --no-winograd.
+  auto winograd_convs = [](const std::vector<ReportRow>& report) {
+    int n = 0;
+    for (const ReportRow& c : rows_of(report, "Conv")) n += has(c.kernel, "wino");
+    return n;
+  };
+  const bool avx512 = test::expected_isa().name.rfind("avx512_core", 0) == 0;
+  INFO(test::expected_isa().why);
+  CHECK((winograd_convs(rows) == 4) == avx512);
+  r = octet_cli(dir, "inspect " + dir.file("r18-int8") + " --fp32-layers 'layer1.*' --no-winograd");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(winograd_convs(report_rows(r.out)) == 0);
+  CHECK(rows_of(report_rows(r.out), "Conv").size() == 20);
+
   // bench --verbose prints the same report: with every Conv blacklisted,
   // the convs and the max pool between them run fp32, and say why.
   r = octet_cli(dir, "bench " + dir.file("r18-int8") +
