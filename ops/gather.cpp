@@ -41,11 +41,8 @@ class Gather final : public Op {
     return !src.empty() && src[0];
   }
 
+  // The indices (s32/s64) are never quantized: the planner quantizes f32 only.
   bool accepts_int8() const override { return true; }
-  // The indices are integers of their own, never quantized.
-  bool int8_passthrough_input(const std::vector<SrcInfo>&, size_t i) const override {
-    return i == 0;
-  }
 
   std::unique_ptr<Kernel> make_kernel(KernelContext& ctx) const override {
     if (!ctx.src[0].have.is_int8() || ctx.src[0].constant) return make_reference_kernel(*this, ctx);

@@ -82,6 +82,21 @@ void check_against_fp32(const Model& m, const Tensor& x, const std::vector<Tenso
   }
 }
 
+// With op type `op` forced to fp32 (layer `layer` then reads its int8 inputs
+// dequantized and its reader quantizes them again on the same scale): every
+// output the same, bit for bit, as the int8 session's `got`.
+void check_same_with_fp32_op(const Model& m, const Tensor& x, const std::vector<Tensor>& got,
+                             const std::string& op, const std::string& layer) {
+  SessionOptions fp32_op;
+  fp32_op.fp32_ops = {op};
+  Session f(m);
+  const std::vector<Tensor> forced = run(m, x, fp32_op, &f);
+  CHECK(layer_named(f, layer).precision == "fp32");
+  CHECK(layer_named(f, layer).reason == "blacklisted: fp32 op type " + op);
+  REQUIRE(forced.size() == got.size());
+  for (size_t i = 0; i < got.size(); ++i) CHECK(test::max_abs_diff(forced[i], got[i]) == 0);
+}
+
 // The integers of `v` on scale `s`: from an int8 session's dequantized
 // output, or quantized from an f32 one, as its int8 reader would.
 std::vector<int> integers(const Tensor& v, float s, DataType dtype) {
@@ -165,14 +180,7 @@ TEST_CASE("int8 dataflow: Transpose between int8 convs moves the integers on the
 
   // Forced to fp32: it reads c1 dequantized and c2 quantizes its output on
   // the same scale, so c2 sees the same integers.
-  SessionOptions fp32_transpose;
-  fp32_transpose.fp32_ops = {"Transpose"};
-  Session f(m);
-  const std::vector<Tensor> forced = run(m, in, fp32_transpose, &f);
-  CHECK(layer_named(f, "transpose").precision == "fp32");
-  CHECK(layer_named(f, "transpose").reason == "blacklisted: fp32 op type Transpose");
-  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
-  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+  check_same_with_fp32_op(m, in, got, "Transpose", "transpose");
 }
 
 TEST_CASE("int8 dataflow: Transpose after an int8 Linear (BERT's head split) stays int8") {
@@ -196,11 +204,7 @@ TEST_CASE("int8 dataflow: Transpose after an int8 Linear (BERT's head split) sta
   CHECK(count_layers(s)["MatMul:int8"] == 3);
   check_against_fp32(m, in, got);
 
-  SessionOptions fp32_transpose;
-  fp32_transpose.fp32_ops = {"Transpose"};
-  const std::vector<Tensor> forced = run(m, in, fp32_transpose);
-  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
-  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+  check_same_with_fp32_op(m, in, got, "Transpose", "transpose");
 }
 
 TEST_CASE("int8 dataflow: Gather of int8 rows (ViT's class token) moves the integers as they are") {
@@ -232,13 +236,7 @@ TEST_CASE("int8 dataflow: Gather of int8 rows (ViT's class token) moves the inte
 
     // The Gather in fp32 dequantizes fc1's integers and fc2 quantizes the
     // picked rows again on fc1's scale: the same integers.
-    SessionOptions fp32_gather;
-    fp32_gather.fp32_ops = {"Gather"};
-    Session f(m);
-    const std::vector<Tensor> forced = run(m, in, fp32_gather, &f);
-    CHECK(layer_named(f, "gather").precision == "fp32");
-    CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
-    CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+    check_same_with_fp32_op(m, in, got, "Gather", "gather");
   }
 }
 
@@ -264,12 +262,7 @@ TEST_CASE("int8 dataflow: Concat of int8 inputs on one scale joins the integers 
   CHECK(layer_named(s, "concat").kernel.rfind("reorders:", 0) != 0);  // oneDNN's concat
   check_against_fp32(m, in, got);
 
-  SessionOptions fp32_concat;
-  fp32_concat.fp32_ops = {"Concat"};
-  Session f(m);
-  const std::vector<Tensor> forced = run(m, in, fp32_concat, &f);
-  CHECK(layer_named(f, "concat").precision == "fp32");
-  for (size_t i = 0; i < got.size(); ++i) CHECK(test::max_abs_diff(forced[i], got[i]) == 0);
+  check_same_with_fp32_op(m, in, got, "Concat", "concat");
 }
 
 TEST_CASE("int8 dataflow: Concat across scales requantizes each input to the output's scale") {
@@ -380,13 +373,7 @@ TEST_CASE("int8 dataflow: a standalone Relu (RetinaNet's P6 -> P7) rectifies the
 
   // Relu in fp32 on the dequantized c1, quantized again on the same scale:
   // the same integers reach c2, so the same outputs.
-  SessionOptions fp32_relu;
-  fp32_relu.fp32_ops = {"Relu"};
-  Session f(m);
-  const std::vector<Tensor> forced = run(m, in, fp32_relu, &f);
-  CHECK(layer_named(f, "op").precision == "fp32");
-  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
-  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+  check_same_with_fp32_op(m, in, got, "Relu", "op");
 }
 
 TEST_CASE("int8 dataflow: a residual Add of two int8 tensors runs int8 with per-input scales") {
@@ -471,13 +458,7 @@ void check_moves_int8(const std::string& op, const Shape& image, int64_t cin, in
   CHECK(layer_named(s, "op").reason == "runs on int8 inputs");
   check_against_fp32(m, in, got);
 
-  SessionOptions fp32_op;
-  fp32_op.fp32_ops = {op};
-  Session f(m);
-  const std::vector<Tensor> forced = run(m, in, fp32_op, &f);
-  CHECK(layer_named(f, "op").precision == "fp32");
-  CHECK(test::max_abs_diff(forced[0], got[0]) == 0);
-  CHECK(test::max_abs_diff(forced[1], got[1]) == 0);
+  check_same_with_fp32_op(m, in, got, op, "op");
 }
 
 // A 1-D convolution (k3, pad 1) with seeded weights.
